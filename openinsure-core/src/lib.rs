@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod geo;
+pub mod ids;
+pub mod money;
+pub mod quote;
+pub mod store;
+pub mod submission;
+pub mod tenancy;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod validate;
+
+pub use error::{Error, FieldError, FieldErrors, Result};
+pub use money::{Factor, Money, Rounding};
