@@ -160,6 +160,26 @@ pub enum Matched {
     Code,
 }
 
+impl std::fmt::Display for Matched {
+    /// A short summary: `state:OH`, `default`, `prefix:3327`, `band:1`, `amount:100000000`,
+    /// `loss_ratio:0.25/band:0`, `no_history`, `schedule:2`, `above_minimum`, `minimum_applied`, `code`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Matched::State { state } => write!(f, "state:{state}"),
+            Matched::Default => f.write_str("default"),
+            Matched::NaicsPrefix { prefix } => write!(f, "prefix:{prefix}"),
+            Matched::Band { index, .. } => write!(f, "band:{index}"),
+            Matched::Amount { amount } => write!(f, "amount:{}", amount.cents()),
+            Matched::LossRatio { loss_ratio, index } => write!(f, "loss_ratio:{}/band:{index}", loss_ratio.normalize()),
+            Matched::NoHistory => f.write_str("no_history"),
+            Matched::Schedule { adjustments } => write!(f, "schedule:{adjustments}"),
+            Matched::AboveMinimum => f.write_str("above_minimum"),
+            Matched::MinimumApplied => f.write_str("minimum_applied"),
+            Matched::Code => f.write_str("code"),
+        }
+    }
+}
+
 /// One step of the premium pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +304,32 @@ pub enum WorksheetError {
     Money(#[from] MoneyError),
 }
 
+/// One underwriter credit (negative) or debit (positive), with the reason for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleAdjustment {
+    /// Why (`MGMT` for management experience, `SAFETY` for a safety program, ...).
+    pub reason_code: String,
+    /// The adjustment as a fraction (`"-0.05"` is a 5% credit).
+    pub adjustment: Decimal,
+}
+
+/// The schedule rating an underwriter applies to one quote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schedule {
+    /// Credits and debits.
+    #[serde(default)]
+    pub adjustments: Vec<ScheduleAdjustment>,
+}
+
+impl Schedule {
+    /// No adjustments.
+    pub fn none() -> Self {
+        Schedule::default()
+    }
+}
+
 /// The rating worksheet.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -378,6 +424,9 @@ pub struct Rating {
     pub rate_table: RateTableRef,
     /// How many days a quote on this rating stays valid.
     pub valid_days: u32,
+    /// The underwriter's schedule credits and debits, with their reason codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduleAdjustment>,
 }
 
 /// Where a quote stands.

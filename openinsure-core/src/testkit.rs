@@ -97,6 +97,7 @@ pub fn sample_quote(id: QuoteId, org: OrgId, submission: SubmissionId) -> Quote 
                 version: 1,
             },
             valid_days: 30,
+            schedule: vec![],
         },
         quoted_at: now,
         expires_at: now + Duration::days(30),
