@@ -170,7 +170,9 @@ impl std::fmt::Display for Matched {
             Matched::NaicsPrefix { prefix } => write!(f, "prefix:{prefix}"),
             Matched::Band { index, .. } => write!(f, "band:{index}"),
             Matched::Amount { amount } => write!(f, "amount:{}", amount.cents()),
-            Matched::LossRatio { loss_ratio, index } => write!(f, "loss_ratio:{}/band:{index}", loss_ratio.normalize()),
+            Matched::LossRatio { loss_ratio, index } => {
+                write!(f, "loss_ratio:{}/band:{index}", loss_ratio.normalize())
+            }
             Matched::NoHistory => f.write_str("no_history"),
             Matched::Schedule { adjustments } => write!(f, "schedule:{adjustments}"),
             Matched::AboveMinimum => f.write_str("above_minimum"),

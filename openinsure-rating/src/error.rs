@@ -36,6 +36,9 @@ pub enum RatingError {
 
 impl RatingError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        RatingError::Invalid { field: field.into(), reason: reason.into() }
+        RatingError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -175,7 +175,11 @@ pub struct ScheduleBounds {
 
 impl Default for ScheduleBounds {
     fn default() -> Self {
-        ScheduleBounds { min_total: default_schedule_min(), max_total: default_schedule_max(), reason_codes: Vec::new() }
+        ScheduleBounds {
+            min_total: default_schedule_min(),
+            max_total: default_schedule_max(),
+            reason_codes: Vec::new(),
+        }
     }
 }
 
@@ -244,7 +248,11 @@ pub struct RateTable {
     #[serde(default)]
     pub schedule_rating: ScheduleBounds,
     /// Minimum premium by state.
-    #[serde(rename = "minimumPremiumCents", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "minimumPremiumCents",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub minimum_premium: Option<ByState<Money>>,
     /// Flat fees.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -310,7 +318,10 @@ impl RateTable {
         }
         for (i, w) in self.increased_limit_factors.windows(2).enumerate() {
             if w[1].limit <= w[0].limit {
-                e.push(format!("increasedLimitFactors[{}].limitCents", i + 1), "limits must be in ascending order without repeats");
+                e.push(
+                    format!("increasedLimitFactors[{}].limitCents", i + 1),
+                    "limits must be in ascending order without repeats",
+                );
             }
         }
         for (i, l) in self.increased_limit_factors.iter().enumerate() {
@@ -318,12 +329,18 @@ impl RateTable {
                 e.push(format!("increasedLimitFactors[{i}].factor"), r);
             }
             if l.limit.cents() <= 0 {
-                e.push(format!("increasedLimitFactors[{i}].limitCents"), "must be positive");
+                e.push(
+                    format!("increasedLimitFactors[{i}].limitCents"),
+                    "must be positive",
+                );
             }
         }
         for (i, w) in self.deductible_factors.windows(2).enumerate() {
             if w[1].deductible <= w[0].deductible {
-                e.push(format!("deductibleFactors[{}].deductibleCents", i + 1), "deductibles must be in ascending order without repeats");
+                e.push(
+                    format!("deductibleFactors[{}].deductibleCents", i + 1),
+                    "deductibles must be in ascending order without repeats",
+                );
             }
         }
         for (i, d) in self.deductible_factors.iter().enumerate() {
@@ -331,10 +348,20 @@ impl RateTable {
                 e.push(format!("deductibleFactors[{i}].factor"), r);
             }
             if d.deductible.is_negative() {
-                e.push(format!("deductibleFactors[{i}].deductibleCents"), "must not be negative");
+                e.push(
+                    format!("deductibleFactors[{i}].deductibleCents"),
+                    "must not be negative",
+                );
             }
         }
-        check_bands(self.revenue_bands.iter().map(|b| (Decimal::from(b.min_revenue.cents()), b.factor)), "revenueBands", "minRevenueCents", &mut e);
+        check_bands(
+            self.revenue_bands
+                .iter()
+                .map(|b| (Decimal::from(b.min_revenue.cents()), b.factor)),
+            "revenueBands",
+            "minRevenueCents",
+            &mut e,
+        );
         if let Some(l) = &self.loss_history {
             if l.experience_period_years == 0 {
                 e.push("lossHistory.experiencePeriodYears", "must be at least 1");
@@ -345,17 +372,30 @@ impl RateTable {
             if l.bands.is_empty() {
                 e.push("lossHistory.bands", "needs at least one band");
             }
-            check_bands(l.bands.iter().map(|b| (b.min_loss_ratio, b.factor)), "lossHistory.bands", "minLossRatio", &mut e);
+            check_bands(
+                l.bands.iter().map(|b| (b.min_loss_ratio, b.factor)),
+                "lossHistory.bands",
+                "minLossRatio",
+                &mut e,
+            );
         }
         let s = &self.schedule_rating;
         if s.min_total > Decimal::ZERO || s.max_total < Decimal::ZERO {
-            e.push("scheduleRating", "bounds must include zero (minTotal <= 0 <= maxTotal)");
+            e.push(
+                "scheduleRating",
+                "bounds must include zero (minTotal <= 0 <= maxTotal)",
+            );
         }
         if s.min_total <= Decimal::NEGATIVE_ONE {
             e.push("scheduleRating.minTotal", "must be greater than -1");
         }
         if let Some(m) = &self.minimum_premium {
-            check_by_state(m, "minimumPremiumCents", |m| m.is_negative().then_some("must not be negative"), &mut e);
+            check_by_state(
+                m,
+                "minimumPremiumCents",
+                |m| m.is_negative().then_some("must not be negative"),
+                &mut e,
+            );
         }
         for (i, f) in self.fees.iter().enumerate() {
             if f.code.trim().is_empty() {
@@ -375,7 +415,10 @@ impl RateTable {
                         e.push(format!("{path}[{i}].code"), "must not be empty");
                     }
                     if t.rate.0 < Decimal::ZERO || t.rate.0 >= Decimal::ONE {
-                        e.push(format!("{path}[{i}].rate"), "must be at least 0 and below 1");
+                        e.push(
+                            format!("{path}[{i}].rate"),
+                            "must be at least 0 and below 1",
+                        );
                     }
                 }
             };
@@ -398,7 +441,12 @@ fn positive(d: Decimal) -> Option<&'static str> {
     (d <= Decimal::ZERO).then_some("must be greater than zero")
 }
 
-fn check_by_state<T>(t: &ByState<T>, path: &str, check: impl Fn(&T) -> Option<&'static str>, e: &mut FieldErrors) {
+fn check_by_state<T>(
+    t: &ByState<T>,
+    path: &str,
+    check: impl Fn(&T) -> Option<&'static str>,
+    e: &mut FieldErrors,
+) {
     for (state, v) in &t.states {
         if let Some(r) = check(v) {
             e.push(format!("{path}.states.{state}"), r);
@@ -409,12 +457,23 @@ fn check_by_state<T>(t: &ByState<T>, path: &str, check: impl Fn(&T) -> Option<&'
     }
 }
 
-fn check_bands(bands: impl Iterator<Item = (Decimal, Factor)>, path: &str, bound: &str, e: &mut FieldErrors) {
+fn check_bands(
+    bands: impl Iterator<Item = (Decimal, Factor)>,
+    path: &str,
+    bound: &str,
+    e: &mut FieldErrors,
+) {
     let mut prev: Option<Decimal> = None;
     for (i, (min, factor)) in bands.enumerate() {
         match prev {
-            None if !min.is_zero() => e.push(format!("{path}[0].{bound}"), "the first band must start at 0"),
-            Some(p) if min <= p => e.push(format!("{path}[{i}].{bound}"), "bands must be in ascending order without repeats"),
+            None if !min.is_zero() => e.push(
+                format!("{path}[0].{bound}"),
+                "the first band must start at 0",
+            ),
+            Some(p) if min <= p => e.push(
+                format!("{path}[{i}].{bound}"),
+                "bands must be in ascending order without repeats",
+            ),
             _ => {}
         }
         if let Some(r) = positive(factor.0) {

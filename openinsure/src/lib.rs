@@ -1,0 +1,8 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod system;
+pub mod usecases;
+
+pub use error::{Error, Result};
+pub use usecases::App;

@@ -1,0 +1,229 @@
+//! Use cases: what a caller can do, each scoped to the caller's org and checked against their role.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use openinsure_core::clock::{Clock, IdGen};
+use openinsure_core::ids::{QuoteId, SubmissionId};
+use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
+use openinsure_core::store::{Page, QuoteStore, SubmissionStore};
+use openinsure_core::submission::{Submission, SubmissionStatus};
+use openinsure_core::tenancy::{Caller, Role};
+use openinsure_rating::RateBook;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The roles that may take in a submission.
+pub const SUBMIT_ROLES: &[Role] = &[
+    Role::Producer,
+    Role::Underwriter,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Superadmin,
+    Role::System,
+    Role::Service,
+];
+
+/// The roles that may request a quote (producers without schedule rating).
+pub const QUOTE_ROLES: &[Role] = &[
+    Role::Producer,
+    Role::Underwriter,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Superadmin,
+    Role::System,
+    Role::Service,
+];
+
+/// The roles that may read submissions and quotes.
+pub const READ_ROLES: &[Role] = &[
+    Role::Producer,
+    Role::Underwriter,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Superadmin,
+    Role::PlatformOperator,
+    Role::Auditor,
+    Role::Carrier,
+    Role::System,
+    Role::Service,
+];
+
+fn require(caller: &Caller, roles: &[Role], action: &str) -> Result<()> {
+    if roles.contains(&caller.role) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "role `{}` may not {action}",
+            caller.role
+        )))
+    }
+}
+
+/// The application: ports and configuration, shared by every host.
+#[derive(Clone)]
+pub struct App {
+    submissions: Arc<dyn SubmissionStore>,
+    quotes: Arc<dyn QuoteStore>,
+    rates: Arc<RateBook>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("rate_tables", &self.rates.tables().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An application over the given ports.
+    pub fn new(
+        submissions: Arc<dyn SubmissionStore>,
+        quotes: Arc<dyn QuoteStore>,
+        rates: Arc<RateBook>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+    ) -> Self {
+        App {
+            submissions,
+            quotes,
+            rates,
+            clock,
+            ids,
+        }
+    }
+
+    /// The rate book.
+    pub fn rates(&self) -> &RateBook {
+        &self.rates
+    }
+
+    /// Takes in a submission from untrusted JSON (status `draft`). Every field error at once.
+    pub async fn submit(&self, caller: &Caller, json: &Value) -> Result<Submission> {
+        require(caller, SUBMIT_ROLES, "submit business")?;
+        let id: SubmissionId = self.ids.next_id();
+        let submission =
+            Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
+        self.submissions
+            .insert_submission(caller.org_id, &submission)
+            .await?;
+        tracing::info!(submission_id = %submission.id, org_id = %caller.org_id, review = submission.needs_manual_review, "submission taken in");
+        Ok(submission)
+    }
+
+    /// Reads a submission of the caller's org.
+    pub async fn submission(&self, caller: &Caller, id: SubmissionId) -> Result<Submission> {
+        require(caller, READ_ROLES, "read submissions")?;
+        Ok(self.submissions.get_submission(caller.org_id, id).await?)
+    }
+
+    /// Lists the caller's org's submissions.
+    pub async fn submissions(&self, caller: &Caller, page: Page) -> Result<Vec<Submission>> {
+        require(caller, READ_ROLES, "read submissions")?;
+        Ok(self
+            .submissions
+            .list_submissions(caller.org_id, page)
+            .await?)
+    }
+
+    /// Rates a submission on the table in force on its effective date and stores the quote.
+    ///
+    /// Schedule credits and debits are an underwriting decision: a producer may quote, but only
+    /// with an empty schedule.
+    pub async fn quote(
+        &self,
+        caller: &Caller,
+        id: SubmissionId,
+        schedule: &Schedule,
+    ) -> Result<Quote> {
+        require(caller, QUOTE_ROLES, "request quotes")?;
+        if !schedule.adjustments.is_empty() && !caller.role.is_underwriting() {
+            return Err(Error::Forbidden(format!(
+                "role `{}` may not apply schedule rating",
+                caller.role
+            )));
+        }
+        let submission = self.submissions.get_submission(caller.org_id, id).await?;
+        if !matches!(
+            submission.status,
+            SubmissionStatus::Draft | SubmissionStatus::Quoted
+        ) {
+            return Err(Error::Rule {
+                code: "submission_not_quotable",
+                message: format!(
+                    "submission `{id}` is {:?} and can no longer be quoted",
+                    submission.status
+                )
+                .to_lowercase(),
+            });
+        }
+        let table = self.rates.in_force(
+            submission.line_of_business,
+            submission.program_id,
+            submission.effective_date,
+        )?;
+        let rating = openinsure_rating::rate(&submission, table, schedule)?;
+        let now = self.clock.now();
+        let quote = Quote {
+            id: self.ids.next_id::<QuoteId>(),
+            org_id: caller.org_id,
+            submission_id: submission.id,
+            program_id: submission.program_id,
+            line_of_business: submission.line_of_business,
+            status: QuoteStatus::Quoted,
+            expires_at: now + Duration::days(i64::from(rating.valid_days)),
+            rating,
+            quoted_at: now,
+        };
+        self.quotes.insert_quote(caller.org_id, &quote).await?;
+        self.mark_quoted(caller, submission).await?;
+        tracing::info!(quote_id = %quote.id, submission_id = %id, gross_premium_cents = quote.rating.totals.gross_premium.cents(), "quoted");
+        Ok(quote)
+    }
+
+    /// Moves a draft submission to `quoted`, re-reading on a concurrent change.
+    async fn mark_quoted(&self, caller: &Caller, mut submission: Submission) -> Result<()> {
+        for _ in 0..3 {
+            if submission.status != SubmissionStatus::Draft {
+                return Ok(());
+            }
+            submission.status = SubmissionStatus::Quoted;
+            submission.updated_at = self.clock.now();
+            match self
+                .submissions
+                .update_submission(caller.org_id, &submission)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(openinsure_core::Error::Conflict(_)) => {
+                    submission = self
+                        .submissions
+                        .get_submission(caller.org_id, submission.id)
+                        .await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "submission `{}` keeps changing; try again",
+            submission.id
+        )))
+    }
+
+    /// Reads a quote of the caller's org.
+    pub async fn get_quote(&self, caller: &Caller, id: QuoteId) -> Result<Quote> {
+        require(caller, READ_ROLES, "read quotes")?;
+        Ok(self.quotes.get_quote(caller.org_id, id).await?)
+    }
+
+    /// The quotes of a submission of the caller's org.
+    pub async fn quotes_for(&self, caller: &Caller, id: SubmissionId) -> Result<Vec<Quote>> {
+        require(caller, READ_ROLES, "read quotes")?;
+        self.submissions.get_submission(caller.org_id, id).await?;
+        Ok(self.quotes.list_quotes(caller.org_id, id).await?)
+    }
+}
