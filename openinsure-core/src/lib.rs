@@ -16,3 +16,4 @@ pub mod validate;
 
 pub use error::{Error, FieldError, FieldErrors, Result};
 pub use money::{Factor, Money, Rounding};
+pub use rust_decimal::Decimal;

@@ -1,0 +1,184 @@
+//! The `openinsure` command.
+
+mod demo;
+mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use openinsure_core::ids::{OrgId, SubmissionId, UserId};
+use openinsure_core::quote::Schedule;
+use openinsure_core::submission::Submission;
+use openinsure_rating::{RateTable, RatingError, rate};
+
+#[derive(Parser)]
+#[command(
+    name = "openinsure",
+    version,
+    about = "OpenInsure for Rust: rating, underwriting and policy administration"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rates a submission on a rate table and prints the worksheet.
+    Rate {
+        /// The rate table (JSON).
+        #[arg(long)]
+        rate_table: PathBuf,
+        /// The submission (JSON, as `POST /v1/submissions` takes it).
+        #[arg(long)]
+        submission: PathBuf,
+        /// Schedule credits and debits (JSON `{"adjustments": [...]}`).
+        #[arg(long)]
+        schedule: Option<PathBuf>,
+        /// Print JSON (amounts in integer cents, fields ending in `Cents`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rate-table tools.
+    RateTable {
+        #[command(subcommand)]
+        command: RateTableCommand,
+    },
+    /// Takes an example submission through intake and rating on the in-memory stores.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum RateTableCommand {
+    /// Checks a rate table and lists every problem.
+    Validate {
+        /// The rate table (JSON).
+        file: PathBuf,
+    },
+    /// Prints the JSON Schema of rate tables.
+    Schema,
+}
+
+/// A failure to report: which file, what went wrong.
+struct Failure(String);
+
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, Failure> {
+    serde_json::from_str(&read(path)?)
+        .map_err(|e| Failure(format!("{}: not valid JSON: {e}", path.display())))
+}
+
+fn table_error(path: &Path, e: RatingError) -> Failure {
+    match e {
+        RatingError::Table(errors) => Failure(
+            errors
+                .iter()
+                .map(|f| format!("{}: `{}`: {}", path.display(), f.path, f.reason))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        other => Failure(format!("{}: {other}", path.display())),
+    }
+}
+
+fn load_table(path: &Path) -> Result<RateTable, Failure> {
+    RateTable::from_json(&read(path)?).map_err(|e| table_error(path, e))
+}
+
+fn run_rate(
+    table: &Path,
+    submission: &Path,
+    schedule: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    let table_data = load_table(table)?;
+    let input = read_json(submission)?;
+    let nil = uuid::Uuid::nil();
+    let sub = Submission::intake(
+        SubmissionId::from_uuid(nil),
+        OrgId::from_uuid(nil),
+        UserId::from_uuid(nil),
+        chrono::Utc::now(),
+        &input,
+    )
+    .map_err(|errors| {
+        Failure(
+            errors
+                .iter()
+                .map(|f| format!("{}: `{}`: {}", submission.display(), f.path, f.reason))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let schedule_data: Schedule = match schedule {
+        Some(path) => serde_json::from_value(read_json(path)?)
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?,
+        None => Schedule::none(),
+    };
+    let rating = rate(&sub, &table_data, &schedule_data).map_err(|e| match e {
+        RatingError::Invalid { field, reason } => {
+            let file = if field.starts_with("rateTable.") {
+                table
+            } else if field.starts_with("schedule.") {
+                schedule.unwrap_or(submission)
+            } else {
+                submission
+            };
+            Failure(format!("{}: `{field}`: {reason}", file.display()))
+        }
+        other => Failure(format!("{}: {other}", submission.display())),
+    })?;
+    if json {
+        let text = serde_json::to_string_pretty(&rating).map_err(|e| Failure(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!(
+            "{} ({}, {}, NAICS {})",
+            sub.insured_name, sub.line_of_business, sub.risk_state, sub.naics_code
+        );
+        print!("{}", render::worksheet(&rating));
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rate {
+            rate_table,
+            submission,
+            schedule,
+            json,
+        } => run_rate(&rate_table, &submission, schedule.as_deref(), json),
+        Command::RateTable {
+            command: RateTableCommand::Validate { file },
+        } => load_table(&file).map(|t| {
+            println!(
+                "{}: ok ({} v{}, {} effective {})",
+                file.display(),
+                t.id,
+                t.version,
+                t.line_of_business,
+                t.effective_date
+            );
+        }),
+        Command::RateTable {
+            command: RateTableCommand::Schema,
+        } => serde_json::to_string_pretty(&RateTable::json_schema())
+            .map(|s| println!("{s}"))
+            .map_err(|e| Failure(e.to_string())),
+        Command::Demo => demo::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {}", message.replace('\n', "\nerror: "));
+            ExitCode::FAILURE
+        }
+    }
+}
