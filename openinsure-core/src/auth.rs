@@ -116,12 +116,7 @@ pub struct Claims {
 impl Claims {
     /// The caller these claims describe.
     pub fn caller(&self) -> Caller {
-        Caller {
-            user_id: self.sub,
-            org_id: self.org,
-            role: self.role,
-            mfa: self.mfa,
-        }
+        Caller { user_id: self.sub, org_id: self.org, role: self.role, mfa: self.mfa }
     }
 }
 
@@ -153,15 +148,9 @@ impl fmt::Debug for TokenKeys {
 
 fn make_key(kid: &str, secret: &[u8]) -> Result<Key, AuthError> {
     if secret.len() < MIN_SECRET_BYTES {
-        return Err(AuthError::WeakKey {
-            kid: kid.to_owned(),
-            len: secret.len(),
-        });
+        return Err(AuthError::WeakKey { kid: kid.to_owned(), len: secret.len() });
     }
-    Ok(Key {
-        encoding: EncodingKey::from_secret(secret),
-        decoding: DecodingKey::from_secret(secret),
-    })
+    Ok(Key { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) })
 }
 
 impl TokenKeys {
@@ -171,12 +160,7 @@ impl TokenKeys {
         let key = make_key(&kid, secret)?;
         let mut keys = BTreeMap::new();
         keys.insert(kid.clone(), key);
-        Ok(TokenKeys {
-            keys,
-            signing_kid: kid,
-            leeway_secs: 0,
-            lifetime: DEFAULT_LIFETIME,
-        })
+        Ok(TokenKeys { keys, signing_kid: kid, leeway_secs: 0, lifetime: DEFAULT_LIFETIME })
     }
 
     /// Adds a key that verifies tokens (an older or a newer one during rotation).
@@ -237,14 +221,10 @@ impl TokenKeys {
 
     /// Signs arbitrary claims with the signing key (for tokens with extra claims).
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
-        let key = self
-            .keys
-            .get(&self.signing_kid)
-            .ok_or_else(|| AuthError::UnknownKey(self.signing_kid.clone()))?;
+        let key = self.keys.get(&self.signing_kid).ok_or_else(|| AuthError::UnknownKey(self.signing_kid.clone()))?;
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.signing_kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| AuthError::Signing(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| AuthError::Signing(e.to_string()))
     }
 
     /// Verifies a token at time `now` and returns its claims.
@@ -255,28 +235,17 @@ impl TokenKeys {
 
     /// Verifies signature, algorithm, key and the time claims (`exp` required, `nbf` and `iat`
     /// when present), and returns the claims as JSON for callers with claims of their own.
-    pub fn verify_raw(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<serde_json::Map<String, Value>, AuthError> {
+    pub fn verify_raw(&self, token: &str, now: DateTime<Utc>) -> Result<serde_json::Map<String, Value>, AuthError> {
         let mut parts = token.split('.');
-        let (Some(header_b64), Some(_), Some(_), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(header_b64), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(AuthError::Malformed(
-                "expected three dot-separated segments",
-            ));
+            return Err(AuthError::Malformed("expected three dot-separated segments"));
         };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| AuthError::Malformed("header is not base64url"))?;
-        let header: Value = serde_json::from_slice(&header_bytes)
-            .map_err(|_| AuthError::Malformed("header is not JSON"))?;
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or(AuthError::Malformed("header has no `alg`"))?;
+        let header_bytes =
+            URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| AuthError::Malformed("header is not base64url"))?;
+        let header: Value =
+            serde_json::from_slice(&header_bytes).map_err(|_| AuthError::Malformed("header is not JSON"))?;
+        let alg = header.get("alg").and_then(Value::as_str).ok_or(AuthError::Malformed("header has no `alg`"))?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(AuthError::AlgNone);
         }
@@ -288,25 +257,20 @@ impl TokenKeys {
             Some(Value::String(kid)) => kid.as_str(),
             Some(_) => return Err(AuthError::Malformed("`kid` is not a string")),
         };
-        let key = self
-            .keys
-            .get(kid)
-            .ok_or_else(|| AuthError::UnknownKey(kid.to_owned()))?;
+        let key = self.keys.get(kid).ok_or_else(|| AuthError::UnknownKey(kid.to_owned()))?;
 
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(
-            token,
-            &key.decoding,
-            &validation,
-        )
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
-            _ => AuthError::Malformed("claims are not a JSON object"),
-        })?;
+        let data =
+            jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key.decoding, &validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+                    _ => AuthError::Malformed("claims are not a JSON object"),
+                }
+            })?;
         let claims = data.claims;
 
         let now = now.timestamp();
@@ -328,20 +292,14 @@ impl TokenKeys {
     }
 }
 
-fn int_claim(
-    claims: &serde_json::Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<i64>, AuthError> {
+fn int_claim(claims: &serde_json::Map<String, Value>, name: &'static str) -> Result<Option<i64>, AuthError> {
     match claims.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_i64().map(Some).ok_or(AuthError::InvalidClaim(name)),
     }
 }
 
-fn str_claim<'a>(
-    claims: &'a serde_json::Map<String, Value>,
-    name: &'static str,
-) -> Result<&'a str, AuthError> {
+fn str_claim<'a>(claims: &'a serde_json::Map<String, Value>, name: &'static str) -> Result<&'a str, AuthError> {
     match claims.get(name) {
         None | Some(Value::Null) => Err(AuthError::MissingClaim(name)),
         Some(v) => v.as_str().ok_or(AuthError::InvalidClaim(name)),
@@ -364,9 +322,7 @@ pub fn claims_from(claims: &serde_json::Map<String, Value>) -> Result<Claims, Au
     Ok(Claims {
         sub: sub.parse().map_err(|_| AuthError::MalformedId("sub"))?,
         org: org.parse().map_err(|_| AuthError::MalformedId("org"))?,
-        role: role
-            .parse()
-            .map_err(|_| AuthError::UnknownRole(role.to_owned()))?,
+        role: role.parse().map_err(|_| AuthError::UnknownRole(role.to_owned()))?,
         iat,
         exp,
         nbf,
@@ -389,11 +345,7 @@ mod tests {
     }
 
     fn caller() -> Caller {
-        Caller::new(
-            UserId::from_uuid(Uuid::from_u128(10)),
-            OrgId::from_uuid(Uuid::from_u128(20)),
-            Role::Producer,
-        )
+        Caller::new(UserId::from_uuid(Uuid::from_u128(10)), OrgId::from_uuid(Uuid::from_u128(20)), Role::Producer)
     }
 
     fn keys() -> TokenKeys {
@@ -424,11 +376,7 @@ mod tests {
 
     #[test]
     fn alg_none_is_refused() {
-        let token = format!(
-            "{}.{}.",
-            b64(&json!({"alg": "none", "typ": "JWT"})),
-            b64(&base_claims())
-        );
+        let token = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&base_claims()));
         assert_eq!(keys().verify(&token, now()), Err(AuthError::AlgNone));
         let token = format!("{}.{}.", b64(&json!({"alg": "None"})), b64(&base_claims()));
         assert_eq!(keys().verify(&token, now()), Err(AuthError::AlgNone));
@@ -439,66 +387,32 @@ mod tests {
         for alg in ["RS256", "HS512", "ES256", "HS384"] {
             let good = signed(base_claims());
             let sig = good.rsplit('.').next().unwrap();
-            let token = format!(
-                "{}.{}.{}",
-                b64(&json!({"alg": alg, "kid": "k1"})),
-                b64(&base_claims()),
-                sig
-            );
-            assert_eq!(
-                keys().verify(&token, now()),
-                Err(AuthError::AlgorithmNotAllowed(alg.into()))
-            );
+            let token = format!("{}.{}.{}", b64(&json!({"alg": alg, "kid": "k1"})), b64(&base_claims()), sig);
+            assert_eq!(keys().verify(&token, now()), Err(AuthError::AlgorithmNotAllowed(alg.into())));
         }
     }
 
     #[test]
     fn bad_signature_and_unknown_kid() {
-        let foreign = TokenKeys::new("k1", OTHER)
-            .unwrap()
-            .issue(&caller(), now())
-            .unwrap();
+        let foreign = TokenKeys::new("k1", OTHER).unwrap().issue(&caller(), now()).unwrap();
         assert_eq!(keys().verify(&foreign, now()), Err(AuthError::BadSignature));
-        let other_kid = TokenKeys::new("k9", SECRET)
-            .unwrap()
-            .issue(&caller(), now())
-            .unwrap();
-        assert_eq!(
-            keys().verify(&other_kid, now()),
-            Err(AuthError::UnknownKey("k9".into()))
-        );
+        let other_kid = TokenKeys::new("k9", SECRET).unwrap().issue(&caller(), now()).unwrap();
+        assert_eq!(keys().verify(&other_kid, now()), Err(AuthError::UnknownKey("k9".into())));
         let mut tampered = keys().issue(&caller(), now()).unwrap();
         let mid = tampered.find('.').unwrap() + 3;
-        tampered.replace_range(
-            mid..mid + 1,
-            if &tampered[mid..mid + 1] == "A" {
-                "B"
-            } else {
-                "A"
-            },
-        );
-        assert!(matches!(
-            keys().verify(&tampered, now()),
-            Err(AuthError::BadSignature | AuthError::Malformed(_))
-        ));
+        tampered.replace_range(mid..mid + 1, if &tampered[mid..mid + 1] == "A" { "B" } else { "A" });
+        assert!(matches!(keys().verify(&tampered, now()), Err(AuthError::BadSignature | AuthError::Malformed(_))));
     }
 
     #[test]
     fn rotation_accepts_both_keys() {
         let old = keys().issue(&caller(), now()).unwrap();
-        let rotated = keys()
-            .with_key("k2", OTHER)
-            .unwrap()
-            .sign_with("k2")
-            .unwrap();
+        let rotated = keys().with_key("k2", OTHER).unwrap().sign_with("k2").unwrap();
         let new = rotated.issue(&caller(), now()).unwrap();
         assert!(rotated.verify(&old, now()).is_ok());
         assert!(rotated.verify(&new, now()).is_ok());
         let retired = rotated.without_key("k1");
-        assert_eq!(
-            retired.verify(&old, now()),
-            Err(AuthError::UnknownKey("k1".into()))
-        );
+        assert_eq!(retired.verify(&old, now()), Err(AuthError::UnknownKey("k1".into())));
         assert!(retired.verify(&new, now()).is_ok());
         assert!(keys().sign_with("nope").is_err());
     }
@@ -509,37 +423,17 @@ mod tests {
         let at_exp = now() + DEFAULT_LIFETIME;
         assert_eq!(keys().verify(&token, at_exp), Err(AuthError::Expired));
         assert!(keys().verify(&token, at_exp - Duration::seconds(1)).is_ok());
-        assert!(
-            keys()
-                .with_leeway_secs(30)
-                .verify(&token, at_exp + Duration::seconds(29))
-                .is_ok()
-        );
-        assert_eq!(
-            keys()
-                .with_leeway_secs(30)
-                .verify(&token, at_exp + Duration::seconds(30)),
-            Err(AuthError::Expired)
-        );
+        assert!(keys().with_leeway_secs(30).verify(&token, at_exp + Duration::seconds(29)).is_ok());
+        assert_eq!(keys().with_leeway_secs(30).verify(&token, at_exp + Duration::seconds(30)), Err(AuthError::Expired));
     }
 
     #[test]
     fn not_yet_valid() {
         let mut c = base_claims();
         c["nbf"] = json!(now().timestamp() + 60);
-        assert_eq!(
-            keys().verify(&signed(c.clone()), now()),
-            Err(AuthError::NotYetValid)
-        );
-        assert!(
-            keys()
-                .with_leeway_secs(60)
-                .verify(&signed(c), now())
-                .is_ok()
-        );
-        let future = keys()
-            .issue(&caller(), now() + Duration::minutes(5))
-            .unwrap();
+        assert_eq!(keys().verify(&signed(c.clone()), now()), Err(AuthError::NotYetValid));
+        assert!(keys().with_leeway_secs(60).verify(&signed(c), now()).is_ok());
+        let future = keys().issue(&caller(), now() + Duration::minutes(5)).unwrap();
         assert_eq!(keys().verify(&future, now()), Err(AuthError::NotYetValid));
     }
 
@@ -548,11 +442,7 @@ mod tests {
         for claim in ["sub", "org", "role", "iat", "exp"] {
             let mut c = base_claims();
             c.as_object_mut().unwrap().remove(claim);
-            assert_eq!(
-                keys().verify(&signed(c), now()),
-                Err(AuthError::MissingClaim(claim)),
-                "{claim}"
-            );
+            assert_eq!(keys().verify(&signed(c), now()), Err(AuthError::MissingClaim(claim)), "{claim}");
         }
     }
 
@@ -560,48 +450,27 @@ mod tests {
     fn unknown_role_and_malformed_ids() {
         let mut c = base_claims();
         c["role"] = json!("wizard");
-        assert_eq!(
-            keys().verify(&signed(c), now()),
-            Err(AuthError::UnknownRole("wizard".into()))
-        );
+        assert_eq!(keys().verify(&signed(c), now()), Err(AuthError::UnknownRole("wizard".into())));
         let mut c = base_claims();
         c["org"] = json!("org_123");
-        assert_eq!(
-            keys().verify(&signed(c), now()),
-            Err(AuthError::MalformedId("org"))
-        );
+        assert_eq!(keys().verify(&signed(c), now()), Err(AuthError::MalformedId("org")));
         let mut c = base_claims();
         c["sub"] = json!("user@example.com");
-        assert_eq!(
-            keys().verify(&signed(c), now()),
-            Err(AuthError::MalformedId("sub"))
-        );
+        assert_eq!(keys().verify(&signed(c), now()), Err(AuthError::MalformedId("sub")));
         let mut c = base_claims();
         c["exp"] = json!("tomorrow");
-        assert_eq!(
-            keys().verify(&signed(c), now()),
-            Err(AuthError::InvalidClaim("exp"))
-        );
+        assert_eq!(keys().verify(&signed(c), now()), Err(AuthError::InvalidClaim("exp")));
     }
 
     #[test]
     fn garbage_is_malformed() {
         for t in ["", "abc", "a.b", "a.b.c.d", "!!!.e30.sig"] {
-            assert!(
-                matches!(keys().verify(t, now()), Err(AuthError::Malformed(_))),
-                "{t}"
-            );
+            assert!(matches!(keys().verify(t, now()), Err(AuthError::Malformed(_))), "{t}");
         }
     }
 
     #[test]
     fn short_secrets_are_refused() {
-        assert_eq!(
-            TokenKeys::new("k", b"short").unwrap_err(),
-            AuthError::WeakKey {
-                kid: "k".into(),
-                len: 5
-            }
-        );
+        assert_eq!(TokenKeys::new("k", b"short").unwrap_err(), AuthError::WeakKey { kid: "k".into(), len: 5 });
     }
 }

@@ -40,28 +40,19 @@ impl FixedClock {
 
     /// Moves the clock to `at`.
     pub fn set(&self, at: DateTime<Utc>) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = at;
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let mut t = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut t = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *t += by;
     }
 }
 
 impl Clock for FixedClock {
     fn now(&self) -> DateTime<Utc> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -75,10 +66,7 @@ pub struct SequentialIds {
 impl SequentialIds {
     /// Ids `prefix:1`, `prefix:2`, ... (the prefix keeps two generators apart).
     pub fn new(prefix: u64) -> Self {
-        SequentialIds {
-            prefix,
-            next: AtomicU64::new(1),
-        }
+        SequentialIds { prefix, next: AtomicU64::new(1) }
     }
 }
 

@@ -18,10 +18,7 @@ pub struct FieldError {
 impl FieldError {
     /// A field error.
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        FieldError { path: path.into(), reason: reason.into() }
     }
 }
 
@@ -49,11 +46,7 @@ impl FieldErrors {
 
     /// `Ok(value)` when nothing was recorded, the errors otherwise.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
-        if self.0.is_empty() {
-            Ok(value())
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value()) } else { Err(self) }
     }
 
     /// The errors.
@@ -113,10 +106,7 @@ impl Error {
 
     /// Not found, for a typed id.
     pub fn not_found(entity: &'static str, id: impl fmt::Display) -> Self {
-        Error::NotFound {
-            entity,
-            id: id.to_string(),
-        }
+        Error::NotFound { entity, id: id.to_string() }
     }
 }
 

@@ -12,10 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The USPS codes accepted as a risk or mailing state: the 50 states, DC and the territories.
 pub const US_STATE_CODES: [&str; 56] = [
-    "AK", "AL", "AR", "AS", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "GU", "HI", "IA", "ID",
-    "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MP", "MS", "MT", "NC", "ND",
-    "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX",
-    "UM", "UT", "VA", "VI", "VT", "WA", "WI", "WV",
+    "AK", "AL", "AR", "AS", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "GU", "HI", "IA", "ID", "IL", "IN", "KS",
+    "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MP", "MS", "MT", "NC", "ND", "NE", "NH", "NJ", "NM", "NV", "NY",
+    "OH", "OK", "OR", "PA", "PR", "RI", "SC", "SD", "TN", "TX", "UM", "UT", "VA", "VI", "VT", "WA", "WI", "WV",
 ];
 
 /// A US state or territory by its two-letter USPS code (`CA`, `NY`, `DC`, `PR`).
@@ -89,10 +88,7 @@ impl Naics {
         }
         let mut digits = [b'0'; 6];
         digits[..len].copy_from_slice(&self.digits[..len]);
-        Some(Naics {
-            digits,
-            len: len as u8,
-        })
+        Some(Naics { digits, len: len as u8 })
     }
 
     /// True when `prefix` is a prefix of this code (`3327` of `332710`).
@@ -109,10 +105,7 @@ impl FromStr for Naics {
         }
         let mut digits = [b'0'; 6];
         digits[..s.len()].copy_from_slice(s.as_bytes());
-        Ok(Naics {
-            digits,
-            len: s.len() as u8,
-        })
+        Ok(Naics { digits, len: s.len() as u8 })
     }
 }
 
@@ -152,18 +145,8 @@ macro_rules! string_serde {
     };
 }
 
-string_serde!(
-    UsState,
-    "UsState",
-    "^[A-Z]{2}$",
-    "Two-letter USPS state or territory code"
-);
-string_serde!(
-    Naics,
-    "Naics",
-    "^[0-9]{2,6}$",
-    "NAICS code or prefix, 2 to 6 digits"
-);
+string_serde!(UsState, "UsState", "^[A-Z]{2}$", "Two-letter USPS state or territory code");
+string_serde!(Naics, "Naics", "^[0-9]{2,6}$", "NAICS code or prefix, 2 to 6 digits");
 
 #[cfg(test)]
 mod tests {

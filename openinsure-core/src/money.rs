@@ -23,19 +23,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 /// An amount of money in integer cents (USD).
-#[derive(
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -85,6 +73,78 @@ impl Rounding {
         }
     }
 
+    /// `n / d` rounded to a whole number with this rule; `d` must be positive.
+    pub fn div_round(self, n: i128, d: i128) -> i128 {
+        if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d))
+            && n64 != i64::MIN
+        {
+            return i128::from(self.div_round_i64(n64, d64));
+        }
+        let q = n / d; // truncated toward zero
+        let r = n % d; // same sign as n
+        if r == 0 {
+            return q;
+        }
+        let away = if n < 0 { q - 1 } else { q + 1 };
+        let twice = r.unsigned_abs().saturating_mul(2);
+        let d_abs = d.unsigned_abs();
+        match self {
+            Rounding::Down => q,
+            Rounding::Up => away,
+            Rounding::HalfUp => {
+                if twice >= d_abs {
+                    away
+                } else {
+                    q
+                }
+            }
+            Rounding::HalfEven => match twice.cmp(&d_abs) {
+                std::cmp::Ordering::Less => q,
+                std::cmp::Ordering::Greater => away,
+                std::cmp::Ordering::Equal => {
+                    if q % 2 == 0 {
+                        q
+                    } else {
+                        away
+                    }
+                }
+            },
+        }
+    }
+
+    fn div_round_i64(self, n: i64, d: i64) -> i64 {
+        let q = n / d;
+        let r = n % d;
+        if r == 0 {
+            return q;
+        }
+        let away = if n < 0 { q - 1 } else { q + 1 };
+        let twice = r.unsigned_abs().saturating_mul(2);
+        let d_abs = d.unsigned_abs();
+        match self {
+            Rounding::Down => q,
+            Rounding::Up => away,
+            Rounding::HalfUp => {
+                if twice >= d_abs {
+                    away
+                } else {
+                    q
+                }
+            }
+            Rounding::HalfEven => match twice.cmp(&d_abs) {
+                std::cmp::Ordering::Less => q,
+                std::cmp::Ordering::Greater => away,
+                std::cmp::Ordering::Equal => {
+                    if q % 2 == 0 {
+                        q
+                    } else {
+                        away
+                    }
+                }
+            },
+        }
+    }
+
     /// Rounds a decimal to `dp` decimal places with this rule.
     pub fn round_dp(self, value: Decimal, dp: u32) -> Decimal {
         value.round_dp_with_strategy(dp, self.strategy())
@@ -102,10 +162,7 @@ impl Money {
 
     /// Whole dollars, checked.
     pub fn from_dollars(dollars: i64) -> Result<Self, MoneyError> {
-        dollars
-            .checked_mul(100)
-            .map(Money)
-            .ok_or(MoneyError::Overflow { op: "mul" })
+        dollars.checked_mul(100).map(Money).ok_or(MoneyError::Overflow { op: "mul" })
     }
 
     /// The amount in cents.
@@ -125,26 +182,17 @@ impl Money {
 
     /// `self + other`, or an overflow error.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Money)
-            .ok_or(MoneyError::Overflow { op: "add" })
+        self.0.checked_add(other.0).map(Money).ok_or(MoneyError::Overflow { op: "add" })
     }
 
     /// `self - other`, or an overflow error.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Money)
-            .ok_or(MoneyError::Overflow { op: "sub" })
+        self.0.checked_sub(other.0).map(Money).ok_or(MoneyError::Overflow { op: "sub" })
     }
 
     /// `self * n` for a whole number, or an overflow error.
     pub fn checked_mul_int(self, n: i64) -> Result<Money, MoneyError> {
-        self.0
-            .checked_mul(n)
-            .map(Money)
-            .ok_or(MoneyError::Overflow { op: "mul" })
+        self.0.checked_mul(n).map(Money).ok_or(MoneyError::Overflow { op: "mul" })
     }
 
     /// The amount as an exact decimal number of cents.
@@ -154,18 +202,32 @@ impl Money {
 
     /// Converts a decimal number of cents to whole cents with an explicit rounding.
     pub fn from_decimal_cents(cents: Decimal, rounding: Rounding) -> Result<Money, MoneyError> {
-        rounding
-            .round_dp(cents, 0)
-            .to_i64()
-            .map(Money)
-            .ok_or(MoneyError::Overflow { op: "round" })
+        rounding.round_dp(cents, 0).to_i64().map(Money).ok_or(MoneyError::Overflow { op: "round" })
     }
 
     /// `self * factor`, rounded to whole cents with `rounding`.
+    ///
+    /// Computed exactly in 128-bit integers (the factor's mantissa times the cents, divided by
+    /// its power of ten with the rounding rule), falling back to `Decimal` arithmetic only when
+    /// the product does not fit; both give the same result.
     pub fn mul_factor(self, factor: Factor, rounding: Rounding) -> Result<Money, MoneyError> {
-        let exact = Decimal::from(self.0)
-            .checked_mul(factor.0)
-            .ok_or(MoneyError::Overflow { op: "mul" })?;
+        let scale = factor.0.scale();
+        // Fast path in 64 bits (the common case: cents times a factor with a few decimals).
+        if let Ok(mantissa) = i64::try_from(factor.0.mantissa())
+            && let Some(product) = self.0.checked_mul(mantissa)
+            && let Some(divisor) = 10i64.checked_pow(scale)
+        {
+            return i64::try_from(rounding.div_round(i128::from(product), i128::from(divisor)))
+                .map(Money)
+                .map_err(|_| MoneyError::Overflow { op: "mul" });
+        }
+        if let Some(product) = i128::from(self.0).checked_mul(factor.0.mantissa())
+            && let Some(divisor) = 10i128.checked_pow(scale)
+        {
+            let q = rounding.div_round(product, divisor);
+            return i64::try_from(q).map(Money).map_err(|_| MoneyError::Overflow { op: "mul" });
+        }
+        let exact = Decimal::from(self.0).checked_mul(factor.0).ok_or(MoneyError::Overflow { op: "mul" })?;
         Money::from_decimal_cents(exact, rounding)
     }
 
@@ -189,9 +251,7 @@ impl Money {
         let n = i64::from(parts);
         let base = self.0.div_euclid(n);
         let remainder = self.0.rem_euclid(n);
-        (0..n)
-            .map(|i| Money(base + i64::from(i < remainder)))
-            .collect()
+        (0..n).map(|i| Money(base + i64::from(i < remainder))).collect()
     }
 }
 
@@ -204,7 +264,7 @@ impl fmt::Display for Money {
         let cents = abs % 100;
         let mut grouped = String::with_capacity(dollars.len() + dollars.len() / 3);
         for (i, c) in dollars.chars().enumerate() {
-            if i > 0 && (dollars.len() - i) % 3 == 0 {
+            if i > 0 && (dollars.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(c);
@@ -221,18 +281,7 @@ impl fmt::Debug for Money {
 
 /// A rate or multiplier: an exact decimal, never a float. Serialized as a decimal string.
 #[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct Factor(pub Decimal);
@@ -276,27 +325,9 @@ mod tests {
     #[test]
     fn half_even_ties_go_to_even() {
         // 5 * 0.5 = 2.5 -> 2 ; 15 * 0.5 = 7.5 -> 8
-        assert_eq!(
-            Money::from_cents(5)
-                .mul_factor(f("0.5"), Rounding::HalfEven)
-                .unwrap()
-                .cents(),
-            2
-        );
-        assert_eq!(
-            Money::from_cents(15)
-                .mul_factor(f("0.5"), Rounding::HalfEven)
-                .unwrap()
-                .cents(),
-            8
-        );
-        assert_eq!(
-            Money::from_cents(-5)
-                .mul_factor(f("0.5"), Rounding::HalfEven)
-                .unwrap()
-                .cents(),
-            -2
-        );
+        assert_eq!(Money::from_cents(5).mul_factor(f("0.5"), Rounding::HalfEven).unwrap().cents(), 2);
+        assert_eq!(Money::from_cents(15).mul_factor(f("0.5"), Rounding::HalfEven).unwrap().cents(), 8);
+        assert_eq!(Money::from_cents(-5).mul_factor(f("0.5"), Rounding::HalfEven).unwrap().cents(), -2);
     }
 
     #[test]
@@ -305,22 +336,13 @@ mod tests {
         assert_eq!(m.mul_factor(f("0.5"), Rounding::HalfUp).unwrap().cents(), 3);
         assert_eq!(m.mul_factor(f("0.5"), Rounding::Down).unwrap().cents(), 2);
         assert_eq!(m.mul_factor(f("0.3"), Rounding::Up).unwrap().cents(), 2);
-        assert_eq!(
-            Money::from_cents(-5)
-                .mul_factor(f("0.3"), Rounding::Up)
-                .unwrap()
-                .cents(),
-            -2
-        );
+        assert_eq!(Money::from_cents(-5).mul_factor(f("0.3"), Rounding::Up).unwrap().cents(), -2);
     }
 
     #[test]
     fn overflow_is_an_error() {
         let max = Money::from_cents(i64::MAX);
-        assert_eq!(
-            max.checked_add(Money::from_cents(1)),
-            Err(MoneyError::Overflow { op: "add" })
-        );
+        assert_eq!(max.checked_add(Money::from_cents(1)), Err(MoneyError::Overflow { op: "add" }));
         assert_eq!(
             Money::from_cents(i64::MIN).checked_sub(Money::from_cents(1)),
             Err(MoneyError::Overflow { op: "sub" })
@@ -339,16 +361,10 @@ mod tests {
 
     #[test]
     fn serializes_as_integer_cents() {
-        assert_eq!(
-            serde_json::to_string(&Money::from_cents(1234)).unwrap(),
-            "1234"
-        );
+        assert_eq!(serde_json::to_string(&Money::from_cents(1234)).unwrap(), "1234");
         assert!(serde_json::from_str::<Money>("12.5").is_err());
         assert_eq!(serde_json::to_string(&f("1.250")).unwrap(), "\"1.250\"");
-        assert!(
-            serde_json::from_str::<Factor>("1.25").is_err(),
-            "a float is never a factor"
-        );
+        assert!(serde_json::from_str::<Factor>("1.25").is_err(), "a float is never a factor");
     }
 
     proptest! {
@@ -360,6 +376,16 @@ mod tests {
             let max = split.iter().map(|m| m.cents()).max().unwrap();
             let min = split.iter().map(|m| m.cents()).min().unwrap();
             prop_assert!(max - min <= 1);
+        }
+
+        #[test]
+        fn integer_path_matches_decimal_rounding(cents in any::<i64>(), mantissa in -10_000_000_000i64..10_000_000_000, scale in 0u32..12,
+                                                 mode in proptest::sample::select(vec![Rounding::HalfEven, Rounding::HalfUp, Rounding::Down, Rounding::Up])) {
+            let factor = Factor::new(Decimal::new(mantissa, scale));
+            let fast = Money::from_cents(cents).mul_factor(factor, mode);
+            let slow = Decimal::from(cents).checked_mul(factor.value()).ok_or(MoneyError::Overflow { op: "mul" })
+                .and_then(|d| Money::from_decimal_cents(d, mode));
+            prop_assert_eq!(fast.ok(), slow.ok());
         }
 
         #[test]

@@ -92,6 +92,14 @@ impl Operation {
     pub fn apply(&self, input: Money, rounding: Rounding) -> Result<Money, MoneyError> {
         match *self {
             Operation::PerExposure { units, rate } => {
+                // Exact in 128-bit integers when it fits: units * rate * 100 / 10^(scales).
+                if let Some(product) =
+                    units.mantissa().checked_mul(rate.value().mantissa()).and_then(|p| p.checked_mul(100))
+                    && let Some(divisor) = 10i128.checked_pow(units.scale() + rate.value().scale())
+                {
+                    let q = rounding.div_round(product, divisor);
+                    return i64::try_from(q).map(Money::from_cents).map_err(|_| MoneyError::Overflow { op: "mul" });
+                }
                 let cents = units
                     .checked_mul(rate.value())
                     .and_then(|d| d.checked_mul(Decimal::ONE_HUNDRED))
@@ -107,11 +115,7 @@ impl Operation {
 
 /// Which table entry a step matched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(
-    tag = "kind",
-    rename_all = "snake_case",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
 pub enum Matched {
     /// The entry for this state.
     State {
@@ -221,7 +225,7 @@ pub struct Charge {
     /// Which kind.
     pub kind: ChargeKind,
     /// The table's code for it (`commission`, `policy_fee`, `premium_tax`, ...).
-    pub code: String,
+    pub code: std::sync::Arc<str>,
     /// How it was computed.
     pub operation: Operation,
     /// The rounding used.
@@ -235,9 +239,7 @@ pub struct Charge {
 }
 
 /// The totals of a quote.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     /// Gross premium: the pipeline's result.
@@ -265,9 +267,7 @@ pub struct Totals {
 #[non_exhaustive]
 pub enum WorksheetError {
     /// A step's input is not the previous step's output.
-    #[error(
-        "step {index} (`{step}`) starts from {found} cents, the previous step ended at {expected}"
-    )]
+    #[error("step {index} (`{step}`) starts from {found} cents, the previous step ended at {expected}")]
     Broken {
         /// The step's position.
         index: usize,
@@ -368,22 +368,16 @@ impl Worksheet {
             running = Some(out);
         }
         let gross = running.ok_or(WorksheetError::Empty)?;
-        let mut totals = Totals {
-            gross_premium: gross,
-            ..Totals::default()
-        };
+        let mut totals = Totals { gross_premium: gross, ..Totals::default() };
         for (index, c) in self.charges.iter().enumerate() {
             if c.base != gross {
-                return Err(WorksheetError::WrongBase {
-                    code: c.code.clone(),
-                    found: c.base.cents(),
-                });
+                return Err(WorksheetError::WrongBase { code: c.code.to_string(), found: c.base.cents() });
             }
             let amount = c.operation.apply(c.base, c.rounding)?;
             if amount != c.amount {
                 return Err(WorksheetError::Mismatch {
                     index: self.steps.len() + index,
-                    name: c.code.clone(),
+                    name: c.code.to_string(),
                     expected: amount.cents(),
                     found: c.amount.cents(),
                 });
@@ -406,7 +400,7 @@ impl Worksheet {
 #[serde(rename_all = "camelCase")]
 pub struct RateTableRef {
     /// The table's id.
-    pub id: String,
+    pub id: std::sync::Arc<str>,
     /// Its version.
     pub version: u32,
 }
@@ -485,16 +479,11 @@ mod tests {
     }
 
     fn sheet() -> Worksheet {
-        let base = Operation::PerExposure {
-            units: "4500".parse().unwrap(),
-            rate: f("2.10"),
-        };
+        let base = Operation::PerExposure { units: "4500".parse().unwrap(), rate: f("2.10") };
         let b = base.apply(Money::ZERO, Rounding::HalfEven).unwrap();
         let m = Operation::Multiply { factor: f("1.15") };
         let o = m.apply(b, Rounding::HalfEven).unwrap();
-        let fee = Operation::Flat {
-            amount: Money::from_cents(25_000),
-        };
+        let fee = Operation::Flat { amount: Money::from_cents(25_000) };
         let tax = Operation::Multiply { factor: f("0.03") };
         Worksheet {
             steps: vec![
@@ -550,28 +539,16 @@ mod tests {
     fn detects_tampering() {
         let mut s = sheet();
         s.steps[1].output = Money::from_cents(1);
-        assert!(matches!(
-            s.recompute(),
-            Err(WorksheetError::Mismatch { index: 1, .. })
-        ));
+        assert!(matches!(s.recompute(), Err(WorksheetError::Mismatch { index: 1, .. })));
         let mut s = sheet();
         s.steps[1].input = Money::from_cents(1);
-        assert!(matches!(
-            s.recompute(),
-            Err(WorksheetError::Broken { index: 1, .. })
-        ));
+        assert!(matches!(s.recompute(), Err(WorksheetError::Broken { index: 1, .. })));
         let mut s = sheet();
         s.charges[1].amount = Money::from_cents(1);
-        assert!(matches!(
-            s.recompute(),
-            Err(WorksheetError::Mismatch { index: 3, .. })
-        ));
+        assert!(matches!(s.recompute(), Err(WorksheetError::Mismatch { index: 3, .. })));
         let mut s = sheet();
         s.charges[0].base = Money::from_cents(1);
-        assert!(matches!(
-            s.recompute(),
-            Err(WorksheetError::WrongBase { .. })
-        ));
+        assert!(matches!(s.recompute(), Err(WorksheetError::WrongBase { .. })));
         assert_eq!(Worksheet::default().recompute(), Err(WorksheetError::Empty));
     }
 }

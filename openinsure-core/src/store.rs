@@ -33,10 +33,7 @@ pub struct Page {
 impl Page {
     /// A page, with `limit` capped at [`MAX_PAGE_LIMIT`].
     pub fn new(limit: u32, offset: u32) -> Self {
-        Page {
-            limit: limit.min(MAX_PAGE_LIMIT),
-            offset,
-        }
+        Page { limit: limit.min(MAX_PAGE_LIMIT), offset }
     }
 
     /// The first page of the largest size.

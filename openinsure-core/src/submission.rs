@@ -52,19 +52,7 @@ use crate::validate::ObjectReader;
 pub const MANUAL_REVIEW_THRESHOLD: Decimal = Decimal::from_parts(85, 0, 0, false, 2);
 
 /// A line of business.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum LineOfBusiness {
@@ -142,15 +130,9 @@ impl fmt::Display for LineOfBusiness {
 impl FromStr for LineOfBusiness {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        LineOfBusiness::ALL
-            .into_iter()
-            .find(|l| l.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown line of business; expected one of {}",
-                    LineOfBusiness::ALL.map(|l| l.as_str()).join(", ")
-                )
-            })
+        LineOfBusiness::ALL.into_iter().find(|l| l.as_str() == s).ok_or_else(|| {
+            format!("unknown line of business; expected one of {}", LineOfBusiness::ALL.map(|l| l.as_str()).join(", "))
+        })
     }
 }
 
@@ -282,18 +264,10 @@ pub struct Submission {
     #[serde(rename = "annualRevenueCents")]
     pub annual_revenue: Money,
     /// Annual payroll, when known (workers' compensation exposure).
-    #[serde(
-        rename = "annualPayrollCents",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "annualPayrollCents", default, skip_serializing_if = "Option::is_none")]
     pub annual_payroll: Option<Money>,
     /// Total insured value, when known (property exposure).
-    #[serde(
-        rename = "totalInsuredValueCents",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "totalInsuredValueCents", default, skip_serializing_if = "Option::is_none")]
     pub total_insured_value: Option<Money>,
     /// Number of employees, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -359,10 +333,7 @@ impl Submission {
         if let Some(f) = &fein
             && !valid_fein(f)
         {
-            e.push(
-                "fein",
-                format!("`{f}` is not a FEIN of the form NN-NNNNNNN"),
-            );
+            e.push("fein", format!("`{f}` is not a FEIN of the form NN-NNNNNNN"));
         }
         let entity_type = r.opt_parse::<EntityType>("entityType", &mut e);
         let mailing_address = r.object("mailingAddress", &mut e).and_then(|mut a| {
@@ -374,10 +345,7 @@ impl Submission {
             if let Some(z) = &postal_code
                 && !valid_zip(z)
             {
-                e.push(
-                    a.path("postalCode"),
-                    format!("`{z}` is not a ZIP code (12345 or 12345-6789)"),
-                );
+                e.push(a.path("postalCode"), format!("`{z}` is not a ZIP code (12345 or 12345-6789)"));
             }
             a.finish(&mut e);
             Some(Address {
@@ -395,39 +363,23 @@ impl Submission {
         let annual_revenue = r.money("annualRevenueCents", &mut e);
         let annual_payroll = r.opt_money("annualPayrollCents", &mut e);
         let total_insured_value = r.opt_money("totalInsuredValueCents", &mut e);
-        let employee_count = r
-            .opt_int("employeeCount", 0, 10_000_000, &mut e)
-            .map(|n| n as u32);
+        let employee_count = r.opt_int("employeeCount", 0, 10_000_000, &mut e).map(|n| n as u32);
         let years_in_business = r.int("yearsInBusiness", 0, 500, &mut e).map(|n| n as u32);
-        let occurrence = r
-            .int("requestedOccurrenceLimitCents", 1, i64::MAX, &mut e)
-            .map(Money::from_cents);
-        let aggregate = r
-            .int("requestedAggregateLimitCents", 1, i64::MAX, &mut e)
-            .map(Money::from_cents);
+        let occurrence = r.int("requestedOccurrenceLimitCents", 1, i64::MAX, &mut e).map(Money::from_cents);
+        let aggregate = r.int("requestedAggregateLimitCents", 1, i64::MAX, &mut e).map(Money::from_cents);
         if let (Some(o), Some(a)) = (occurrence, aggregate)
             && a < o
         {
-            e.push(
-                "requestedAggregateLimitCents",
-                "must be at least requestedOccurrenceLimitCents",
-            );
+            e.push("requestedAggregateLimitCents", "must be at least requestedOccurrenceLimitCents");
         }
-        let deductible = r
-            .opt_money("deductibleCents", &mut e)
-            .unwrap_or(Money::ZERO);
+        let deductible = r.opt_money("deductibleCents", &mut e).unwrap_or(Money::ZERO);
         if let Some(o) = occurrence
             && deductible >= o
         {
-            e.push(
-                "deductibleCents",
-                "must be less than requestedOccurrenceLimitCents",
-            );
+            e.push("deductibleCents", "must be less than requestedOccurrenceLimitCents");
         }
         let effective_date = r.date("effectiveDate", &mut e);
-        let term_months = r
-            .opt_int("termMonths", 1, 36, &mut e)
-            .map_or(12, |n| n as u32);
+        let term_months = r.opt_int("termMonths", 1, 36, &mut e).map_or(12, |n| n as u32);
         let line_of_business = r.parse::<LineOfBusiness>("lineOfBusiness", &mut e);
         let program_id = r.parse::<ProgramId>("programId", &mut e);
 
@@ -442,41 +394,23 @@ impl Submission {
             if let Some(y) = year
                 && loss_history.iter().any(|h| h.policy_year == y)
             {
-                e.push(
-                    l.path("policyYear"),
-                    format!("policy year `{y}` appears twice"),
-                );
+                e.push(l.path("policyYear"), format!("policy year `{y}` appears twice"));
             }
             if let (Some(y), Some(d)) = (year, effective_date)
                 && y > d.year()
             {
-                e.push(
-                    l.path("policyYear"),
-                    "must not be after the effective date's year",
-                );
+                e.push(l.path("policyYear"), "must not be after the effective date's year");
             }
             l.finish(&mut e);
-            if let (
-                Some(policy_year),
-                Some(earned_premium),
-                Some(paid),
-                Some(reserved),
-                Some(claim_count),
-            ) = (year, earned, paid, reserved, claims)
+            if let (Some(policy_year), Some(earned_premium), Some(paid), Some(reserved), Some(claim_count)) =
+                (year, earned, paid, reserved, claims)
             {
-                loss_history.push(LossYear {
-                    policy_year,
-                    earned_premium,
-                    paid,
-                    reserved,
-                    claim_count,
-                });
+                loss_history.push(LossYear { policy_year, earned_premium, paid, reserved, claim_count });
             }
         }
         loss_history.sort_by_key(|l| l.policy_year);
 
-        let extraction_confidence =
-            r.opt_decimal("extractionConfidence", Decimal::ZERO, Decimal::ONE, &mut e);
+        let extraction_confidence = r.opt_decimal("extractionConfidence", Decimal::ZERO, Decimal::ONE, &mut e);
         r.finish(&mut e);
 
         if !e.is_empty() {
@@ -550,8 +484,7 @@ impl Submission {
 
     /// The day the policy period ends (effective date plus the term).
     pub fn expiration_date(&self) -> Option<NaiveDate> {
-        self.effective_date
-            .checked_add_months(chrono::Months::new(self.term_months))
+        self.effective_date.checked_add_months(chrono::Months::new(self.term_months))
     }
 }
 
@@ -667,10 +600,7 @@ mod tests {
             "extractionConfidence",
             "color",
         ] {
-            assert!(
-                paths.contains(&expected),
-                "missing error for {expected}: {errors}"
-            );
+            assert!(paths.contains(&expected), "missing error for {expected}: {errors}");
         }
     }
 

@@ -12,19 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{OrgId, UserId};
 
 /// A platform role, as the seed documents name them. Serialized in `snake_case`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Role {
@@ -108,10 +96,7 @@ impl Role {
 
     /// Roles with underwriting duties (may apply schedule rating, bind within authority).
     pub fn is_underwriting(self) -> bool {
-        matches!(
-            self,
-            Role::Underwriter | Role::Admin | Role::OrgAdmin | Role::Superadmin | Role::System
-        )
+        matches!(self, Role::Underwriter | Role::Admin | Role::OrgAdmin | Role::Superadmin | Role::System)
     }
 }
 
@@ -158,12 +143,7 @@ pub struct Caller {
 impl Caller {
     /// A caller without MFA.
     pub fn new(user_id: UserId, org_id: OrgId, role: Role) -> Self {
-        Caller {
-            user_id,
-            org_id,
-            role,
-            mfa: false,
-        }
+        Caller { user_id, org_id, role, mfa: false }
     }
 
     /// The same caller, with the MFA flag set as given.
@@ -190,14 +170,8 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
             assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
         }
-        assert_eq!(
-            "mhcis_operator".parse::<Role>().unwrap(),
-            Role::PlatformOperator
-        );
-        assert_eq!(
-            "Producer".parse::<Role>(),
-            Err(UnknownRole("Producer".into()))
-        );
+        assert_eq!("mhcis_operator".parse::<Role>().unwrap(), Role::PlatformOperator);
+        assert_eq!("Producer".parse::<Role>(), Err(UnknownRole("Producer".into())));
     }
 
     #[test]
@@ -208,11 +182,7 @@ mod tests {
         for role in Role::ALL {
             let caller = Caller::new(user, own, role);
             assert_eq!(caller.org_for(own), Some(own));
-            assert_eq!(
-                caller.org_for(other).is_some(),
-                role.is_cross_org(),
-                "{role}"
-            );
+            assert_eq!(caller.org_for(other).is_some(), role.is_cross_org(), "{role}");
         }
     }
 }

@@ -39,32 +39,17 @@ impl<'a> ObjectReader<'a> {
         let obj = match value {
             Value::Object(m) => Some(m),
             other => {
-                let path = if prefix.is_empty() {
-                    "$".to_owned()
-                } else {
-                    prefix.clone()
-                };
-                errors.push(
-                    path,
-                    format!("expected an object, found {}", type_name(other)),
-                );
+                let path = if prefix.is_empty() { "$".to_owned() } else { prefix.clone() };
+                errors.push(path, format!("expected an object, found {}", type_name(other)));
                 None
             }
         };
-        ObjectReader {
-            obj,
-            prefix,
-            known: Vec::new(),
-        }
+        ObjectReader { obj, prefix, known: Vec::new() }
     }
 
     /// The full path of `name`.
     pub fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{}.{name}", self.prefix)
-        }
+        if self.prefix.is_empty() { name.to_owned() } else { format!("{}.{name}", self.prefix) }
     }
 
     fn get(&mut self, name: &'static str) -> Option<&'a Value> {
@@ -85,54 +70,32 @@ impl<'a> ObjectReader<'a> {
         self.get(name)
     }
 
-    fn string_of(
-        &self,
-        name: &str,
-        v: &'a Value,
-        max_len: usize,
-        errors: &mut FieldErrors,
-    ) -> Option<&'a str> {
+    fn string_of(&self, name: &str, v: &'a Value, max_len: usize, errors: &mut FieldErrors) -> Option<&'a str> {
         match v {
             Value::String(s) if s.trim().is_empty() => {
                 errors.push(self.path(name), "must not be empty");
                 None
             }
             Value::String(s) if s.chars().count() > max_len => {
-                errors.push(
-                    self.path(name),
-                    format!("must be at most {max_len} characters"),
-                );
+                errors.push(self.path(name), format!("must be at most {max_len} characters"));
                 None
             }
             Value::String(s) => Some(s.trim()),
             other => {
-                errors.push(
-                    self.path(name),
-                    format!("expected a string, found {}", type_name(other)),
-                );
+                errors.push(self.path(name), format!("expected a string, found {}", type_name(other)));
                 None
             }
         }
     }
 
     /// A required non-empty string of at most `max_len` characters, trimmed.
-    pub fn string(
-        &mut self,
-        name: &'static str,
-        max_len: usize,
-        errors: &mut FieldErrors,
-    ) -> Option<String> {
+    pub fn string(&mut self, name: &'static str, max_len: usize, errors: &mut FieldErrors) -> Option<String> {
         let v = self.required(name, errors)?;
         self.string_of(name, v, max_len, errors).map(str::to_owned)
     }
 
     /// An optional non-empty string of at most `max_len` characters, trimmed.
-    pub fn opt_string(
-        &mut self,
-        name: &'static str,
-        max_len: usize,
-        errors: &mut FieldErrors,
-    ) -> Option<String> {
+    pub fn opt_string(&mut self, name: &'static str, max_len: usize, errors: &mut FieldErrors) -> Option<String> {
         let v = self.get(name)?;
         self.string_of(name, v, max_len, errors).map(str::to_owned)
     }
@@ -161,11 +124,7 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// An optional string parsed with `FromStr`.
-    pub fn opt_parse<T: FromStr>(
-        &mut self,
-        name: &'static str,
-        errors: &mut FieldErrors,
-    ) -> Option<T>
+    pub fn opt_parse<T: FromStr>(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<T>
     where
         T::Err: std::fmt::Display,
     {
@@ -173,23 +132,12 @@ impl<'a> ObjectReader<'a> {
         self.parse_of(name, v, errors)
     }
 
-    fn int_of(
-        &self,
-        name: &str,
-        v: &Value,
-        min: i64,
-        max: i64,
-        errors: &mut FieldErrors,
-    ) -> Option<i64> {
+    fn int_of(&self, name: &str, v: &Value, min: i64, max: i64, errors: &mut FieldErrors) -> Option<i64> {
         match v.as_i64() {
             Some(n) if n < min => {
                 errors.push(
                     self.path(name),
-                    if min == 0 {
-                        "must not be negative".to_owned()
-                    } else {
-                        format!("must be at least {min}")
-                    },
+                    if min == 0 { "must not be negative".to_owned() } else { format!("must be at least {min}") },
                 );
                 None
             }
@@ -203,35 +151,20 @@ impl<'a> ObjectReader<'a> {
                 None
             }
             None => {
-                errors.push(
-                    self.path(name),
-                    format!("expected a whole number, found {}", type_name(v)),
-                );
+                errors.push(self.path(name), format!("expected a whole number, found {}", type_name(v)));
                 None
             }
         }
     }
 
     /// A required whole number within `min..=max`.
-    pub fn int(
-        &mut self,
-        name: &'static str,
-        min: i64,
-        max: i64,
-        errors: &mut FieldErrors,
-    ) -> Option<i64> {
+    pub fn int(&mut self, name: &'static str, min: i64, max: i64, errors: &mut FieldErrors) -> Option<i64> {
         let v = self.required(name, errors)?;
         self.int_of(name, v, min, max, errors)
     }
 
     /// An optional whole number within `min..=max`.
-    pub fn opt_int(
-        &mut self,
-        name: &'static str,
-        min: i64,
-        max: i64,
-        errors: &mut FieldErrors,
-    ) -> Option<i64> {
+    pub fn opt_int(&mut self, name: &'static str, min: i64, max: i64, errors: &mut FieldErrors) -> Option<i64> {
         let v = self.get(name)?;
         self.int_of(name, v, min, max, errors)
     }
@@ -243,8 +176,7 @@ impl<'a> ObjectReader<'a> {
 
     /// An optional, non-negative amount of integer cents.
     pub fn opt_money(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<Money> {
-        self.opt_int(name, 0, i64::MAX, errors)
-            .map(Money::from_cents)
+        self.opt_int(name, 0, i64::MAX, errors).map(Money::from_cents)
     }
 
     /// A required calendar date, `YYYY-MM-DD`.
@@ -254,10 +186,7 @@ impl<'a> ObjectReader<'a> {
         match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                errors.push(
-                    self.path(name),
-                    format!("`{s}` is not a date of the form YYYY-MM-DD"),
-                );
+                errors.push(self.path(name), format!("`{s}` is not a date of the form YYYY-MM-DD"));
                 None
             }
         }
@@ -276,10 +205,7 @@ impl<'a> ObjectReader<'a> {
             Value::Number(n) => n.to_string(),
             Value::String(s) => s.clone(),
             other => {
-                errors.push(
-                    self.path(name),
-                    format!("expected a number, found {}", type_name(other)),
-                );
+                errors.push(self.path(name), format!("expected a number, found {}", type_name(other)));
                 return None;
             }
         };
@@ -297,33 +223,20 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// A required nested object.
-    pub fn object(
-        &mut self,
-        name: &'static str,
-        errors: &mut FieldErrors,
-    ) -> Option<ObjectReader<'a>> {
+    pub fn object(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<ObjectReader<'a>> {
         let v = self.required(name, errors)?;
         Some(ObjectReader::new(v, self.path(name), errors))
     }
 
     /// An optional array; each element comes with its path (`name[i]`).
-    pub fn opt_array(
-        &mut self,
-        name: &'static str,
-        errors: &mut FieldErrors,
-    ) -> Vec<(String, &'a Value)> {
+    pub fn opt_array(&mut self, name: &'static str, errors: &mut FieldErrors) -> Vec<(String, &'a Value)> {
         match self.get(name) {
             None => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (format!("{}[{i}]", self.path(name)), v))
-                .collect(),
+            Some(Value::Array(items)) => {
+                items.iter().enumerate().map(|(i, v)| (format!("{}[{i}]", self.path(name)), v)).collect()
+            }
             Some(other) => {
-                errors.push(
-                    self.path(name),
-                    format!("expected an array, found {}", type_name(other)),
-                );
+                errors.push(self.path(name), format!("expected an array, found {}", type_name(other)));
                 Vec::new()
             }
         }
@@ -359,10 +272,7 @@ mod tests {
         assert_eq!(d.string("e", 10, &mut errors), None);
         d.finish(&mut errors);
         r.finish(&mut errors);
-        let got: Vec<_> = errors
-            .iter()
-            .map(|e| (e.path.as_str(), e.reason.as_str()))
-            .collect();
+        let got: Vec<_> = errors.iter().map(|e| (e.path.as_str(), e.reason.as_str())).collect();
         assert_eq!(
             got,
             vec![
@@ -383,12 +293,6 @@ mod tests {
         let mut r = ObjectReader::new(&v, "", &mut errors);
         assert_eq!(r.string("x", 5, &mut errors), None);
         r.finish(&mut errors);
-        assert_eq!(
-            errors.0,
-            vec![crate::error::FieldError::new(
-                "$",
-                "expected an object, found an array"
-            )]
-        );
+        assert_eq!(errors.0, vec![crate::error::FieldError::new("$", "expected an object, found an array")]);
     }
 }

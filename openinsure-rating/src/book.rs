@@ -22,19 +22,9 @@ impl RateBook {
     /// Adds a table version. A second table with the same id and version is refused.
     pub fn insert(&mut self, table: RateTable) -> Result<(), RatingError> {
         table.validate().map_err(RatingError::Table)?;
-        if self
-            .tables
-            .iter()
-            .any(|t| t.id == table.id && t.version == table.version)
-        {
+        if self.tables.iter().any(|t| t.id == table.id && t.version == table.version) {
             let mut e = openinsure_core::FieldErrors::default();
-            e.push(
-                "version",
-                format!(
-                    "table `{}` version {} is already in the book",
-                    table.id, table.version
-                ),
-            );
+            e.push("version", format!("table `{}` version {} is already in the book", table.id, table.version));
             return Err(RatingError::Table(e));
         }
         self.tables.push(table);
@@ -51,9 +41,7 @@ impl RateBook {
     ) -> Result<&RateTable, RatingError> {
         self.tables
             .iter()
-            .filter(|t| {
-                t.line_of_business == line && t.program_id == program && t.effective_date <= date
-            })
+            .filter(|t| t.line_of_business == line && t.program_id == program && t.effective_date <= date)
             .max_by_key(|t| (t.effective_date, t.version))
             .ok_or_else(|| RatingError::NoTableInForce {
                 line_of_business: line.to_string(),

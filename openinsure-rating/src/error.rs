@@ -36,9 +36,6 @@ pub enum RatingError {
 
 impl RatingError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        RatingError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        RatingError::Invalid { field: field.into(), reason: reason.into() }
     }
 }

@@ -10,6 +10,7 @@
 //! have no gaps and no overlaps.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use openinsure_core::error::FieldErrors;
@@ -88,10 +89,7 @@ pub struct ClassModifiers {
 impl ClassModifiers {
     /// The longest listed prefix covering `code`, and its factor.
     pub fn lookup(&self, code: Naics) -> Option<(Naics, Factor)> {
-        (2..=code.len())
-            .rev()
-            .filter_map(|len| code.prefix(len))
-            .find_map(|p| self.prefixes.get(&p).map(|f| (p, *f)))
+        (2..=code.len()).rev().filter_map(|len| code.prefix(len)).find_map(|p| self.prefixes.get(&p).map(|f| (p, *f)))
     }
 }
 
@@ -188,7 +186,7 @@ impl Default for ScheduleBounds {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fee {
     /// Its code (`policy_fee`, `inspection_fee`).
-    pub code: String,
+    pub code: Arc<str>,
     /// The amount.
     #[serde(rename = "amountCents")]
     pub amount: Money,
@@ -199,7 +197,7 @@ pub struct Fee {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tax {
     /// Its code (`premium_tax`, `stamping_fee`).
-    pub code: String,
+    pub code: Arc<str>,
     /// Rate of gross premium (`"0.0325"`).
     pub rate: Factor,
 }
@@ -213,7 +211,7 @@ fn default_valid_days() -> u32 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateTable {
     /// The table's id (stable across versions).
-    pub id: String,
+    pub id: Arc<str>,
     /// The version, from 1.
     pub version: u32,
     /// The line of business it rates.
@@ -248,11 +246,7 @@ pub struct RateTable {
     #[serde(default)]
     pub schedule_rating: ScheduleBounds,
     /// Minimum premium by state.
-    #[serde(
-        rename = "minimumPremiumCents",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "minimumPremiumCents", default, skip_serializing_if = "Option::is_none")]
     pub minimum_premium: Option<ByState<Money>>,
     /// Flat fees.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -329,10 +323,7 @@ impl RateTable {
                 e.push(format!("increasedLimitFactors[{i}].factor"), r);
             }
             if l.limit.cents() <= 0 {
-                e.push(
-                    format!("increasedLimitFactors[{i}].limitCents"),
-                    "must be positive",
-                );
+                e.push(format!("increasedLimitFactors[{i}].limitCents"), "must be positive");
             }
         }
         for (i, w) in self.deductible_factors.windows(2).enumerate() {
@@ -348,16 +339,11 @@ impl RateTable {
                 e.push(format!("deductibleFactors[{i}].factor"), r);
             }
             if d.deductible.is_negative() {
-                e.push(
-                    format!("deductibleFactors[{i}].deductibleCents"),
-                    "must not be negative",
-                );
+                e.push(format!("deductibleFactors[{i}].deductibleCents"), "must not be negative");
             }
         }
         check_bands(
-            self.revenue_bands
-                .iter()
-                .map(|b| (Decimal::from(b.min_revenue.cents()), b.factor)),
+            self.revenue_bands.iter().map(|b| (Decimal::from(b.min_revenue.cents()), b.factor)),
             "revenueBands",
             "minRevenueCents",
             &mut e,
@@ -381,21 +367,13 @@ impl RateTable {
         }
         let s = &self.schedule_rating;
         if s.min_total > Decimal::ZERO || s.max_total < Decimal::ZERO {
-            e.push(
-                "scheduleRating",
-                "bounds must include zero (minTotal <= 0 <= maxTotal)",
-            );
+            e.push("scheduleRating", "bounds must include zero (minTotal <= 0 <= maxTotal)");
         }
         if s.min_total <= Decimal::NEGATIVE_ONE {
             e.push("scheduleRating.minTotal", "must be greater than -1");
         }
         if let Some(m) = &self.minimum_premium {
-            check_by_state(
-                m,
-                "minimumPremiumCents",
-                |m| m.is_negative().then_some("must not be negative"),
-                &mut e,
-            );
+            check_by_state(m, "minimumPremiumCents", |m| m.is_negative().then_some("must not be negative"), &mut e);
         }
         for (i, f) in self.fees.iter().enumerate() {
             if f.code.trim().is_empty() {
@@ -415,10 +393,7 @@ impl RateTable {
                         e.push(format!("{path}[{i}].code"), "must not be empty");
                     }
                     if t.rate.0 < Decimal::ZERO || t.rate.0 >= Decimal::ONE {
-                        e.push(
-                            format!("{path}[{i}].rate"),
-                            "must be at least 0 and below 1",
-                        );
+                        e.push(format!("{path}[{i}].rate"), "must be at least 0 and below 1");
                     }
                 }
             };
@@ -441,12 +416,7 @@ fn positive(d: Decimal) -> Option<&'static str> {
     (d <= Decimal::ZERO).then_some("must be greater than zero")
 }
 
-fn check_by_state<T>(
-    t: &ByState<T>,
-    path: &str,
-    check: impl Fn(&T) -> Option<&'static str>,
-    e: &mut FieldErrors,
-) {
+fn check_by_state<T>(t: &ByState<T>, path: &str, check: impl Fn(&T) -> Option<&'static str>, e: &mut FieldErrors) {
     for (state, v) in &t.states {
         if let Some(r) = check(v) {
             e.push(format!("{path}.states.{state}"), r);
@@ -457,23 +427,14 @@ fn check_by_state<T>(
     }
 }
 
-fn check_bands(
-    bands: impl Iterator<Item = (Decimal, Factor)>,
-    path: &str,
-    bound: &str,
-    e: &mut FieldErrors,
-) {
+fn check_bands(bands: impl Iterator<Item = (Decimal, Factor)>, path: &str, bound: &str, e: &mut FieldErrors) {
     let mut prev: Option<Decimal> = None;
     for (i, (min, factor)) in bands.enumerate() {
         match prev {
-            None if !min.is_zero() => e.push(
-                format!("{path}[0].{bound}"),
-                "the first band must start at 0",
-            ),
-            Some(p) if min <= p => e.push(
-                format!("{path}[{i}].{bound}"),
-                "bands must be in ascending order without repeats",
-            ),
+            None if !min.is_zero() => e.push(format!("{path}[0].{bound}"), "the first band must start at 0"),
+            Some(p) if min <= p => {
+                e.push(format!("{path}[{i}].{bound}"), "bands must be in ascending order without repeats")
+            }
             _ => {}
         }
         if let Some(r) = positive(factor.0) {

@@ -4,6 +4,7 @@
 //! expected worksheet (`expect`) or the expected error (`expectError`). Expected values are worked
 //! out by hand (and cross-checked with an independent decimal calculation), never copied from
 //! the engine's output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
 use std::path::{Path, PathBuf};
 
@@ -28,10 +29,9 @@ fn actual_summary(rating: &openinsure_core::quote::Rating) -> Value {
 fn error_field(e: &RatingError) -> Vec<(String, String)> {
     match e {
         RatingError::Invalid { field, reason } => vec![(field.clone(), reason.clone())],
-        RatingError::Table(errors) => errors
-            .iter()
-            .map(|f| (format!("rateTable.{}", f.path), f.reason.clone()))
-            .collect(),
+        RatingError::Table(errors) => {
+            errors.iter().map(|f| (format!("rateTable.{}", f.path), f.reason.clone())).collect()
+        }
         other => vec![("".into(), other.to_string())],
     }
 }
@@ -39,8 +39,7 @@ fn error_field(e: &RatingError) -> Vec<(String, String)> {
 /// Runs one fixture; returns a description of the mismatch, if any.
 fn check(path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let fixture: Value =
-        serde_json::from_str(&text).map_err(|e| format!("fixture is not JSON: {e}"))?;
+    let fixture: Value = serde_json::from_str(&text).map_err(|e| format!("fixture is not JSON: {e}"))?;
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     let outcome = (|| {
         let table = RateTable::from_json(&fixture["table"].to_string())?;
@@ -51,15 +50,10 @@ fn check(path: &Path) -> Result<(), String> {
             now,
             &fixture["submission"],
         )
-        .map_err(|e| RatingError::Invalid {
-            field: "submission".into(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| RatingError::Invalid { field: "submission".into(), reason: e.to_string() })?;
         let schedule: Schedule = match fixture.get("schedule") {
-            Some(s) => serde_json::from_value(s.clone()).map_err(|e| RatingError::Invalid {
-                field: "schedule".into(),
-                reason: e.to_string(),
-            })?,
+            Some(s) => serde_json::from_value(s.clone())
+                .map_err(|e| RatingError::Invalid { field: "schedule".into(), reason: e.to_string() })?,
             None => Schedule::none(),
         };
         rate(&sub, &table, &schedule)
@@ -67,15 +61,9 @@ fn check(path: &Path) -> Result<(), String> {
 
     match (outcome, fixture.get("expect"), fixture.get("expectError")) {
         (Ok(rating), Some(expect), None) => {
-            let totals = rating
-                .worksheet
-                .recompute()
-                .map_err(|e| format!("worksheet does not recompute: {e}"))?;
+            let totals = rating.worksheet.recompute().map_err(|e| format!("worksheet does not recompute: {e}"))?;
             if totals != rating.totals {
-                return Err(format!(
-                    "recomputed totals {totals:?} differ from the rating's {:?}",
-                    rating.totals
-                ));
+                return Err(format!("recomputed totals {totals:?} differ from the rating's {:?}", rating.totals));
             }
             let actual = actual_summary(&rating);
             if &actual != expect {
@@ -94,9 +82,7 @@ fn check(path: &Path) -> Result<(), String> {
             if got.iter().any(|(f, r)| f == field && r.contains(contains)) {
                 Ok(())
             } else {
-                Err(format!(
-                    "expected error on `{field}` containing `{contains}`, got {got:?}"
-                ))
+                Err(format!("expected error on `{field}` containing `{contains}`, got {got:?}"))
             }
         }
         (Ok(rating), None, Some(_)) => Err(format!(
@@ -116,24 +102,10 @@ fn rating_fixtures() {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     paths.sort();
-    assert!(
-        paths.len() >= 20,
-        "expected at least 20 fixtures, found {}",
-        paths.len()
-    );
+    assert!(paths.len() >= 20, "expected at least 20 fixtures, found {}", paths.len());
     let failures: Vec<String> = paths
         .iter()
-        .filter_map(|p| {
-            check(p)
-                .err()
-                .map(|e| format!("{}: {e}", p.file_name().unwrap().to_string_lossy()))
-        })
+        .filter_map(|p| check(p).err().map(|e| format!("{}: {e}", p.file_name().unwrap().to_string_lossy())))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} fixtures failed:\n\n{}",
-        failures.len(),
-        paths.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} of {} fixtures failed:\n\n{}", failures.len(), paths.len(), failures.join("\n\n"));
 }

@@ -1,4 +1,5 @@
 //! Property tests of the rating engine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
 use openinsure_core::geo::US_STATE_CODES;
 use openinsure_core::ids::{OrgId, SubmissionId};
@@ -19,10 +20,7 @@ fn gl() -> RateTable {
 }
 
 fn base() -> Submission {
-    sample_submission(
-        SubmissionId::from_uuid(uuid::Uuid::from_u128(1)),
-        OrgId::from_uuid(uuid::Uuid::from_u128(2)),
-    )
+    sample_submission(SubmissionId::from_uuid(uuid::Uuid::from_u128(1)), OrgId::from_uuid(uuid::Uuid::from_u128(2)))
 }
 
 fn money(max: i64) -> impl Strategy<Value = Money> {
@@ -68,19 +66,13 @@ prop_compose! {
 
 fn schedule() -> impl Strategy<Value = Schedule> {
     proptest::collection::vec(
-        (
-            proptest::sample::select(vec!["MGMT", "SAFETY", "EQUIPMENT", "BOGUS", ""]),
-            -300i64..300,
-        ),
+        (proptest::sample::select(vec!["MGMT", "SAFETY", "EQUIPMENT", "BOGUS", ""]), -300i64..300),
         0..4,
     )
     .prop_map(|v| Schedule {
         adjustments: v
             .into_iter()
-            .map(|(c, n)| ScheduleAdjustment {
-                reason_code: c.to_owned(),
-                adjustment: Decimal::new(n, 3),
-            })
+            .map(|(c, n)| ScheduleAdjustment { reason_code: c.to_owned(), adjustment: Decimal::new(n, 3) })
             .collect(),
     })
 }
@@ -223,17 +215,10 @@ fn book_picks_the_version_in_force() {
     v4.effective_date = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
     book.insert(v3.clone()).unwrap();
     book.insert(v4).unwrap();
-    assert!(
-        book.insert(v3.clone()).is_err(),
-        "same id and version twice"
-    );
+    assert!(book.insert(v3.clone()).is_err(), "same id and version twice");
     let pick = |y, m, d| {
-        book.in_force(
-            v3.line_of_business,
-            v3.program_id,
-            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
-        )
-        .map(|t| t.version)
+        book.in_force(v3.line_of_business, v3.program_id, chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap())
+            .map(|t| t.version)
     };
     assert_eq!(pick(2027, 2, 28).unwrap(), 3);
     assert_eq!(pick(2027, 3, 1).unwrap(), 4);

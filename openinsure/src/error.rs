@@ -45,10 +45,7 @@ impl From<openinsure_core::Error> for Error {
             E::Conflict(m) => Error::Conflict(m),
             E::Forbidden(m) => Error::Forbidden(m),
             E::Invalid(f) => Error::Invalid(f),
-            E::Money(m) => Error::Rule {
-                code: "amount_out_of_range",
-                message: m.to_string(),
-            },
+            E::Money(m) => Error::Rule { code: "amount_out_of_range", message: m.to_string() },
             E::Backend(m) => Error::Backend(m),
             other => Error::Backend(other.to_string()),
         }
@@ -69,18 +66,9 @@ impl From<RatingError> for Error {
                 f.push(field, reason);
                 Error::Invalid(f)
             }
-            e @ RatingError::NoTableInForce { .. } => Error::Rule {
-                code: "no_rate_table",
-                message: e.to_string(),
-            },
-            RatingError::Table(f) => Error::Rule {
-                code: "invalid_rate_table",
-                message: f.to_string(),
-            },
-            other => Error::Rule {
-                code: "rating_failed",
-                message: other.to_string(),
-            },
+            e @ RatingError::NoTableInForce { .. } => Error::Rule { code: "no_rate_table", message: e.to_string() },
+            RatingError::Table(f) => Error::Rule { code: "invalid_rate_table", message: f.to_string() },
+            other => Error::Rule { code: "rating_failed", message: other.to_string() },
         }
     }
 }

@@ -15,26 +15,12 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The roles that may take in a submission.
-pub const SUBMIT_ROLES: &[Role] = &[
-    Role::Producer,
-    Role::Underwriter,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::System,
-    Role::Service,
-];
+pub const SUBMIT_ROLES: &[Role] =
+    &[Role::Producer, Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
 
 /// The roles that may request a quote (producers without schedule rating).
-pub const QUOTE_ROLES: &[Role] = &[
-    Role::Producer,
-    Role::Underwriter,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::System,
-    Role::Service,
-];
+pub const QUOTE_ROLES: &[Role] =
+    &[Role::Producer, Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
 
 /// The roles that may read submissions and quotes.
 pub const READ_ROLES: &[Role] = &[
@@ -54,10 +40,7 @@ fn require(caller: &Caller, roles: &[Role], action: &str) -> Result<()> {
     if roles.contains(&caller.role) {
         Ok(())
     } else {
-        Err(Error::Forbidden(format!(
-            "role `{}` may not {action}",
-            caller.role
-        )))
+        Err(Error::Forbidden(format!("role `{}` may not {action}", caller.role)))
     }
 }
 
@@ -73,9 +56,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App")
-            .field("rate_tables", &self.rates.tables().len())
-            .finish_non_exhaustive()
+        f.debug_struct("App").field("rate_tables", &self.rates.tables().len()).finish_non_exhaustive()
     }
 }
 
@@ -88,13 +69,7 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
-        App {
-            submissions,
-            quotes,
-            rates,
-            clock,
-            ids,
-        }
+        App { submissions, quotes, rates, clock, ids }
     }
 
     /// The rate book.
@@ -106,11 +81,8 @@ impl App {
     pub async fn submit(&self, caller: &Caller, json: &Value) -> Result<Submission> {
         require(caller, SUBMIT_ROLES, "submit business")?;
         let id: SubmissionId = self.ids.next_id();
-        let submission =
-            Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
-        self.submissions
-            .insert_submission(caller.org_id, &submission)
-            .await?;
+        let submission = Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
+        self.submissions.insert_submission(caller.org_id, &submission).await?;
         tracing::info!(submission_id = %submission.id, org_id = %caller.org_id, review = submission.needs_manual_review, "submission taken in");
         Ok(submission)
     }
@@ -124,48 +96,28 @@ impl App {
     /// Lists the caller's org's submissions.
     pub async fn submissions(&self, caller: &Caller, page: Page) -> Result<Vec<Submission>> {
         require(caller, READ_ROLES, "read submissions")?;
-        Ok(self
-            .submissions
-            .list_submissions(caller.org_id, page)
-            .await?)
+        Ok(self.submissions.list_submissions(caller.org_id, page).await?)
     }
 
     /// Rates a submission on the table in force on its effective date and stores the quote.
     ///
     /// Schedule credits and debits are an underwriting decision: a producer may quote, but only
     /// with an empty schedule.
-    pub async fn quote(
-        &self,
-        caller: &Caller,
-        id: SubmissionId,
-        schedule: &Schedule,
-    ) -> Result<Quote> {
+    pub async fn quote(&self, caller: &Caller, id: SubmissionId, schedule: &Schedule) -> Result<Quote> {
         require(caller, QUOTE_ROLES, "request quotes")?;
         if !schedule.adjustments.is_empty() && !caller.role.is_underwriting() {
-            return Err(Error::Forbidden(format!(
-                "role `{}` may not apply schedule rating",
-                caller.role
-            )));
+            return Err(Error::Forbidden(format!("role `{}` may not apply schedule rating", caller.role)));
         }
         let submission = self.submissions.get_submission(caller.org_id, id).await?;
-        if !matches!(
-            submission.status,
-            SubmissionStatus::Draft | SubmissionStatus::Quoted
-        ) {
+        if !matches!(submission.status, SubmissionStatus::Draft | SubmissionStatus::Quoted) {
             return Err(Error::Rule {
                 code: "submission_not_quotable",
-                message: format!(
-                    "submission `{id}` is {:?} and can no longer be quoted",
-                    submission.status
-                )
-                .to_lowercase(),
+                message: format!("submission `{id}` is {:?} and can no longer be quoted", submission.status)
+                    .to_lowercase(),
             });
         }
-        let table = self.rates.in_force(
-            submission.line_of_business,
-            submission.program_id,
-            submission.effective_date,
-        )?;
+        let table =
+            self.rates.in_force(submission.line_of_business, submission.program_id, submission.effective_date)?;
         let rating = openinsure_rating::rate(&submission, table, schedule)?;
         let now = self.clock.now();
         let quote = Quote {
@@ -193,25 +145,15 @@ impl App {
             }
             submission.status = SubmissionStatus::Quoted;
             submission.updated_at = self.clock.now();
-            match self
-                .submissions
-                .update_submission(caller.org_id, &submission)
-                .await
-            {
+            match self.submissions.update_submission(caller.org_id, &submission).await {
                 Ok(_) => return Ok(()),
                 Err(openinsure_core::Error::Conflict(_)) => {
-                    submission = self
-                        .submissions
-                        .get_submission(caller.org_id, submission.id)
-                        .await?;
+                    submission = self.submissions.get_submission(caller.org_id, submission.id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Conflict(format!(
-            "submission `{}` keeps changing; try again",
-            submission.id
-        )))
+        Err(Error::Conflict(format!("submission `{}` keeps changing; try again", submission.id)))
     }
 
     /// Reads a quote of the caller's org.

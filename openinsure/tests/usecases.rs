@@ -1,4 +1,5 @@
 //! Use-case tests over the in-memory backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
 use std::sync::Arc;
 
@@ -17,17 +18,9 @@ use uuid::Uuid;
 
 fn setup() -> (App, MemoryStore) {
     let mut book = RateBook::new();
-    book.insert(
-        RateTable::from_json(include_str!(
-            "../../examples/rate-tables/general-liability.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    book.insert(
-        RateTable::from_json(include_str!("../../examples/rate-tables/cyber.json")).unwrap(),
-    )
-    .unwrap();
+    book.insert(RateTable::from_json(include_str!("../../examples/rate-tables/general-liability.json")).unwrap())
+        .unwrap();
+    book.insert(RateTable::from_json(include_str!("../../examples/rate-tables/cyber.json")).unwrap()).unwrap();
     let store = MemoryStore::default();
     let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap());
     let app = App::new(
@@ -41,11 +34,7 @@ fn setup() -> (App, MemoryStore) {
 }
 
 fn caller(org: u128, role: Role) -> Caller {
-    Caller::new(
-        UserId::from_uuid(Uuid::from_u128(org * 100 + 1)),
-        OrgId::from_uuid(Uuid::from_u128(org)),
-        role,
-    )
+    Caller::new(UserId::from_uuid(Uuid::from_u128(org * 100 + 1)), OrgId::from_uuid(Uuid::from_u128(org)), role)
 }
 
 fn acme() -> Value {
@@ -58,24 +47,12 @@ async fn submit_then_quote() {
     let producer = caller(1, Role::Producer);
     let sub = app.submit(&producer, &acme()).await.unwrap();
     assert_eq!(sub.status, SubmissionStatus::Draft);
-    let quote = app
-        .quote(&producer, sub.id, &Schedule::none())
-        .await
-        .unwrap();
+    let quote = app.quote(&producer, sub.id, &Schedule::none()).await.unwrap();
     assert_eq!(quote.expires_at - quote.quoted_at, Duration::days(30));
-    assert_eq!(
-        quote.rating.worksheet.recompute().unwrap(),
-        quote.rating.totals
-    );
-    assert_eq!(quote.rating.rate_table.id, "gl-main-street-manufacturing");
-    assert_eq!(
-        app.submission(&producer, sub.id).await.unwrap().status,
-        SubmissionStatus::Quoted
-    );
-    assert_eq!(
-        app.quotes_for(&producer, sub.id).await.unwrap(),
-        vec![quote.clone()]
-    );
+    assert_eq!(quote.rating.worksheet.recompute().unwrap(), quote.rating.totals);
+    assert_eq!(&*quote.rating.rate_table.id, "gl-main-street-manufacturing");
+    assert_eq!(app.submission(&producer, sub.id).await.unwrap().status, SubmissionStatus::Quoted);
+    assert_eq!(app.quotes_for(&producer, sub.id).await.unwrap(), vec![quote.clone()]);
     assert_eq!(app.get_quote(&producer, quote.id).await.unwrap(), quote);
 }
 
@@ -98,62 +75,27 @@ async fn invalid_submission_lists_every_error_and_writes_nothing() {
     bad["riskState"] = json!("ZZ");
     bad["annualRevenueCents"] = json!(-1);
     bad["effectiveDate"] = json!("soon");
-    let Err(Error::Invalid(errors)) = app.submit(&producer, &bad).await else {
-        panic!("expected invalid")
-    };
+    let Err(Error::Invalid(errors)) = app.submit(&producer, &bad).await else { panic!("expected invalid") };
     let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(
-        paths,
-        vec!["riskState", "annualRevenueCents", "effectiveDate"]
-    );
-    assert!(
-        store
-            .list_submissions(producer.org_id, Page::first())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(paths, vec!["riskState", "annualRevenueCents", "effectiveDate"]);
+    assert!(store.list_submissions(producer.org_id, Page::first()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn roles_are_enforced() {
     let (app, _) = setup();
-    for role in [
-        Role::Adjuster,
-        Role::ComplianceOfficer,
-        Role::FinanceAnalyst,
-        Role::Policyholder,
-    ] {
-        assert!(
-            matches!(
-                app.submit(&caller(1, role), &acme()).await,
-                Err(Error::Forbidden(_))
-            ),
-            "{role}"
-        );
+    for role in [Role::Adjuster, Role::ComplianceOfficer, Role::FinanceAnalyst, Role::Policyholder] {
+        assert!(matches!(app.submit(&caller(1, role), &acme()).await, Err(Error::Forbidden(_))), "{role}");
     }
     let producer = caller(1, Role::Producer);
     let sub = app.submit(&producer, &acme()).await.unwrap();
     let schedule = Schedule {
-        adjustments: vec![ScheduleAdjustment {
-            reason_code: "MGMT".into(),
-            adjustment: "-0.05".parse().unwrap(),
-        }],
+        adjustments: vec![ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: "-0.05".parse().unwrap() }],
     };
-    assert!(matches!(
-        app.quote(&producer, sub.id, &schedule).await,
-        Err(Error::Forbidden(_))
-    ));
-    let q = app
-        .quote(&caller(1, Role::Underwriter), sub.id, &schedule)
-        .await
-        .unwrap();
+    assert!(matches!(app.quote(&producer, sub.id, &schedule).await, Err(Error::Forbidden(_))));
+    let q = app.quote(&caller(1, Role::Underwriter), sub.id, &schedule).await.unwrap();
     assert_eq!(q.rating.schedule, schedule.adjustments);
-    assert!(matches!(
-        app.quote(&caller(1, Role::Adjuster), sub.id, &Schedule::none())
-            .await,
-        Err(Error::Forbidden(_))
-    ));
+    assert!(matches!(app.quote(&caller(1, Role::Adjuster), sub.id, &Schedule::none()).await, Err(Error::Forbidden(_))));
 }
 
 #[tokio::test]
@@ -163,28 +105,11 @@ async fn another_org_cannot_reach_it() {
     let theirs = caller(2, Role::Underwriter);
     let sub = app.submit(&mine, &acme()).await.unwrap();
     let quote = app.quote(&mine, sub.id, &Schedule::none()).await.unwrap();
-    assert!(matches!(
-        app.submission(&theirs, sub.id).await,
-        Err(Error::NotFound { .. })
-    ));
-    assert!(matches!(
-        app.quote(&theirs, sub.id, &Schedule::none()).await,
-        Err(Error::NotFound { .. })
-    ));
-    assert!(matches!(
-        app.get_quote(&theirs, quote.id).await,
-        Err(Error::NotFound { .. })
-    ));
-    assert!(matches!(
-        app.quotes_for(&theirs, sub.id).await,
-        Err(Error::NotFound { .. })
-    ));
-    assert!(
-        app.submissions(&theirs, Page::first())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(matches!(app.submission(&theirs, sub.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(app.quote(&theirs, sub.id, &Schedule::none()).await, Err(Error::NotFound { .. })));
+    assert!(matches!(app.get_quote(&theirs, quote.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(app.quotes_for(&theirs, sub.id).await, Err(Error::NotFound { .. })));
+    assert!(app.submissions(&theirs, Page::first()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -196,20 +121,14 @@ async fn no_table_in_force_is_a_rule_error() {
     let sub = app.submit(&producer, &early).await.unwrap();
     assert!(matches!(
         app.quote(&producer, sub.id, &Schedule::none()).await,
-        Err(Error::Rule {
-            code: "no_rate_table",
-            ..
-        })
+        Err(Error::Rule { code: "no_rate_table", .. })
     ));
     let mut other_program = acme();
     other_program["programId"] = json!("0192f0c0-0000-7000-8000-0000000000ff");
     let sub = app.submit(&producer, &other_program).await.unwrap();
     assert!(matches!(
         app.quote(&producer, sub.id, &Schedule::none()).await,
-        Err(Error::Rule {
-            code: "no_rate_table",
-            ..
-        })
+        Err(Error::Rule { code: "no_rate_table", .. })
     ));
 }
 
@@ -220,22 +139,11 @@ async fn schedule_out_of_bounds_names_the_field() {
     let sub = app.submit(&uw, &acme()).await.unwrap();
     let schedule = Schedule {
         adjustments: vec![
-            ScheduleAdjustment {
-                reason_code: "MGMT".into(),
-                adjustment: "-0.15".parse().unwrap(),
-            },
-            ScheduleAdjustment {
-                reason_code: "SAFETY".into(),
-                adjustment: "-0.15".parse().unwrap(),
-            },
+            ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: "-0.15".parse().unwrap() },
+            ScheduleAdjustment { reason_code: "SAFETY".into(), adjustment: "-0.15".parse().unwrap() },
         ],
     };
-    let Err(Error::Invalid(e)) = app.quote(&uw, sub.id, &schedule).await else {
-        panic!("expected invalid")
-    };
+    let Err(Error::Invalid(e)) = app.quote(&uw, sub.id, &schedule).await else { panic!("expected invalid") };
     assert_eq!(e.0[0].path, "schedule.adjustments");
-    assert!(
-        app.quotes_for(&uw, sub.id).await.unwrap().is_empty(),
-        "a refused quote writes nothing"
-    );
+    assert!(app.quotes_for(&uw, sub.id).await.unwrap().is_empty(), "a refused quote writes nothing");
 }

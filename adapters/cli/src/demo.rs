@@ -22,53 +22,35 @@ fn fail(stage: &str) -> impl Fn(openinsure::Error) -> Failure + '_ {
 
 /// Runs the demo on a fresh in-memory platform.
 pub fn run() -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure(e.to_string()))?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
     runtime.block_on(demo())
 }
 
 async fn demo() -> Result<(), Failure> {
     let mut book = RateBook::new();
-    for (name, text) in [
-        ("general-liability.json", GL_TABLE),
-        ("cyber.json", CYBER_TABLE),
-    ] {
+    for (name, text) in [("general-liability.json", GL_TABLE), ("cyber.json", CYBER_TABLE)] {
         let table = RateTable::from_json(text).map_err(|e| Failure(format!("{name}: {e}")))?;
-        book.insert(table)
-            .map_err(|e| Failure(format!("{name}: {e}")))?;
+        book.insert(table).map_err(|e| Failure(format!("{name}: {e}")))?;
     }
     let store = MemoryStore::default();
-    let app = App::new(
-        Arc::new(store.clone()),
-        Arc::new(store),
-        Arc::new(book),
-        Arc::new(SystemClock),
-        Arc::new(UuidV7),
-    );
+    let app =
+        App::new(Arc::new(store.clone()), Arc::new(store), Arc::new(book), Arc::new(SystemClock), Arc::new(UuidV7));
 
-    let org = "0192f0c0-0000-7000-8000-0000000000a0"
-        .parse()
-        .map_err(|_| Failure("bad demo org".into()))?;
+    let org = "0192f0c0-0000-7000-8000-0000000000a0".parse().map_err(|_| Failure("bad demo org".into()))?;
     let producer = Caller::new(
-        "0192f0c0-0000-7000-8000-0000000000a1"
-            .parse()
-            .map_err(|_| Failure("bad id".into()))?,
+        "0192f0c0-0000-7000-8000-0000000000a1".parse().map_err(|_| Failure("bad id".into()))?,
         org,
         Role::Producer,
     );
     let underwriter = Caller::new(
-        "0192f0c0-0000-7000-8000-0000000000a2"
-            .parse()
-            .map_err(|_| Failure("bad id".into()))?,
+        "0192f0c0-0000-7000-8000-0000000000a2".parse().map_err(|_| Failure("bad id".into()))?,
         org,
         Role::Underwriter,
     );
 
     println!("== 1. intake: a producer submits an ACORD 125 application");
-    let mut bad: serde_json::Value =
-        serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
+    let mut bad: serde_json::Value = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
     bad["riskState"] = "Ohio".into();
     bad["annualRevenueCents"] = serde_json::json!(-100);
     bad["termMonths"] = serde_json::json!(60);
@@ -90,66 +72,28 @@ async fn demo() -> Result<(), Failure> {
         submission.line_of_business,
         submission.risk_state,
         submission.status,
-        if submission.needs_manual_review {
-            "required"
-        } else {
-            "not required"
-        }
+        if submission.needs_manual_review { "required" } else { "not required" }
     );
 
     println!("\n== 2. rating: the producer asks for a quote");
-    let quote = app
-        .quote(&producer, submission.id, &Schedule::none())
-        .await
-        .map_err(fail("rating"))?;
+    let quote = app.quote(&producer, submission.id, &Schedule::none()).await.map_err(fail("rating"))?;
     print!("{}", render::worksheet(&quote.rating));
-    println!(
-        "quote {} expires {}",
-        quote.id,
-        quote.expires_at.format("%Y-%m-%d %H:%M UTC")
-    );
+    println!("quote {} expires {}", quote.id, quote.expires_at.format("%Y-%m-%d %H:%M UTC"));
 
-    println!(
-        "\n== 3. underwriting: schedule credits for management and safety, a debit for equipment"
-    );
+    println!("\n== 3. underwriting: schedule credits for management and safety, a debit for equipment");
     let schedule = Schedule {
         adjustments: vec![
-            ScheduleAdjustment {
-                reason_code: "MGMT".into(),
-                adjustment: rust_decimal(-5, 2),
-            },
-            ScheduleAdjustment {
-                reason_code: "SAFETY".into(),
-                adjustment: rust_decimal(-3, 2),
-            },
-            ScheduleAdjustment {
-                reason_code: "EQUIPMENT".into(),
-                adjustment: rust_decimal(2, 2),
-            },
+            ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: rust_decimal(-5, 2) },
+            ScheduleAdjustment { reason_code: "SAFETY".into(), adjustment: rust_decimal(-3, 2) },
+            ScheduleAdjustment { reason_code: "EQUIPMENT".into(), adjustment: rust_decimal(2, 2) },
         ],
     };
-    let revised = app
-        .quote(&underwriter, submission.id, &schedule)
-        .await
-        .map_err(fail("underwriting"))?;
+    let revised = app.quote(&underwriter, submission.id, &schedule).await.map_err(fail("underwriting"))?;
     print!("{}", render::worksheet(&revised.rating));
-    let check = revised
-        .rating
-        .worksheet
-        .recompute()
-        .map_err(|e| Failure(format!("worksheet does not recompute: {e}")))?;
-    println!(
-        "worksheet recomputes from its own lines: {}",
-        if check == revised.rating.totals {
-            "yes"
-        } else {
-            "NO"
-        }
-    );
-    let quotes = app
-        .quotes_for(&underwriter, submission.id)
-        .await
-        .map_err(fail("listing"))?;
+    let check =
+        revised.rating.worksheet.recompute().map_err(|e| Failure(format!("worksheet does not recompute: {e}")))?;
+    println!("worksheet recomputes from its own lines: {}", if check == revised.rating.totals { "yes" } else { "NO" });
+    let quotes = app.quotes_for(&underwriter, submission.id).await.map_err(fail("listing"))?;
     println!("\n{} quotes on submission {}", quotes.len(), submission.id);
     Ok(())
 }

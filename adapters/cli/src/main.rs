@@ -13,11 +13,7 @@ use openinsure_core::submission::Submission;
 use openinsure_rating::{RateTable, RatingError, rate};
 
 #[derive(Parser)]
-#[command(
-    name = "openinsure",
-    version,
-    about = "OpenInsure for Rust: rating, underwriting and policy administration"
-)]
+#[command(name = "openinsure", version, about = "OpenInsure for Rust: rating, underwriting and policy administration")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,13 +60,11 @@ enum RateTableCommand {
 struct Failure(String);
 
 fn read(path: &Path) -> Result<String, Failure> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, Failure> {
-    serde_json::from_str(&read(path)?)
-        .map_err(|e| Failure(format!("{}: not valid JSON: {e}", path.display())))
+    serde_json::from_str(&read(path)?).map_err(|e| Failure(format!("{}: not valid JSON: {e}", path.display())))
 }
 
 fn table_error(path: &Path, e: RatingError) -> Failure {
@@ -90,12 +84,7 @@ fn load_table(path: &Path) -> Result<RateTable, Failure> {
     RateTable::from_json(&read(path)?).map_err(|e| table_error(path, e))
 }
 
-fn run_rate(
-    table: &Path,
-    submission: &Path,
-    schedule: Option<&Path>,
-    json: bool,
-) -> Result<(), Failure> {
+fn run_rate(table: &Path, submission: &Path, schedule: Option<&Path>, json: bool) -> Result<(), Failure> {
     let table_data = load_table(table)?;
     let input = read_json(submission)?;
     let nil = uuid::Uuid::nil();
@@ -116,8 +105,9 @@ fn run_rate(
         )
     })?;
     let schedule_data: Schedule = match schedule {
-        Some(path) => serde_json::from_value(read_json(path)?)
-            .map_err(|e| Failure(format!("{}: {e}", path.display())))?,
+        Some(path) => {
+            serde_json::from_value(read_json(path)?).map_err(|e| Failure(format!("{}: {e}", path.display())))?
+        }
         None => Schedule::none(),
     };
     let rating = rate(&sub, &table_data, &schedule_data).map_err(|e| match e {
@@ -137,10 +127,7 @@ fn run_rate(
         let text = serde_json::to_string_pretty(&rating).map_err(|e| Failure(e.to_string()))?;
         println!("{text}");
     } else {
-        println!(
-            "{} ({}, {}, NAICS {})",
-            sub.insured_name, sub.line_of_business, sub.risk_state, sub.naics_code
-        );
+        println!("{} ({}, {}, NAICS {})", sub.insured_name, sub.line_of_business, sub.risk_state, sub.naics_code);
         print!("{}", render::worksheet(&rating));
     }
     Ok(())
@@ -149,15 +136,10 @@ fn run_rate(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Rate {
-            rate_table,
-            submission,
-            schedule,
-            json,
-        } => run_rate(&rate_table, &submission, schedule.as_deref(), json),
-        Command::RateTable {
-            command: RateTableCommand::Validate { file },
-        } => load_table(&file).map(|t| {
+        Command::Rate { rate_table, submission, schedule, json } => {
+            run_rate(&rate_table, &submission, schedule.as_deref(), json)
+        }
+        Command::RateTable { command: RateTableCommand::Validate { file } } => load_table(&file).map(|t| {
             println!(
                 "{}: ok ({} v{}, {} effective {})",
                 file.display(),
@@ -167,11 +149,11 @@ fn main() -> ExitCode {
                 t.effective_date
             );
         }),
-        Command::RateTable {
-            command: RateTableCommand::Schema,
-        } => serde_json::to_string_pretty(&RateTable::json_schema())
-            .map(|s| println!("{s}"))
-            .map_err(|e| Failure(e.to_string())),
+        Command::RateTable { command: RateTableCommand::Schema } => {
+            serde_json::to_string_pretty(&RateTable::json_schema())
+                .map(|s| println!("{s}"))
+                .map_err(|e| Failure(e.to_string()))
+        }
         Command::Demo => demo::run(),
     };
     match result {

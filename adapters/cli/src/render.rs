@@ -18,16 +18,9 @@ fn op_text(op: &Operation) -> String {
 /// The worksheet as an aligned table, then the totals.
 pub fn worksheet(rating: &Rating) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "rate table {} v{}",
-        rating.rate_table.id, rating.rate_table.version
-    );
-    let _ = writeln!(
-        out,
-        "{:>2}  {:<16} {:<24} {:<22} {:>16} {:>16}",
-        "#", "step", "matched", "operation", "in", "out"
-    );
+    let _ = writeln!(out, "rate table {} v{}", rating.rate_table.id, rating.rate_table.version);
+    let _ =
+        writeln!(out, "{:>2}  {:<16} {:<24} {:<22} {:>16} {:>16}", "#", "step", "matched", "operation", "in", "out");
     for (i, s) in rating.worksheet.steps.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -41,18 +34,10 @@ pub fn worksheet(rating: &Rating) -> String {
         );
     }
     for a in &rating.schedule {
-        let _ = writeln!(
-            out,
-            "    schedule {:<12} {:>8}",
-            a.reason_code,
-            a.adjustment.normalize()
-        );
+        let _ = writeln!(out, "    schedule {:<12} {:>8}", a.reason_code, a.adjustment.normalize());
     }
-    let _ = writeln!(
-        out,
-        "{:>2}  {:<16} {:<24} {:<22} {:>16} {:>16}",
-        "", "charge", "code", "operation", "base", "amount"
-    );
+    let _ =
+        writeln!(out, "{:>2}  {:<16} {:<24} {:<22} {:>16} {:>16}", "", "charge", "code", "operation", "base", "amount");
     for c in &rating.worksheet.charges {
         let kind = match c.kind {
             openinsure_core::quote::ChargeKind::Commission => "commission",

@@ -1,4 +1,5 @@
 //! The `openinsure` binary, run as a user would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -8,11 +9,7 @@ fn root() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_openinsure"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_openinsure")).args(args).current_dir(root()).output().unwrap()
 }
 
 fn stdout(o: &Output) -> String {
@@ -31,14 +28,7 @@ fn rate_prints_an_aligned_worksheet() {
     let o = run(&["rate", "--rate-table", GL, "--submission", ACME]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    for needle in [
-        "base_rate",
-        "state:OH",
-        "prefix:332710",
-        "loss_ratio:0.1561/band:0",
-        "gross premium",
-        "total due",
-    ] {
+    for needle in ["base_rate", "state:OH", "prefix:332710", "loss_ratio:0.1561/band:0", "gross premium", "total due"] {
         assert!(out.contains(needle), "missing {needle} in\n{out}");
     }
 }
@@ -62,10 +52,7 @@ fn rate_json_has_cents_fields_and_schedule() {
     let taxes = v["taxesCents"].as_i64().unwrap();
     assert_eq!(v["totalDueCents"].as_i64().unwrap(), gross + fees + taxes);
     assert_eq!(v["schedule"].as_array().unwrap().len(), 3);
-    assert_eq!(
-        v["worksheet"]["steps"][0]["outCents"].as_i64().unwrap(),
-        877_500
-    );
+    assert_eq!(v["worksheet"]["steps"][0]["outCents"].as_i64().unwrap(), 877_500);
 }
 
 #[test]
@@ -73,28 +60,15 @@ fn bad_submission_names_file_field_and_reason() {
     let dir = std::env::temp_dir().join(format!("oi-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(ACME)).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join(ACME)).unwrap()).unwrap();
     v["naicsCode"] = "33x".into();
     v["yearsInBusiness"] = (-2).into();
     std::fs::write(&bad, v.to_string()).unwrap();
-    let o = run(&[
-        "rate",
-        "--rate-table",
-        GL,
-        "--submission",
-        bad.to_str().unwrap(),
-    ]);
+    let o = run(&["rate", "--rate-table", GL, "--submission", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(
-        err.contains("bad.json: `naicsCode`: `33x`: not a NAICS code"),
-        "{err}"
-    );
-    assert!(
-        err.contains("bad.json: `yearsInBusiness`: must not be negative"),
-        "{err}"
-    );
+    assert!(err.contains("bad.json: `naicsCode`: `33x`: not a NAICS code"), "{err}");
+    assert!(err.contains("bad.json: `yearsInBusiness`: must not be negative"), "{err}");
 }
 
 #[test]
@@ -102,46 +76,23 @@ fn bad_table_names_the_path() {
     let dir = std::env::temp_dir().join(format!("oi-cli-t-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("table.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join(GL)).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join(GL)).unwrap()).unwrap();
     v["revenueBands"][1]["minRevenueCents"] = 0.into();
     v["commissionRate"] = "1.5".into();
     std::fs::write(&bad, v.to_string()).unwrap();
     let o = run(&["rate-table", "validate", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(
-        err.contains("`revenueBands[1].minRevenueCents`: bands must be in ascending order"),
-        "{err}"
-    );
-    assert!(
-        err.contains("`commissionRate`: must be at least 0 and below 1"),
-        "{err}"
-    );
+    assert!(err.contains("`revenueBands[1].minRevenueCents`: bands must be in ascending order"), "{err}");
+    assert!(err.contains("`commissionRate`: must be at least 0 and below 1"), "{err}");
 
     v["exposureBasis"] = "per_acre".into();
     std::fs::write(&bad, v.to_string()).unwrap();
-    let o = run(&[
-        "rate",
-        "--rate-table",
-        bad.to_str().unwrap(),
-        "--submission",
-        ACME,
-    ]);
+    let o = run(&["rate", "--rate-table", bad.to_str().unwrap(), "--submission", ACME]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("`exposureBasis`: unknown variant `per_acre`"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("`exposureBasis`: unknown variant `per_acre`"), "{}", stderr(&o));
 
-    let o = run(&[
-        "rate",
-        "--rate-table",
-        "no/such/file.json",
-        "--submission",
-        ACME,
-    ]);
+    let o = run(&["rate", "--rate-table", "no/such/file.json", "--submission", ACME]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("no/such/file.json: cannot read"));
 }
@@ -163,9 +114,6 @@ fn demo_runs() {
     let o = run(&["demo"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(
-        out.contains("worksheet recomputes from its own lines: yes"),
-        "{out}"
-    );
+    assert!(out.contains("worksheet recomputes from its own lines: yes"), "{out}");
     assert!(out.contains("`riskState`: `Ohio`"), "{out}");
 }

@@ -31,31 +31,20 @@ impl MemoryStore {
     // A panic while holding the lock cannot leave a half-written record: every write below is a
     // single map insert after all checks, so a poisoned lock still guards consistent data.
     fn read(&self) -> RwLockReadGuard<'_, Tables> {
-        self.inner
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Tables> {
-        self.inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 fn same_org(org: OrgId, record_org: OrgId, entity: &str) -> Result<()> {
-    if org == record_org {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("{entity} belongs to another org")))
-    }
+    if org == record_org { Ok(()) } else { Err(Error::Forbidden(format!("{entity} belongs to another org"))) }
 }
 
 fn page<T: Clone>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
-    items
-        .skip(page.offset as usize)
-        .take(page.limit.min(openinsure_core::store::MAX_PAGE_LIMIT) as usize)
-        .collect()
+    items.skip(page.offset as usize).take(page.limit.min(openinsure_core::store::MAX_PAGE_LIMIT) as usize).collect()
 }
 
 #[async_trait]
@@ -65,21 +54,14 @@ impl SubmissionStore for MemoryStore {
         let mut t = self.write();
         let key = (org, submission.id);
         if t.submissions.contains_key(&key) {
-            return Err(Error::Conflict(format!(
-                "submission `{}` already exists",
-                submission.id
-            )));
+            return Err(Error::Conflict(format!("submission `{}` already exists", submission.id)));
         }
         t.submissions.insert(key, submission.clone());
         Ok(())
     }
 
     async fn get_submission(&self, org: OrgId, id: SubmissionId) -> Result<Submission> {
-        self.read()
-            .submissions
-            .get(&(org, id))
-            .cloned()
-            .ok_or_else(|| Error::not_found("submission", id))
+        self.read().submissions.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("submission", id))
     }
 
     async fn update_submission(&self, org: OrgId, submission: &Submission) -> Result<Submission> {
@@ -103,15 +85,8 @@ impl SubmissionStore for MemoryStore {
 
     async fn list_submissions(&self, org: OrgId, p: Page) -> Result<Vec<Submission>> {
         let t = self.read();
-        let range = t
-            .submissions
-            .range((org, SubmissionId::from_uuid(Default::default()))..);
-        Ok(page(
-            range
-                .take_while(|((o, _), _)| *o == org)
-                .map(|(_, s)| s.clone()),
-            p,
-        ))
+        let range = t.submissions.range((org, SubmissionId::from_uuid(Default::default()))..);
+        Ok(page(range.take_while(|((o, _), _)| *o == org).map(|(_, s)| s.clone()), p))
     }
 }
 
@@ -121,28 +96,19 @@ impl QuoteStore for MemoryStore {
         same_org(org, quote.org_id, "quote")?;
         let mut t = self.write();
         if t.quotes.contains_key(&(org, quote.id)) {
-            return Err(Error::Conflict(format!(
-                "quote `{}` already exists",
-                quote.id
-            )));
+            return Err(Error::Conflict(format!("quote `{}` already exists", quote.id)));
         }
         t.quotes.insert((org, quote.id), quote.clone());
         Ok(())
     }
 
     async fn get_quote(&self, org: OrgId, id: QuoteId) -> Result<Quote> {
-        self.read()
-            .quotes
-            .get(&(org, id))
-            .cloned()
-            .ok_or_else(|| Error::not_found("quote", id))
+        self.read().quotes.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("quote", id))
     }
 
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>> {
         let t = self.read();
-        let range = t
-            .quotes
-            .range((org, QuoteId::from_uuid(Default::default()))..);
+        let range = t.quotes.range((org, QuoteId::from_uuid(Default::default()))..);
         Ok(range
             .take_while(|((o, _), _)| *o == org)
             .filter(|(_, q)| q.submission_id == submission)

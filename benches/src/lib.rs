@@ -1,0 +1,5 @@
+//! Criterion benchmarks of OpenInsure for Rust; run with `cargo bench -p openinsure-benches`.
+//!
+//! | bench | measures |
+//! |---|---|
+//! | `rating` | full quotes per second (worksheet included) on the realistic GL table |
