@@ -73,76 +73,37 @@ impl Rounding {
         }
     }
 
-    /// `n / d` rounded to a whole number with this rule; `d` must be positive.
-    pub fn div_round(self, n: i128, d: i128) -> i128 {
-        if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d))
-            && n64 != i64::MIN
-        {
-            return i128::from(self.div_round_i64(n64, d64));
-        }
-        let q = n / d; // truncated toward zero
-        let r = n % d; // same sign as n
-        if r == 0 {
-            return q;
-        }
-        let away = if n < 0 { q - 1 } else { q + 1 };
-        let twice = r.unsigned_abs().saturating_mul(2);
-        let d_abs = d.unsigned_abs();
-        match self {
-            Rounding::Down => q,
-            Rounding::Up => away,
-            Rounding::HalfUp => {
-                if twice >= d_abs {
-                    away
-                } else {
-                    q
-                }
-            }
-            Rounding::HalfEven => match twice.cmp(&d_abs) {
-                std::cmp::Ordering::Less => q,
-                std::cmp::Ordering::Greater => away,
-                std::cmp::Ordering::Equal => {
-                    if q % 2 == 0 {
-                        q
-                    } else {
-                        away
-                    }
-                }
-            },
+    /// Whether a truncated quotient moves one step away from zero, given how twice the remainder
+    /// compares with the divisor and whether the truncated quotient is even.
+    fn rounds_away(self, twice_remainder_vs_divisor: std::cmp::Ordering, quotient_even: bool) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match (self, twice_remainder_vs_divisor) {
+            (Rounding::Down, _) => false,
+            (Rounding::Up, _) => true,
+            (Rounding::HalfUp, o) => o != Less,
+            (Rounding::HalfEven, Less) => false,
+            (Rounding::HalfEven, Greater) => true,
+            (Rounding::HalfEven, Equal) => !quotient_even,
         }
     }
 
-    fn div_round_i64(self, n: i64, d: i64) -> i64 {
-        let q = n / d;
-        let r = n % d;
-        if r == 0 {
+    /// `n / d` rounded to a whole number with this rule; `d` must be positive.
+    pub fn div_round(self, n: i128, d: i128) -> i128 {
+        // 64-bit division is several times faster; use it whenever both fit.
+        if let (Ok(n64), Ok(d64)) = (i64::try_from(n), i64::try_from(d))
+            && n64 != i64::MIN
+        {
+            let (q, r) = (n64 / d64, n64 % d64);
+            if r == 0 || !self.rounds_away(r.unsigned_abs().saturating_mul(2).cmp(&d64.unsigned_abs()), q % 2 == 0) {
+                return i128::from(q);
+            }
+            return i128::from(if n64 < 0 { q - 1 } else { q + 1 });
+        }
+        let (q, r) = (n / d, n % d);
+        if r == 0 || !self.rounds_away(r.unsigned_abs().saturating_mul(2).cmp(&d.unsigned_abs()), q % 2 == 0) {
             return q;
         }
-        let away = if n < 0 { q - 1 } else { q + 1 };
-        let twice = r.unsigned_abs().saturating_mul(2);
-        let d_abs = d.unsigned_abs();
-        match self {
-            Rounding::Down => q,
-            Rounding::Up => away,
-            Rounding::HalfUp => {
-                if twice >= d_abs {
-                    away
-                } else {
-                    q
-                }
-            }
-            Rounding::HalfEven => match twice.cmp(&d_abs) {
-                std::cmp::Ordering::Less => q,
-                std::cmp::Ordering::Greater => away,
-                std::cmp::Ordering::Equal => {
-                    if q % 2 == 0 {
-                        q
-                    } else {
-                        away
-                    }
-                }
-            },
-        }
+        if n < 0 { q - 1 } else { q + 1 }
     }
 
     /// Rounds a decimal to `dp` decimal places with this rule.
