@@ -93,6 +93,14 @@ pub enum Error {
     /// A money computation overflowed.
     #[error(transparent)]
     Money(#[from] MoneyError),
+    /// A business rule refused the change (no DA capacity left, invalid lifecycle transition, ...).
+    #[error("{message}")]
+    Rule {
+        /// A stable machine-readable code (`da_capacity_exceeded`, `invalid_transition`, ...).
+        code: &'static str,
+        /// What happened, for people.
+        message: String,
+    },
     /// The storage backend failed; nothing was written.
     #[error("storage backend failed: {0}")]
     Backend(String),

@@ -88,6 +88,23 @@ typed_id!(
     CarrierId, "carrier"
 );
 
+typed_id!(
+    /// A delegated-authority agreement between an MGA's program and a carrier.
+    DaAgreementId, "da agreement"
+);
+typed_id!(
+    /// An underwriting authority profile.
+    AuthorityProfileId, "authority profile"
+);
+typed_id!(
+    /// A referral rule.
+    ReferralRuleId, "referral rule"
+);
+typed_id!(
+    /// A referral to a higher underwriting authority.
+    ReferralId, "referral"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod billing;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod geo;
 pub mod ids;
+pub mod lifecycle;
 pub mod money;
+pub mod policy;
 pub mod quote;
 pub mod store;
 pub mod submission;

@@ -47,6 +47,7 @@ impl From<openinsure_core::Error> for Error {
             E::Invalid(f) => Error::Invalid(f),
             E::Money(m) => Error::Rule { code: "amount_out_of_range", message: m.to_string() },
             E::Backend(m) => Error::Backend(m),
+            E::Rule { code, message } => Error::Rule { code, message },
             other => Error::Backend(other.to_string()),
         }
     }

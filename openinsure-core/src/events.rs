@@ -1,0 +1,206 @@
+//! Domain events: what happened, as typed values with an envelope.
+//!
+//! Every state change that others may care about produces an [`EventEnvelope`]: an id, the org,
+//! the time, a schema version and a typed [`DomainEvent`] whose wire name (`policy.bound`,
+//! `referral.created`, ...) is [`DomainEvent::name`]. Envelopes are written to an outbox in the same
+//! atomic step as the change they describe (see the store ports) and a dispatcher delivers each at
+//! least once to subscribers, so subscribers must be idempotent on the envelope id.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{OrgId, PolicyId, QuoteId, SubmissionId, UserId};
+use crate::money::Money;
+
+/// The schema version of [`DomainEvent`] payloads written by this crate.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// An event's id: unique, also the idempotency key for subscribers.
+pub type EventId = Uuid;
+
+/// A domain event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+#[non_exhaustive]
+pub enum DomainEvent {
+    /// A policy was bound from a quote.
+    #[serde(rename = "policy.bound", rename_all = "camelCase")]
+    PolicyBound {
+        /// The policy.
+        policy_id: PolicyId,
+        /// Its number.
+        policy_number: String,
+        /// The quote bound.
+        quote_id: QuoteId,
+        /// The submission.
+        submission_id: SubmissionId,
+        /// Written premium.
+        #[serde(rename = "premiumCents")]
+        premium: Money,
+        /// Who bound it.
+        bound_by: UserId,
+    },
+    /// The policy documents were issued.
+    #[serde(rename = "policy.issued", rename_all = "camelCase")]
+    PolicyIssued {
+        /// The policy.
+        policy_id: PolicyId,
+    },
+    /// The policy period began.
+    #[serde(rename = "policy.activated", rename_all = "camelCase")]
+    PolicyActivated {
+        /// The policy.
+        policy_id: PolicyId,
+    },
+    /// An endorsement changed the premium from a date.
+    #[serde(rename = "policy.endorsed", rename_all = "camelCase")]
+    PolicyEndorsed {
+        /// The policy.
+        policy_id: PolicyId,
+        /// From when the change applies.
+        effective_date: NaiveDate,
+        /// The pro-rated premium change (negative for a return).
+        #[serde(rename = "premiumChangeCents")]
+        premium_change: Money,
+    },
+    /// The policy was cancelled.
+    #[serde(rename = "policy.cancelled", rename_all = "camelCase")]
+    PolicyCancelled {
+        /// The policy.
+        policy_id: PolicyId,
+        /// From when.
+        effective_date: NaiveDate,
+        /// The premium returned to the insured.
+        #[serde(rename = "returnPremiumCents")]
+        return_premium: Money,
+        /// `pro_rata`, `short_rate` or `flat`.
+        method: String,
+    },
+    /// A cancelled policy was reinstated.
+    #[serde(rename = "policy.reinstated", rename_all = "camelCase")]
+    PolicyReinstated {
+        /// The policy.
+        policy_id: PolicyId,
+    },
+    /// The policy reached its expiration date.
+    #[serde(rename = "policy.expired", rename_all = "camelCase")]
+    PolicyExpired {
+        /// The policy.
+        policy_id: PolicyId,
+    },
+    /// The policy will not be renewed.
+    #[serde(rename = "policy.non_renewed", rename_all = "camelCase")]
+    PolicyNonRenewed {
+        /// The policy.
+        policy_id: PolicyId,
+        /// Why.
+        reason: String,
+    },
+    /// A renewal term was created.
+    #[serde(rename = "policy.renewed", rename_all = "camelCase")]
+    PolicyRenewed {
+        /// The expiring policy.
+        policy_id: PolicyId,
+        /// The new term's policy.
+        renewal_policy_id: PolicyId,
+    },
+    /// A referral was raised to a higher authority.
+    #[serde(rename = "referral.created", rename_all = "camelCase")]
+    ReferralCreated {
+        /// The referral.
+        referral_id: Uuid,
+        /// The submission.
+        submission_id: SubmissionId,
+        /// The authority level it is routed to.
+        routed_to_level: u8,
+    },
+    /// A referral was approved.
+    #[serde(rename = "referral.approved", rename_all = "camelCase")]
+    ReferralApproved {
+        /// The referral.
+        referral_id: Uuid,
+        /// Who approved it.
+        decided_by: UserId,
+    },
+    /// A referral was declined.
+    #[serde(rename = "referral.declined", rename_all = "camelCase")]
+    ReferralDeclined {
+        /// The referral.
+        referral_id: Uuid,
+        /// Who declined it.
+        decided_by: UserId,
+    },
+    /// A referral was withdrawn by its requester.
+    #[serde(rename = "referral.withdrawn", rename_all = "camelCase")]
+    ReferralWithdrawn {
+        /// The referral.
+        referral_id: Uuid,
+    },
+}
+
+impl DomainEvent {
+    /// The wire name (`policy.bound`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DomainEvent::PolicyBound { .. } => "policy.bound",
+            DomainEvent::PolicyIssued { .. } => "policy.issued",
+            DomainEvent::PolicyActivated { .. } => "policy.activated",
+            DomainEvent::PolicyEndorsed { .. } => "policy.endorsed",
+            DomainEvent::PolicyCancelled { .. } => "policy.cancelled",
+            DomainEvent::PolicyReinstated { .. } => "policy.reinstated",
+            DomainEvent::PolicyExpired { .. } => "policy.expired",
+            DomainEvent::PolicyNonRenewed { .. } => "policy.non_renewed",
+            DomainEvent::PolicyRenewed { .. } => "policy.renewed",
+            DomainEvent::ReferralCreated { .. } => "referral.created",
+            DomainEvent::ReferralApproved { .. } => "referral.approved",
+            DomainEvent::ReferralDeclined { .. } => "referral.declined",
+            DomainEvent::ReferralWithdrawn { .. } => "referral.withdrawn",
+        }
+    }
+}
+
+/// An event with its envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventEnvelope {
+    /// Unique id; subscribers de-duplicate on it.
+    pub id: EventId,
+    /// The org it belongs to.
+    pub org_id: OrgId,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The payload's schema version.
+    pub schema_version: u32,
+    /// The event.
+    #[serde(flatten)]
+    pub event: DomainEvent,
+}
+
+impl EventEnvelope {
+    /// Wraps an event.
+    pub fn new(id: EventId, org_id: OrgId, occurred_at: DateTime<Utc>, event: DomainEvent) -> Self {
+        EventEnvelope { id, org_id, occurred_at, schema_version: EVENT_SCHEMA_VERSION, event }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shape() {
+        let e = EventEnvelope::new(
+            Uuid::from_u128(1),
+            OrgId::from_uuid(Uuid::from_u128(2)),
+            DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            DomainEvent::PolicyIssued { policy_id: PolicyId::from_uuid(Uuid::from_u128(3)) },
+        );
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "policy.issued");
+        assert_eq!(v["schemaVersion"], 1);
+        assert_eq!(v["data"]["policyId"], "00000000-0000-0000-0000-000000000003");
+        assert_eq!(serde_json::from_value::<EventEnvelope>(v).unwrap(), e);
+        assert_eq!(e.event.name(), "policy.issued");
+    }
+}

@@ -1,0 +1,171 @@
+//! Policies: what a bind creates, and its lifecycle states.
+//!
+//! The lifecycle transitions (issue, activate, endorse, cancel, reinstate, expire, non-renew,
+//! renew) are in [`crate::lifecycle`].
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::billing::BillingSchedule;
+use crate::geo::{Naics, UsState};
+use crate::ids::{DaAgreementId, OrgId, PolicyId, ProgramId, QuoteId, ReferralId, SubmissionId, UserId};
+use crate::money::{Factor, Money};
+use crate::submission::LineOfBusiness;
+
+/// Where a policy stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyStatus {
+    /// Bound: coverage is agreed, documents not yet issued.
+    Bound,
+    /// Documents issued, the period has not begun.
+    Issued,
+    /// In force.
+    Active,
+    /// Cancelled (may be reinstated).
+    Cancelled,
+    /// Ran to its expiration date.
+    Expired,
+    /// Will not be (or was not) renewed.
+    NonRenewed,
+}
+
+impl PolicyStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyStatus::Bound => "bound",
+            PolicyStatus::Issued => "issued",
+            PolicyStatus::Active => "active",
+            PolicyStatus::Cancelled => "cancelled",
+            PolicyStatus::Expired => "expired",
+            PolicyStatus::NonRenewed => "non_renewed",
+        }
+    }
+}
+
+/// A piece of the term's premium: the original premium, or an endorsement's change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PremiumSegment {
+    /// From when it applies.
+    pub effective_date: NaiveDate,
+    /// The premium it adds (negative for a return), already pro-rated.
+    #[serde(rename = "premiumCents")]
+    pub premium: Money,
+    /// The annual rate of premium it represents before pro-rating.
+    #[serde(rename = "annualPremiumCents")]
+    pub annual_premium: Money,
+    /// What it is (`original`, or the endorsement's description).
+    pub description: String,
+}
+
+/// How a cancellation computed the return premium.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationMethod {
+    /// Unearned premium by days in force.
+    ProRata,
+    /// Pro-rata less a penalty, from the short-rate table (insured-requested cancellations).
+    ShortRate,
+    /// Flat: cancelled at inception, everything returned.
+    Flat,
+}
+
+/// A cancellation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Cancellation {
+    /// From when coverage ends.
+    pub effective_date: NaiveDate,
+    /// How the return premium was computed.
+    pub method: CancellationMethod,
+    /// Premium returned.
+    #[serde(rename = "returnPremiumCents")]
+    pub return_premium: Money,
+    /// Why.
+    pub reason: String,
+}
+
+/// A policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// Its id.
+    pub id: PolicyId,
+    /// The org it belongs to.
+    pub org_id: OrgId,
+    /// Its number, unique in the org (`GL-2026-000001`).
+    pub number: String,
+    /// Where it stands.
+    pub status: PolicyStatus,
+    /// The store's revision counter, for optimistic concurrency.
+    pub revision: u64,
+    /// The submission it came from.
+    pub submission_id: SubmissionId,
+    /// The quote bound.
+    pub quote_id: QuoteId,
+    /// The program.
+    pub program_id: ProgramId,
+    /// The DA agreement it was bound under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub da_agreement_id: Option<DaAgreementId>,
+    /// The approved referral it was bound on, if the binder lacked the authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<ReferralId>,
+    /// The line of business.
+    pub line_of_business: LineOfBusiness,
+    /// The insured.
+    pub insured_name: String,
+    /// The rated state.
+    pub risk_state: UsState,
+    /// The insured's NAICS code.
+    pub naics_code: Naics,
+    /// Each-occurrence limit.
+    #[serde(rename = "occurrenceLimitCents")]
+    pub occurrence_limit: Money,
+    /// Aggregate limit.
+    #[serde(rename = "aggregateLimitCents")]
+    pub aggregate_limit: Money,
+    /// Deductible.
+    #[serde(rename = "deductibleCents")]
+    pub deductible: Money,
+    /// First day of coverage.
+    pub effective_date: NaiveDate,
+    /// The day coverage ends (exclusive).
+    pub expiration_date: NaiveDate,
+    /// The annual gross premium as quoted.
+    #[serde(rename = "annualPremiumCents")]
+    pub annual_premium: Money,
+    /// Commission rate of the quote.
+    pub commission_rate: Factor,
+    /// Policy fees of the quote.
+    #[serde(rename = "feesCents")]
+    pub fees: Money,
+    /// Taxes of the quote.
+    #[serde(rename = "taxesCents")]
+    pub taxes: Money,
+    /// Premium segments: the original premium, then each endorsement.
+    pub segments: Vec<PremiumSegment>,
+    /// The billing schedule.
+    pub billing: BillingSchedule,
+    /// The cancellation, while cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
+    /// The policy this one renews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_of: Option<PolicyId>,
+    /// Who bound it.
+    pub bound_by: UserId,
+    /// When it was bound.
+    pub bound_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Policy {
+    /// The term's written premium: the sum of its segments.
+    pub fn written_premium(&self) -> Result<Money, crate::money::MoneyError> {
+        Money::checked_sum(self.segments.iter().map(|s| s.premium))
+    }
+}
