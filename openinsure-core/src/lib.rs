@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod billing;
+pub mod checks;
 pub mod clock;
+pub mod da;
 pub mod error;
 pub mod events;
 pub mod geo;
@@ -11,6 +13,8 @@ pub mod lifecycle;
 pub mod money;
 pub mod policy;
 pub mod quote;
+#[cfg(any(test, feature = "testkit"))]
+pub mod samples;
 pub mod store;
 pub mod submission;
 pub mod tenancy;

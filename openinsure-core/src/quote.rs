@@ -457,6 +457,9 @@ pub struct Quote {
     /// The rating.
     #[serde(flatten)]
     pub rating: Rating,
+    /// The pre-bind checks that failed when it was produced; binding re-runs them all.
+    #[serde(default)]
+    pub flags: Vec<crate::checks::Flag>,
     /// When it was produced.
     pub quoted_at: DateTime<Utc>,
     /// When it stops being bindable.

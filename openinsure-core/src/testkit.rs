@@ -6,85 +6,16 @@
 //! `run` argument keeps ids of separate runs apart on backends that persist between runs; pass a
 //! different value each run (a timestamp) there, anything in memory.
 
-use chrono::{Duration, TimeZone, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::ids::{OrgId, ProgramId, QuoteId, SubmissionId, UserId};
-use crate::money::{Factor, Money, Rounding};
-use crate::quote::{Matched, Operation, Quote, QuoteStatus, RateTableRef, Rating, StepKind, Worksheet, WorksheetStep};
+use crate::ids::{OrgId, QuoteId, SubmissionId};
+pub use crate::samples::{sample_agreement_for, sample_quote, sample_submission};
 use crate::store::{Page, QuoteStore, SubmissionStore};
-use crate::submission::{LineOfBusiness, Submission};
 
 /// Ids for one suite run: distinct per `run` and per `n`.
 pub fn test_uuid(run: u64, n: u64) -> Uuid {
     Uuid::from_u64_pair(run, n)
-}
-
-/// A valid general-liability submission for `org`, effective 2027-01-01 in Ohio.
-pub fn sample_submission(id: SubmissionId, org: OrgId) -> Submission {
-    let json = json!({
-        "insuredName": "Acme Manufacturing Co.",
-        "mailingAddress": {"street1": "1 Main St", "city": "Dayton", "state": "OH", "postalCode": "45402"},
-        "riskState": "OH",
-        "naicsCode": "332710",
-        "annualRevenueCents": 450_000_000,
-        "yearsInBusiness": 12,
-        "requestedOccurrenceLimitCents": 100_000_000,
-        "requestedAggregateLimitCents": 200_000_000,
-        "effectiveDate": "2027-01-01",
-        "lineOfBusiness": "general_liability",
-        "programId": "0192f0c0-0000-7000-8000-000000000001"
-    });
-    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
-    match Submission::intake(id, org, UserId::from_uuid(Uuid::from_u128(1)), now, &json) {
-        Ok(s) => s,
-        Err(e) => unreachable!("sample submission is valid: {e}"),
-    }
-}
-
-/// A quote for `submission`, with a one-line worksheet.
-pub fn sample_quote(id: QuoteId, org: OrgId, submission: SubmissionId) -> Quote {
-    let op = Operation::PerExposure {
-        units: rust_decimal::Decimal::from(4500),
-        rate: Factor::new(rust_decimal::Decimal::new(210, 2)),
-    };
-    let gross = Money::from_cents(945_000);
-    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
-    Quote {
-        id,
-        org_id: org,
-        submission_id: submission,
-        program_id: ProgramId::from_uuid(Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0001)),
-        line_of_business: LineOfBusiness::GeneralLiability,
-        status: QuoteStatus::Quoted,
-        rating: Rating {
-            totals: crate::quote::Totals {
-                gross_premium: gross,
-                net_premium: gross,
-                total_due: gross,
-                ..Default::default()
-            },
-            commission_rate: Factor::new(rust_decimal::Decimal::ZERO),
-            worksheet: Worksheet {
-                steps: vec![WorksheetStep {
-                    step: StepKind::BaseRate,
-                    operation: op,
-                    matched: Matched::Default,
-                    rounding: Rounding::HalfEven,
-                    input: Money::ZERO,
-                    output: gross,
-                }],
-                charges: vec![],
-            },
-            rate_table: RateTableRef { id: "gl-test".into(), version: 1 },
-            valid_days: 30,
-            schedule: vec![],
-        },
-        quoted_at: now,
-        expires_at: now + Duration::days(30),
-    }
 }
 
 /// The [`SubmissionStore`] contract.

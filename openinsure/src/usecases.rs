@@ -129,6 +129,7 @@ impl App {
             status: QuoteStatus::Quoted,
             expires_at: now + Duration::days(i64::from(rating.valid_days)),
             rating,
+            flags: vec![],
             quoted_at: now,
         };
         self.quotes.insert_quote(caller.org_id, &quote).await?;

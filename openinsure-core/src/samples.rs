@@ -1,0 +1,116 @@
+//! Sample records for tests and conformance suites (with `cfg(test)` or feature `testkit`).
+
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::da::{DaAgreement, DaStatus, ReferralTriggers, StateSet};
+use crate::ids::{CarrierId, DaAgreementId, OrgId, ProgramId, QuoteId, SubmissionId, UserId};
+use crate::money::{Factor, Money, Rounding};
+use crate::quote::{Matched, Operation, Quote, QuoteStatus, RateTableRef, Rating, StepKind, Worksheet, WorksheetStep};
+use crate::submission::{LineOfBusiness, Submission};
+
+/// The program of the sample records (the example general-liability program).
+pub const SAMPLE_PROGRAM: Uuid = Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0001);
+
+/// A valid general-liability submission for `org`, effective 2027-01-01 in Ohio.
+pub fn sample_submission(id: SubmissionId, org: OrgId) -> Submission {
+    let json = json!({
+        "insuredName": "Acme Manufacturing Co.",
+        "mailingAddress": {"street1": "1 Main St", "city": "Dayton", "state": "OH", "postalCode": "45402"},
+        "riskState": "OH",
+        "naicsCode": "332710",
+        "annualRevenueCents": 450_000_000,
+        "yearsInBusiness": 12,
+        "requestedOccurrenceLimitCents": 100_000_000,
+        "requestedAggregateLimitCents": 200_000_000,
+        "effectiveDate": "2027-01-01",
+        "lineOfBusiness": "general_liability",
+        "programId": "0192f0c0-0000-7000-8000-000000000001"
+    });
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
+    match Submission::intake(id, org, UserId::from_uuid(Uuid::from_u128(1)), now, &json) {
+        Ok(s) => s,
+        Err(e) => unreachable!("sample submission is valid: {e}"),
+    }
+}
+
+/// A quote for `submission`, with a one-line worksheet.
+pub fn sample_quote(id: QuoteId, org: OrgId, submission: SubmissionId) -> Quote {
+    let op = Operation::PerExposure {
+        units: rust_decimal::Decimal::from(4500),
+        rate: Factor::new(rust_decimal::Decimal::new(210, 2)),
+    };
+    let gross = Money::from_cents(945_000);
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
+    Quote {
+        id,
+        org_id: org,
+        submission_id: submission,
+        program_id: ProgramId::from_uuid(SAMPLE_PROGRAM),
+        line_of_business: LineOfBusiness::GeneralLiability,
+        status: QuoteStatus::Quoted,
+        rating: Rating {
+            totals: crate::quote::Totals {
+                gross_premium: gross,
+                net_premium: gross,
+                total_due: gross,
+                ..Default::default()
+            },
+            commission_rate: Factor::new(rust_decimal::Decimal::ZERO),
+            worksheet: Worksheet {
+                steps: vec![WorksheetStep {
+                    step: StepKind::BaseRate,
+                    operation: op,
+                    matched: Matched::Default,
+                    rounding: Rounding::HalfEven,
+                    input: Money::ZERO,
+                    output: gross,
+                }],
+                charges: vec![],
+            },
+            rate_table: RateTableRef { id: "gl-test".into(), version: 1 },
+            valid_days: 30,
+            schedule: vec![],
+        },
+        flags: vec![],
+        quoted_at: now,
+        expires_at: now + Duration::days(30),
+    }
+}
+
+/// A DA agreement for the sample program: active 2026-07-01 to 2027-07-01, all states, $5M annual
+/// capacity, $2M per-policy limits, $250k per-policy premium, 12-month terms.
+pub fn sample_agreement_for(id: DaAgreementId, org: OrgId) -> DaAgreement {
+    DaAgreement {
+        id,
+        org_id: org,
+        program_id: ProgramId::from_uuid(SAMPLE_PROGRAM),
+        carrier_id: CarrierId::from_uuid(Uuid::from_u128(0xca)),
+        name: "Main Street GL 2026".into(),
+        status: DaStatus::Active,
+        effective_date: chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default(),
+        expiration_date: chrono::NaiveDate::from_ymd_opt(2027, 7, 1).unwrap_or_default(),
+        max_occurrence_limit: Money::from_cents(200_000_000),
+        max_aggregate_limit: Money::from_cents(400_000_000),
+        max_premium: Money::from_cents(25_000_000),
+        authorized_states: StateSet::All,
+        excluded_states: vec![],
+        authorized_naics: vec![],
+        excluded_naics: vec![],
+        annual_premium_limit: Money::from_cents(500_000_000),
+        quarterly_premium_limit: None,
+        max_policies_per_insured: Some(1),
+        max_insured_revenue: None,
+        allowed_terms_months: vec![12],
+        min_years_in_business: None,
+        referral_triggers: ReferralTriggers::default(),
+        revision: 0,
+        created_at: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).single().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn sample_agreement() -> DaAgreement {
+    sample_agreement_for(DaAgreementId::from_uuid(Uuid::from_u128(0xda)), OrgId::from_uuid(Uuid::from_u128(2)))
+}
