@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod authority;
+pub mod authz;
 pub mod billing;
 pub mod checks;
 pub mod clock;

@@ -1,0 +1,290 @@
+//! Relationship-based authorization: the `Authorizer` port and an in-process implementation.
+//!
+//! The seed checks bind permission in SpiceDB. [`Authorizer`] is the port a SpiceDB client would
+//! implement; [`RelationshipAuthorizer`] is an in-process implementation over relation tuples in
+//! the Zanzibar style (`program:P#owner@org:O`, `authority_profile:A#holder@user:U`), with this
+//! schema:
+//!
+//! ```text
+//! permission bind on program P for line L by user U of org O with role R =
+//!     R is an underwriting role
+//!   & (program:P#owner@org:O | program:P#delegate@org:O)
+//!   & (program:P#binder@user:U
+//!      | exists A: authority_profile:A#holder@user:U & authority_profile:A#line@line:L)
+//! ```
+//!
+//! Every [`Decision`] says which rule allowed or denied it and the tuples it relied on. Limits
+//! (how much the user may bind) are the authority matrix's business, see [`crate::authority`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::ids::{AuthorityProfileId, OrgId, ProgramId, UserId};
+use crate::submission::LineOfBusiness;
+use crate::tenancy::Role;
+
+/// A permission the platform checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Bind policies on a program.
+    Bind,
+}
+
+/// A permission check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthzRequest {
+    /// Who asks.
+    pub user: UserId,
+    /// Their org.
+    pub org: OrgId,
+    /// Their role in that org.
+    pub role: Role,
+    /// What they want to do.
+    pub permission: Permission,
+    /// On which program.
+    pub program: ProgramId,
+    /// For which line of business.
+    pub line_of_business: LineOfBusiness,
+}
+
+/// The answer, with the rule that gave it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// Allowed or not.
+    pub allowed: bool,
+    /// The rule that decided, for people and the audit trail.
+    pub rule: String,
+    /// The tuples the decision relied on.
+    pub tuples: Vec<String>,
+}
+
+/// Decides permissions. A SpiceDB client, or [`RelationshipAuthorizer`].
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Authorizer: Send + Sync {
+    /// Checks a permission.
+    async fn check(&self, request: &AuthzRequest) -> Result<Decision>;
+}
+
+/// One relation tuple: `object_type:object_id#relation@subject_type:subject_id`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Tuple {
+    /// The object's type (`program`, `authority_profile`).
+    pub object_type: String,
+    /// The object's id.
+    pub object_id: String,
+    /// The relation (`owner`, `binder`, `holder`, `line`).
+    pub relation: String,
+    /// The subject's type (`org`, `user`, `line`).
+    pub subject_type: String,
+    /// The subject's id.
+    pub subject_id: String,
+}
+
+impl Tuple {
+    /// A tuple.
+    pub fn new(object: (&str, impl ToString), relation: &str, subject: (&str, impl ToString)) -> Self {
+        Tuple {
+            object_type: object.0.to_owned(),
+            object_id: object.1.to_string(),
+            relation: relation.to_owned(),
+            subject_type: subject.0.to_owned(),
+            subject_id: subject.1.to_string(),
+        }
+    }
+
+    /// `program:P#owner@org:O`.
+    pub fn program_owner(program: ProgramId, org: OrgId) -> Self {
+        Tuple::new(("program", program), "owner", ("org", org))
+    }
+
+    /// `program:P#delegate@org:O`: another org may bind on the program.
+    pub fn program_delegate(program: ProgramId, org: OrgId) -> Self {
+        Tuple::new(("program", program), "delegate", ("org", org))
+    }
+
+    /// `program:P#binder@user:U`: a direct grant.
+    pub fn program_binder(program: ProgramId, user: UserId) -> Self {
+        Tuple::new(("program", program), "binder", ("user", user))
+    }
+
+    /// `authority_profile:A#holder@user:U`: an authority assignment.
+    pub fn profile_holder(profile: AuthorityProfileId, user: UserId) -> Self {
+        Tuple::new(("authority_profile", profile), "holder", ("user", user))
+    }
+
+    /// `authority_profile:A#line@line:L`: the profile's line of business.
+    pub fn profile_line(profile: AuthorityProfileId, line: LineOfBusiness) -> Self {
+        Tuple::new(("authority_profile", profile), "line", ("line", line.as_str()))
+    }
+}
+
+impl fmt::Display for Tuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}#{}@{}:{}", self.object_type, self.object_id, self.relation, self.subject_type, self.subject_id)
+    }
+}
+
+impl fmt::Debug for Tuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// An in-process relationship store and checker.
+#[derive(Debug, Default)]
+pub struct RelationshipAuthorizer {
+    tuples: RwLock<BTreeSet<Tuple>>,
+}
+
+impl RelationshipAuthorizer {
+    /// An empty store: every check is denied.
+    pub fn new() -> Self {
+        RelationshipAuthorizer::default()
+    }
+
+    /// Writes a tuple (idempotent).
+    pub fn write(&self, tuple: Tuple) {
+        self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(tuple);
+    }
+
+    /// Deletes a tuple.
+    pub fn delete(&self, tuple: &Tuple) {
+        self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(tuple);
+    }
+
+    /// Every tuple, in order.
+    pub fn tuples(&self) -> Vec<Tuple> {
+        self.tuples.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// The pure check.
+    pub fn decide(&self, r: &AuthzRequest) -> Decision {
+        let deny = |rule: String, tuples: Vec<String>| Decision { allowed: false, rule, tuples };
+        if !r.role.is_underwriting() {
+            return deny(format!("role `{}` is not an underwriting role", r.role), vec![]);
+        }
+        let set = self.tuples.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let owner = Tuple::program_owner(r.program, r.org);
+        let delegate = Tuple::program_delegate(r.program, r.org);
+        let org_link = if set.contains(&owner) {
+            owner
+        } else if set.contains(&delegate) {
+            delegate
+        } else {
+            return deny(
+                format!("program `{}` is neither owned by nor delegated to org `{}`", r.program, r.org),
+                vec![],
+            );
+        };
+        let direct = Tuple::program_binder(r.program, r.user);
+        if set.contains(&direct) {
+            return Decision {
+                allowed: true,
+                rule: "direct binder grant on the program".into(),
+                tuples: vec![org_link.to_string(), direct.to_string()],
+            };
+        }
+        let user = r.user.to_string();
+        let line = r.line_of_business.as_str();
+        let via_profile = set
+            .iter()
+            .filter(|t| {
+                t.object_type == "authority_profile"
+                    && t.relation == "holder"
+                    && t.subject_type == "user"
+                    && t.subject_id == user
+            })
+            .find_map(|holder| {
+                let line_tuple = Tuple::new(("authority_profile", &holder.object_id), "line", ("line", line));
+                set.contains(&line_tuple).then(|| (holder.clone(), line_tuple))
+            });
+        match via_profile {
+            Some((holder, line_tuple)) => Decision {
+                allowed: true,
+                rule: format!("holds an authority profile for `{line}` on a program of the org"),
+                tuples: vec![org_link.to_string(), holder.to_string(), line_tuple.to_string()],
+            },
+            None => deny(
+                format!("user `{}` holds no authority profile for `{line}` and no binder grant on the program", r.user),
+                vec![org_link.to_string()],
+            ),
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl Authorizer for RelationshipAuthorizer {
+    async fn check(&self, request: &AuthzRequest) -> Result<Decision> {
+        Ok(self.decide(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn ids() -> (OrgId, OrgId, ProgramId, UserId, AuthorityProfileId) {
+        (
+            OrgId::from_uuid(Uuid::from_u128(1)),
+            OrgId::from_uuid(Uuid::from_u128(2)),
+            ProgramId::from_uuid(Uuid::from_u128(3)),
+            UserId::from_uuid(Uuid::from_u128(4)),
+            AuthorityProfileId::from_uuid(Uuid::from_u128(5)),
+        )
+    }
+
+    fn req(org: OrgId, program: ProgramId, user: UserId, role: Role) -> AuthzRequest {
+        AuthzRequest {
+            user,
+            org,
+            role,
+            permission: Permission::Bind,
+            program,
+            line_of_business: LineOfBusiness::GeneralLiability,
+        }
+    }
+
+    #[test]
+    fn decisions_name_their_rule() {
+        let (org, other, program, user, profile) = ids();
+        let a = RelationshipAuthorizer::new();
+        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        assert!(!d.allowed);
+        assert!(d.rule.contains("neither owned"), "{}", d.rule);
+
+        a.write(Tuple::program_owner(program, org));
+        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        assert!(!d.allowed && d.rule.contains("no authority profile"), "{}", d.rule);
+
+        a.write(Tuple::profile_holder(profile, user));
+        a.write(Tuple::profile_line(profile, LineOfBusiness::Cyber));
+        assert!(!a.decide(&req(org, program, user, Role::Underwriter)).allowed, "a cyber profile does not bind GL");
+
+        a.write(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        assert!(d.allowed, "{}", d.rule);
+        assert_eq!(d.tuples.len(), 3);
+
+        assert!(!a.decide(&req(org, program, user, Role::Producer)).allowed, "producers never bind");
+        assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed, "another org's program");
+
+        a.write(Tuple::program_delegate(program, other));
+        a.write(Tuple::program_binder(program, user));
+        let d = a.decide(&req(other, program, user, Role::Underwriter));
+        assert!(d.allowed && d.rule.contains("direct binder"), "{}", d.rule);
+
+        a.delete(&Tuple::program_delegate(program, other));
+        assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed);
+        assert_eq!(Tuple::program_owner(program, org).to_string(), format!("program:{program}#owner@org:{org}"));
+    }
+}
