@@ -114,3 +114,80 @@ pub fn sample_agreement_for(id: DaAgreementId, org: OrgId) -> DaAgreement {
 pub(crate) fn sample_agreement() -> DaAgreement {
     sample_agreement_for(DaAgreementId::from_uuid(Uuid::from_u128(0xda)), OrgId::from_uuid(Uuid::from_u128(2)))
 }
+
+/// A GL authority profile at `level`: limits $1M x level per occurrence, premium cap as given.
+pub fn sample_profile(
+    id: crate::ids::AuthorityProfileId,
+    org: OrgId,
+    level: u8,
+    max_premium: Money,
+) -> crate::authority::AuthorityProfile {
+    crate::authority::AuthorityProfile {
+        id,
+        org_id: org,
+        name: format!("GL level {level}"),
+        level,
+        line_of_business: LineOfBusiness::GeneralLiability,
+        max_occurrence_limit: Money::from_cents(100_000_000 * i64::from(level)),
+        max_aggregate_limit: Money::from_cents(200_000_000 * i64::from(level)),
+        max_premium,
+        max_annual_revenue: None,
+        excluded_naics: vec![],
+        can_approve_referrals: level >= 2,
+    }
+}
+
+/// A bound policy for `quote`, numbered `number`, with a paid-in-full schedule.
+pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number: &str) -> crate::policy::Policy {
+    let start = chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default();
+    let premium = quote.rating.totals.gross_premium;
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
+    crate::policy::Policy {
+        id,
+        org_id: org,
+        number: number.to_owned(),
+        status: crate::policy::PolicyStatus::Bound,
+        revision: 0,
+        submission_id: quote.submission_id,
+        quote_id: quote.id,
+        program_id: quote.program_id,
+        da_agreement_id: None,
+        referral_id: None,
+        line_of_business: quote.line_of_business,
+        insured_name: "Acme Manufacturing Co.".into(),
+        risk_state: "OH".parse().unwrap_or_else(|_| unreachable!("OH is a state")),
+        naics_code: "332710".parse().unwrap_or_else(|_| unreachable!("a valid code")),
+        occurrence_limit: Money::from_cents(100_000_000),
+        aggregate_limit: Money::from_cents(200_000_000),
+        deductible: Money::ZERO,
+        effective_date: start,
+        expiration_date: chrono::NaiveDate::from_ymd_opt(2028, 1, 1).unwrap_or_default(),
+        annual_premium: premium,
+        commission_rate: quote.rating.commission_rate,
+        fees: quote.rating.totals.fees,
+        taxes: quote.rating.totals.taxes,
+        segments: vec![crate::policy::PremiumSegment {
+            effective_date: start,
+            premium,
+            annual_premium: premium,
+            description: "original".into(),
+        }],
+        billing: crate::billing::BillingSchedule {
+            plan: crate::billing::BillingPlan::PaidInFull,
+            installments: vec![crate::billing::Installment {
+                number: 1,
+                due_date: start,
+                premium,
+                fees_and_taxes: Money::ZERO,
+                installment_fee: Money::ZERO,
+                total: premium,
+                status: crate::billing::InstallmentStatus::Due,
+            }],
+        },
+        cancellation: None,
+        renewal_of: None,
+        bound_by: UserId::from_uuid(Uuid::from_u128(9)),
+        bound_at: now,
+        updated_at: now,
+    }
+}

@@ -1,4 +1,5 @@
-//! Store ports: how use cases persist submissions and quotes.
+//! Store ports: how use cases persist submissions, quotes, DA agreements, the authority matrix,
+//! referrals, policies and the event outbox.
 //!
 //! Every method takes the caller's org first and must never read or write another org's rows:
 //! a record of another org answers [`Error::NotFound`], exactly as a missing one does, so existence
@@ -13,8 +14,14 @@
 
 use async_trait::async_trait;
 
+use crate::authority::{
+    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
+};
+use crate::da::{CapacityClaim, DaAgreement, DaUsage};
 use crate::error::Result;
-use crate::ids::{OrgId, QuoteId, SubmissionId};
+use crate::events::{EventEnvelope, EventId};
+use crate::ids::{AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId};
+use crate::policy::Policy;
 use crate::quote::Quote;
 use crate::submission::Submission;
 
@@ -77,4 +84,181 @@ pub trait QuoteStore: Send + Sync {
 
     /// The quotes of one submission, oldest first.
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>>;
+}
+
+/// Delegated-authority agreements and their usage, by org.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait DaStore: Send + Sync {
+    /// Stores a new agreement. [`Error::Conflict`](crate::Error::Conflict) if the id exists.
+    async fn insert_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<()>;
+
+    /// The agreement, or [`Error::NotFound`](crate::Error::NotFound).
+    async fn get_agreement(&self, org: OrgId, id: DaAgreementId) -> Result<DaAgreement>;
+
+    /// Replaces an agreement read at `agreement.revision`; returns it at its new revision.
+    async fn update_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<DaAgreement>;
+
+    /// The org's agreements, by id.
+    async fn list_agreements(&self, org: OrgId, page: Page) -> Result<Vec<DaAgreement>>;
+
+    /// What the agreement has used in an agreement year (zero when nothing was bound yet).
+    async fn usage(&self, org: OrgId, id: DaAgreementId, agreement_year: u32) -> Result<DaUsage>;
+}
+
+/// The authority matrix: profiles, assignments and referral rules, by org.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait AuthorityStore: Send + Sync {
+    /// Stores a new profile.
+    async fn insert_profile(&self, org: OrgId, profile: &AuthorityProfile) -> Result<()>;
+
+    /// The org's profiles, by level then id.
+    async fn list_profiles(&self, org: OrgId) -> Result<Vec<AuthorityProfile>>;
+
+    /// Assigns a profile of the org to a user (idempotent). [`Error::NotFound`](crate::Error::NotFound)
+    /// when the profile is not the org's.
+    async fn assign(&self, org: OrgId, assignment: &AuthorityAssignment) -> Result<()>;
+
+    /// Removes an assignment (no error when absent).
+    async fn unassign(&self, org: OrgId, user: UserId, profile: AuthorityProfileId) -> Result<()>;
+
+    /// The org's assignments.
+    async fn list_assignments(&self, org: OrgId) -> Result<Vec<AuthorityAssignment>>;
+
+    /// The profiles assigned to a user in the org.
+    async fn profiles_of(&self, org: OrgId, user: UserId) -> Result<Vec<AuthorityProfile>>;
+
+    /// Stores a new referral rule.
+    async fn insert_rule(&self, org: OrgId, rule: &ReferralRule) -> Result<()>;
+
+    /// The org's referral rules.
+    async fn list_rules(&self, org: OrgId) -> Result<Vec<ReferralRule>>;
+}
+
+/// The referral queue, with its append-only activity trail, by org.
+///
+/// Each write stores the referral, appends the activity and appends the events to the outbox in
+/// one atomic step: all of it or none of it.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait ReferralStore: Send + Sync {
+    /// Stores a new referral with its `created` activity and events.
+    async fn insert_referral(
+        &self,
+        org: OrgId,
+        referral: &Referral,
+        activity: &ReferralActivity,
+        events: &[EventEnvelope],
+    ) -> Result<()>;
+
+    /// The referral, or [`Error::NotFound`](crate::Error::NotFound).
+    async fn get_referral(&self, org: OrgId, id: ReferralId) -> Result<Referral>;
+
+    /// Replaces a referral read at `referral.revision`, appending the activity and events.
+    async fn update_referral(
+        &self,
+        org: OrgId,
+        referral: &Referral,
+        activity: &ReferralActivity,
+        events: &[EventEnvelope],
+    ) -> Result<Referral>;
+
+    /// The org's referrals, optionally of one status, oldest first.
+    async fn list_referrals(&self, org: OrgId, status: Option<ReferralStatus>, page: Page) -> Result<Vec<Referral>>;
+
+    /// The referrals of one submission, oldest first.
+    async fn referrals_for_submission(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Referral>>;
+
+    /// A referral's activity trail, in the order it was appended.
+    async fn activities(&self, org: OrgId, referral: ReferralId) -> Result<Vec<ReferralActivity>>;
+}
+
+/// What one bind writes, all at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindCommit {
+    /// The new policy (status bound, number assigned).
+    pub policy: Policy,
+    /// The quote bound, with status [`QuoteStatus::Bound`](crate::quote::QuoteStatus::Bound).
+    pub quote: Quote,
+    /// The submission, with status `bound`, at the revision it was read.
+    pub submission: Submission,
+    /// The DA capacity it uses, if bound under an agreement.
+    pub capacity: Option<CapacityClaim>,
+    /// The events to append to the outbox (`policy.bound`).
+    pub events: Vec<EventEnvelope>,
+}
+
+/// What [`BindStore::bind`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindOutcome {
+    /// The policy was bound now.
+    Bound(Policy),
+    /// The quote had already been bound: the existing policy, nothing written.
+    AlreadyBound(Policy),
+}
+
+/// Binding: the one write that must be atomic across records.
+///
+/// Contract for adapters, tested by `testkit::bind_store`:
+/// 1. If a policy already exists for `commit.quote.id` in the org, return
+///    [`BindOutcome::AlreadyBound`] with it and write nothing.
+/// 2. Otherwise, under one lock or transaction, so that racing binds serialize on the agreement:
+///    re-read the agreement's usage for the claim's year; if [`CapacityClaim::refusal`] refuses, fail
+///    with [`Error::Rule`](crate::Error::Rule) code `da_capacity_exceeded` and write nothing;
+///    if the submission's stored revision differs from `commit.submission.revision`, fail with
+///    [`Error::Conflict`](crate::Error::Conflict) and write nothing; if the policy number is taken in
+///    the org, fail with `Conflict`.
+/// 3. Then write, all or nothing: the policy, the quote, the submission at `revision + 1`, the
+///    usage with the claim applied, and the events in the outbox.
+///
+/// Records whose `org_id` is not `org` are refused with [`Error::Forbidden`](crate::Error::Forbidden).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait BindStore: Send + Sync {
+    /// Binds atomically; see the trait's contract.
+    async fn bind(&self, org: OrgId, commit: &BindCommit) -> Result<BindOutcome>;
+
+    /// The next number of a per-org sequence (`GL-2027` → 1, 2, ...). Numbers are never reused;
+    /// a failed bind may leave a gap.
+    async fn next_sequence(&self, org: OrgId, key: &str) -> Result<u64>;
+}
+
+/// Policies, by org. Every write appends its events to the outbox in the same atomic step.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait PolicyStore: Send + Sync {
+    /// The policy, or [`Error::NotFound`](crate::Error::NotFound).
+    async fn get_policy(&self, org: OrgId, id: PolicyId) -> Result<Policy>;
+
+    /// The policy bound from a quote, if any.
+    async fn policy_for_quote(&self, org: OrgId, quote: QuoteId) -> Result<Option<Policy>>;
+
+    /// The org's policies, oldest first.
+    async fn list_policies(&self, org: OrgId, page: Page) -> Result<Vec<Policy>>;
+
+    /// Stores a new policy (a renewal term) and its events. `Conflict` on a taken id or number.
+    async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()>;
+
+    /// Replaces a policy read at `policy.revision` and appends its events; returns it at its new
+    /// revision.
+    async fn update_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<Policy>;
+}
+
+/// The transactional outbox of domain events.
+///
+/// Events are appended by the other stores' writes. Reading and acknowledging pending events is
+/// the dispatcher's, which runs for the platform, not for a caller: it is the one port that spans
+/// orgs, and each envelope carries its org.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Outbox: Send + Sync {
+    /// Undelivered events, oldest first, at most `limit`.
+    async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>>;
+
+    /// Marks events delivered (unknown ids are ignored).
+    async fn mark_delivered(&self, ids: &[EventId]) -> Result<()>;
+
+    /// The org's events, delivered or not, oldest first.
+    async fn org_events(&self, org: OrgId, page: Page) -> Result<Vec<EventEnvelope>>;
 }

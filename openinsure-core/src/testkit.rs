@@ -6,12 +6,26 @@
 //! `run` argument keeps ids of separate runs apart on backends that persist between runs; pass a
 //! different value each run (a timestamp) there, anything in memory.
 
+use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
+use crate::authority::{
+    AuthorityAssignment, Referral, ReferralActivity, ReferralRule, ReferralStatus, ReferralTrigger, RiskSummary,
+};
+use crate::da::{CapacityClaim, DaStatus};
 use crate::error::Error;
-use crate::ids::{OrgId, QuoteId, SubmissionId};
-pub use crate::samples::{sample_agreement_for, sample_quote, sample_submission};
-use crate::store::{Page, QuoteStore, SubmissionStore};
+use crate::events::{DomainEvent, EventEnvelope, EventId};
+use crate::ids::{
+    AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId, UserId,
+};
+use crate::money::Money;
+use crate::quote::{Quote, QuoteStatus};
+pub use crate::samples::{sample_agreement_for, sample_policy, sample_profile, sample_quote, sample_submission};
+use crate::store::{
+    AuthorityStore, BindCommit, BindOutcome, BindStore, DaStore, Outbox, Page, PolicyStore, QuoteStore, ReferralStore,
+    SubmissionStore,
+};
+use crate::submission::{Submission, SubmissionStatus};
 
 /// Ids for one suite run: distinct per `run` and per `n`.
 pub fn test_uuid(run: u64, n: u64) -> Uuid {
@@ -121,4 +135,328 @@ pub async fn quote_store(store: &dyn QuoteStore, run: u64) {
     assert!(matches!(store.insert_quote(org, &foreign).await, Err(Error::Forbidden(_))));
     assert!(matches!(store.get_quote(org, foreign.id).await, Err(Error::NotFound { .. })));
     assert_eq!(store.list_quotes(org, sub).await.expect("list").len(), 2);
+}
+
+fn event(run: u64, n: u64, org: OrgId, policy: PolicyId) -> EventEnvelope {
+    EventEnvelope::new(
+        test_uuid(run, n),
+        org,
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default(),
+        DomainEvent::PolicyIssued { policy_id: policy },
+    )
+}
+
+/// The [`DaStore`] contract.
+pub async fn da_store(store: &dyn DaStore, run: u64) {
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let a = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 400)), org);
+    store.insert_agreement(org, &a).await.expect("insert");
+    assert_eq!(store.get_agreement(org, a.id).await.expect("get"), a);
+    assert!(matches!(store.insert_agreement(org, &a).await, Err(Error::Conflict(_))));
+    let mut changed = a.clone();
+    changed.status = DaStatus::Suspended;
+    let updated = store.update_agreement(org, &changed).await.expect("update");
+    assert_eq!(updated.revision, 1);
+    assert!(matches!(store.update_agreement(org, &changed).await, Err(Error::Conflict(_))), "stale revision");
+    let usage = store.usage(org, a.id, 1).await.expect("usage");
+    assert_eq!((usage.agreement_year, usage.written_premium, usage.policy_count), (1, Money::ZERO, 0));
+
+    // tenancy
+    assert!(matches!(store.get_agreement(other, a.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.usage(other, a.id, 1).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.update_agreement(other, &updated).await, Err(Error::NotFound { .. } | Error::Forbidden(_))));
+    assert!(store.list_agreements(other, Page::first()).await.expect("list").is_empty());
+    let foreign = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 401)), other);
+    assert!(matches!(store.insert_agreement(org, &foreign).await, Err(Error::Forbidden(_))));
+    assert_eq!(store.list_agreements(org, Page::first()).await.expect("list"), vec![updated]);
+}
+
+/// The [`AuthorityStore`] contract.
+pub async fn authority_store(store: &dyn AuthorityStore, run: u64) {
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let user = UserId::from_uuid(test_uuid(run, 50));
+    let p1 = sample_profile(AuthorityProfileId::from_uuid(test_uuid(run, 501)), org, 1, Money::from_cents(2_500_000));
+    let p2 = sample_profile(AuthorityProfileId::from_uuid(test_uuid(run, 500)), org, 2, Money::from_cents(10_000_000));
+    store.insert_profile(org, &p1).await.expect("insert");
+    store.insert_profile(org, &p2).await.expect("insert");
+    assert!(matches!(store.insert_profile(org, &p1).await, Err(Error::Conflict(_))));
+    assert_eq!(store.list_profiles(org).await.expect("list"), vec![p1.clone(), p2.clone()], "by level");
+
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
+    let assignment = AuthorityAssignment { org_id: org, user_id: user, profile_id: p1.id, assigned_at: now };
+    store.assign(org, &assignment).await.expect("assign");
+    store.assign(org, &assignment).await.expect("assigning twice is idempotent");
+    assert_eq!(store.profiles_of(org, user).await.expect("profiles"), vec![p1.clone()]);
+    assert_eq!(store.list_assignments(org).await.expect("list").len(), 1);
+
+    let rule = ReferralRule {
+        id: ReferralRuleId::from_uuid(test_uuid(run, 510)),
+        org_id: org,
+        line_of_business: None,
+        trigger: ReferralTrigger::ManualReview,
+        min_level: 2,
+        description: "extraction needs review".into(),
+    };
+    store.insert_rule(org, &rule).await.expect("rule");
+    assert_eq!(store.list_rules(org).await.expect("rules"), vec![rule.clone()]);
+
+    // tenancy: another org sees nothing and cannot use this org's profile
+    assert!(store.list_profiles(other).await.expect("list").is_empty());
+    assert!(store.list_rules(other).await.expect("list").is_empty());
+    assert!(store.list_assignments(other).await.expect("list").is_empty());
+    assert!(store.profiles_of(other, user).await.expect("profiles").is_empty());
+    let hijack = AuthorityAssignment { org_id: other, user_id: user, profile_id: p2.id, assigned_at: now };
+    assert!(matches!(store.assign(other, &hijack).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.assign(org, &hijack).await, Err(Error::Forbidden(_))));
+    let foreign = sample_profile(AuthorityProfileId::from_uuid(test_uuid(run, 502)), other, 1, Money::from_cents(1));
+    assert!(matches!(store.insert_profile(org, &foreign).await, Err(Error::Forbidden(_))));
+
+    store.unassign(org, user, p1.id).await.expect("unassign");
+    assert!(store.profiles_of(org, user).await.expect("profiles").is_empty());
+}
+
+fn sample_referral(run: u64, n: u64, org: OrgId) -> (Referral, ReferralActivity) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
+    let risk = RiskSummary {
+        line_of_business: crate::submission::LineOfBusiness::GeneralLiability,
+        premium: Money::from_cents(5_000_000),
+        occurrence_limit: Money::from_cents(100_000_000),
+        aggregate_limit: Money::from_cents(200_000_000),
+        annual_revenue: Money::from_cents(450_000_000),
+        naics_code: "332710".parse().unwrap_or_else(|_| unreachable!("valid")),
+        risk_state: "OH".parse().unwrap_or_else(|_| unreachable!("valid")),
+        needs_manual_review: false,
+        loss_ratio: None,
+    };
+    Referral::raise(
+        ReferralId::from_uuid(test_uuid(run, n)),
+        test_uuid(run, n + 1000),
+        org,
+        SubmissionId::from_uuid(test_uuid(run, 100)),
+        QuoteId::from_uuid(test_uuid(run, 300)),
+        UserId::from_uuid(test_uuid(run, 50)),
+        2,
+        vec![crate::checks::Flag::refer("authority_exceeded", "premium is above the profile's")],
+        risk,
+        now,
+    )
+}
+
+/// The [`ReferralStore`] contract; `outbox` is the same backend's outbox.
+pub async fn referral_store(store: &dyn ReferralStore, outbox: &dyn Outbox, run: u64) {
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let (referral, created) = sample_referral(run, 600, org);
+    let created_event = EventEnvelope::new(
+        test_uuid(run, 650),
+        org,
+        created.at,
+        DomainEvent::ReferralCreated {
+            referral_id: referral.id.as_uuid(),
+            submission_id: referral.submission_id,
+            routed_to_level: 2,
+        },
+    );
+    store.insert_referral(org, &referral, &created, std::slice::from_ref(&created_event)).await.expect("insert");
+    assert_eq!(store.get_referral(org, referral.id).await.expect("get"), referral);
+    assert!(matches!(store.insert_referral(org, &referral, &created, &[]).await, Err(Error::Conflict(_))));
+    let events = outbox.org_events(org, Page::first()).await.expect("events");
+    assert!(events.contains(&created_event), "the event is in the outbox");
+
+    let mut approved = referral.clone();
+    let senior = UserId::from_uuid(test_uuid(run, 60));
+    let profile =
+        sample_profile(AuthorityProfileId::from_uuid(test_uuid(run, 500)), org, 2, Money::from_cents(10_000_000));
+    let activity = approved
+        .approve(senior, &[profile], "adequate_pricing", "priced well", test_uuid(run, 1601), created.at)
+        .expect("approve");
+    let stored = store.update_referral(org, &approved, &activity, &[]).await.expect("update");
+    assert_eq!(stored.revision, 1);
+    assert!(matches!(store.update_referral(org, &approved, &activity, &[]).await, Err(Error::Conflict(_))), "stale");
+    assert_eq!(store.activities(org, referral.id).await.expect("trail"), vec![created.clone(), activity.clone()]);
+    assert_eq!(store.list_referrals(org, Some(ReferralStatus::Approved), Page::first()).await.expect("list").len(), 1);
+    assert!(store.list_referrals(org, Some(ReferralStatus::Pending), Page::first()).await.expect("list").is_empty());
+    assert_eq!(store.referrals_for_submission(org, referral.submission_id).await.expect("list").len(), 1);
+
+    // a refused write changes nothing: not the referral, not the trail, not the outbox
+    let before = outbox.org_events(org, Page::first()).await.expect("events").len();
+    let bad_event = EventEnvelope::new(test_uuid(run, 651), other, created.at, created_event.event.clone());
+    let mut again = stored.clone();
+    again.updated_at = created.at;
+    assert!(store.update_referral(org, &again, &activity, &[bad_event]).await.is_err());
+    assert_eq!(store.get_referral(org, referral.id).await.expect("get"), stored);
+    assert_eq!(store.activities(org, referral.id).await.expect("trail").len(), 2);
+    assert_eq!(outbox.org_events(org, Page::first()).await.expect("events").len(), before);
+
+    // tenancy
+    assert!(matches!(store.get_referral(other, referral.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.activities(other, referral.id).await, Err(Error::NotFound { .. })));
+    assert!(store.list_referrals(other, None, Page::first()).await.expect("list").is_empty());
+    assert!(store.referrals_for_submission(other, referral.submission_id).await.expect("list").is_empty());
+    assert!(outbox.org_events(other, Page::first()).await.expect("events").is_empty());
+    let (foreign, foreign_created) = sample_referral(run, 601, other);
+    assert!(matches!(store.insert_referral(org, &foreign, &foreign_created, &[]).await, Err(Error::Forbidden(_))));
+}
+
+/// Stores a submission and a quote for it, as binds need them.
+async fn seed_quote<S: SubmissionStore + QuoteStore + ?Sized>(
+    store: &S,
+    run: u64,
+    n: u64,
+    org: OrgId,
+) -> (Submission, Quote) {
+    let sub = sample_submission(SubmissionId::from_uuid(test_uuid(run, n)), org);
+    let quote = sample_quote(QuoteId::from_uuid(test_uuid(run, n + 1)), org, sub.id);
+    store.insert_submission(org, &sub).await.expect("insert submission");
+    store.insert_quote(org, &quote).await.expect("insert quote");
+    (sub, quote)
+}
+
+fn commit_for(
+    run: u64,
+    n: u64,
+    org: OrgId,
+    sub: &Submission,
+    quote: &Quote,
+    claim: Option<CapacityClaim>,
+) -> BindCommit {
+    let policy = sample_policy(PolicyId::from_uuid(test_uuid(run, n)), org, quote, &format!("GL-2027-{n:06}"));
+    let mut bound_quote = quote.clone();
+    bound_quote.status = QuoteStatus::Bound;
+    let mut bound_sub = sub.clone();
+    bound_sub.status = SubmissionStatus::Bound;
+    let events = vec![EventEnvelope::new(
+        test_uuid(run, n + 50_000),
+        org,
+        policy.bound_at,
+        DomainEvent::PolicyBound {
+            policy_id: policy.id,
+            policy_number: policy.number.clone(),
+            quote_id: quote.id,
+            submission_id: sub.id,
+            premium: policy.annual_premium,
+            bound_by: policy.bound_by,
+        },
+    )];
+    BindCommit { policy, quote: bound_quote, submission: bound_sub, capacity: claim, events }
+}
+
+/// The [`BindStore`] and [`PolicyStore`] contract: atomic binds, idempotency, the capacity race,
+/// and tenancy. `store` is one backend implementing every port involved.
+pub async fn bind_store<S>(store: &S, run: u64)
+where
+    S: BindStore + PolicyStore + SubmissionStore + QuoteStore + DaStore + Outbox + ?Sized,
+{
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 700)), org);
+    store.insert_agreement(org, &agreement).await.expect("agreement");
+
+    // sequences
+    let key = format!("GL-2027-{run}");
+    let first = store.next_sequence(org, &key).await.expect("seq");
+    assert_eq!(store.next_sequence(org, &key).await.expect("seq"), first + 1);
+    assert_eq!(store.next_sequence(other, &key).await.expect("seq"), first, "sequences are per org");
+
+    // a bind writes everything
+    let (sub, quote) = seed_quote(store, run, 800, org).await;
+    let claim = agreement.claim(&sub, Money::from_cents(1_000_000));
+    let commit = commit_for(run, 810, org, &sub, &quote, claim.clone());
+    let BindOutcome::Bound(policy) = store.bind(org, &commit).await.expect("bind") else {
+        unreachable!("first bind binds")
+    };
+    assert_eq!(store.get_policy(org, policy.id).await.expect("policy"), policy);
+    assert_eq!(store.policy_for_quote(org, quote.id).await.expect("by quote"), Some(policy.clone()));
+    assert_eq!(store.get_quote(org, quote.id).await.expect("quote").status, QuoteStatus::Bound);
+    let stored_sub = store.get_submission(org, sub.id).await.expect("submission");
+    assert_eq!((stored_sub.status, stored_sub.revision), (SubmissionStatus::Bound, sub.revision + 1));
+    let year = claim.as_ref().map_or(1, |c| c.agreement_year);
+    assert_eq!(
+        store.usage(org, agreement.id, year).await.expect("usage").written_premium,
+        Money::from_cents(1_000_000)
+    );
+    let events = store.org_events(org, Page::first()).await.expect("events");
+    assert_eq!(events.iter().filter(|e| e.event.name() == "policy.bound").count(), 1);
+
+    // binding the same quote again binds once
+    let again = commit_for(run, 811, org, &sub, &quote, claim.clone());
+    assert_eq!(store.bind(org, &again).await.expect("rebind"), BindOutcome::AlreadyBound(policy.clone()));
+    assert_eq!(store.usage(org, agreement.id, year).await.expect("usage").policy_count, 1);
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), events.len());
+
+    // a failing bind writes nothing: stale submission revision
+    let (sub2, quote2) = seed_quote(store, run, 820, org).await;
+    let mut stale = commit_for(run, 830, org, &sub2, &quote2, None);
+    stale.submission.revision += 7;
+    assert!(matches!(store.bind(org, &stale).await, Err(Error::Conflict(_))));
+    assert!(matches!(store.get_policy(org, stale.policy.id).await, Err(Error::NotFound { .. })));
+    assert_eq!(store.get_quote(org, quote2.id).await.expect("quote").status, QuoteStatus::Quoted);
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), events.len());
+    // a taken policy number
+    let mut dup = commit_for(run, 831, org, &sub2, &quote2, None);
+    dup.policy.number = policy.number.clone();
+    assert!(matches!(store.bind(org, &dup).await, Err(Error::Conflict(_))));
+
+    // tenancy
+    assert!(matches!(store.get_policy(other, policy.id).await, Err(Error::NotFound { .. })));
+    assert_eq!(store.policy_for_quote(other, quote.id).await.expect("by quote"), None);
+    assert!(store.list_policies(other, Page::first()).await.expect("list").is_empty());
+    assert!(matches!(
+        store.bind(other, &commit_for(run, 832, org, &sub2, &quote2, None)).await,
+        Err(Error::Forbidden(_))
+    ));
+
+    // policy updates: revision checked, events appended atomically
+    let mut issued = policy.clone();
+    issued.status = crate::policy::PolicyStatus::Issued;
+    let ev = event(run, 840, org, policy.id);
+    let stored = store.update_policy(org, &issued, std::slice::from_ref(&ev)).await.expect("update");
+    assert_eq!(stored.revision, policy.revision + 1);
+    assert!(matches!(store.update_policy(org, &issued, &[]).await, Err(Error::Conflict(_))), "stale");
+    assert!(matches!(
+        store.update_policy(other, &stored, &[]).await,
+        Err(Error::NotFound { .. } | Error::Forbidden(_))
+    ));
+    assert!(store.org_events(org, Page::first()).await.expect("events").contains(&ev));
+
+    // the capacity race: the per-policy maximum each, against the annual capacity left
+    let each = agreement.max_premium;
+    let used = store.usage(org, agreement.id, year).await.expect("usage").written_premium;
+    let room = (agreement.annual_premium_limit.cents() - used.cents()) / each.cents();
+    let mut racers = Vec::new();
+    for i in 0..(room as u64 + 6) {
+        // distinct insureds, so only the annual capacity limits them
+        let (mut s, q) = seed_quote(store, run, 10_000 + i * 10, org).await;
+        s.fein = Some(format!("{:02}-{:07}", i % 100, i));
+        let mut claim = agreement.claim(&s, each).expect("claim");
+        claim.insured_key = format!("racer-{i}");
+        racers.push(commit_for(run, 10_005 + i * 10, org, &s, &q, Some(claim)));
+    }
+    let results = futures_util::future::join_all(racers.iter().map(|c| store.bind(org, c))).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(BindOutcome::Bound(_)))).count();
+    let refused = results.iter().filter(|r| matches!(r, Err(Error::Rule { code: "da_capacity_exceeded", .. }))).count();
+    assert_eq!(won as i64, room, "exactly the binds that fit succeed");
+    assert_eq!(refused, 6, "the others get a capacity error: {results:?}");
+    let usage = store.usage(org, agreement.id, year).await.expect("usage");
+    assert_eq!(usage.written_premium.cents(), used.cents() + room * each.cents());
+    assert!(usage.written_premium <= agreement.annual_premium_limit);
+}
+
+/// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept.
+/// Run it on a backend whose outbox holds only this suite's events.
+pub async fn outbox(store: &dyn Outbox, run: u64) {
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let pending = store.pending_events(1000).await.expect("pending");
+    let ids: Vec<EventId> = pending.iter().map(|e| e.id).collect();
+    assert!(!ids.is_empty(), "the suite expects the bind suite to have run on this backend first");
+    let (first, rest) = ids.split_at(1);
+    store.mark_delivered(first).await.expect("ack");
+    let after = store.pending_events(1000).await.expect("pending");
+    assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), rest, "acknowledged events leave, order is kept");
+    store.mark_delivered(&[test_uuid(run, 999_999)]).await.expect("unknown ids are ignored");
+    store.mark_delivered(rest).await.expect("ack");
+    assert!(store.pending_events(1000).await.expect("pending").is_empty());
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), ids.len(), "history is kept");
 }

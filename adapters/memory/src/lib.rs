@@ -4,16 +4,53 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use openinsure_core::authority::{
+    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
+};
+use openinsure_core::da::{DaAgreement, DaUsage};
 use openinsure_core::error::{Error, Result};
-use openinsure_core::ids::{OrgId, QuoteId, SubmissionId};
+use openinsure_core::events::{EventEnvelope, EventId};
+use openinsure_core::ids::{
+    AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId, UserId,
+};
+use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
-use openinsure_core::store::{Page, QuoteStore, SubmissionStore};
+use openinsure_core::store::{
+    AuthorityStore, BindCommit, BindOutcome, BindStore, DaStore, Outbox, Page, PolicyStore, QuoteStore, ReferralStore,
+    SubmissionStore,
+};
 use openinsure_core::submission::Submission;
 
 #[derive(Debug, Default)]
 struct Tables {
     submissions: BTreeMap<(OrgId, SubmissionId), Submission>,
     quotes: BTreeMap<(OrgId, QuoteId), Quote>,
+    agreements: BTreeMap<(OrgId, DaAgreementId), DaAgreement>,
+    usage: BTreeMap<(OrgId, DaAgreementId, u32), DaUsage>,
+    profiles: BTreeMap<(OrgId, AuthorityProfileId), AuthorityProfile>,
+    assignments: BTreeMap<(OrgId, UserId, AuthorityProfileId), AuthorityAssignment>,
+    rules: BTreeMap<(OrgId, ReferralRuleId), ReferralRule>,
+    referrals: BTreeMap<(OrgId, ReferralId), Referral>,
+    activities: Vec<ReferralActivity>,
+    policies: BTreeMap<(OrgId, PolicyId), Policy>,
+    policy_numbers: BTreeMap<(OrgId, String), PolicyId>,
+    sequences: BTreeMap<(OrgId, String), u64>,
+    /// The outbox: every event ever appended, in order, with its delivered flag.
+    outbox: Vec<(EventEnvelope, bool)>,
+}
+
+impl Tables {
+    fn append_events(&mut self, org: OrgId, events: &[EventEnvelope]) -> Result<()> {
+        for e in events {
+            same_org(org, e.org_id, "event")?;
+        }
+        self.outbox.extend(events.iter().map(|e| (e.clone(), false)));
+        Ok(())
+    }
+}
+
+fn check_events(org: OrgId, events: &[EventEnvelope]) -> Result<()> {
+    events.iter().try_for_each(|e| same_org(org, e.org_id, "event"))
 }
 
 /// Every store port, in memory. Clones share the same data.
@@ -117,9 +154,342 @@ impl QuoteStore for MemoryStore {
     }
 }
 
+fn org_range<K: Ord + Clone, V>(
+    map: &BTreeMap<(OrgId, K), V>,
+    org: OrgId,
+    min: K,
+) -> impl Iterator<Item = (&(OrgId, K), &V)> {
+    map.range((org, min)..).take_while(move |((o, _), _)| *o == org)
+}
+
+fn nil<T: From<uuid::Uuid>>() -> T {
+    T::from(uuid::Uuid::nil())
+}
+
+#[async_trait]
+impl DaStore for MemoryStore {
+    async fn insert_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<()> {
+        same_org(org, agreement.org_id, "agreement")?;
+        let mut t = self.write();
+        if t.agreements.contains_key(&(org, agreement.id)) {
+            return Err(Error::Conflict(format!("agreement `{}` already exists", agreement.id)));
+        }
+        t.agreements.insert((org, agreement.id), agreement.clone());
+        Ok(())
+    }
+
+    async fn get_agreement(&self, org: OrgId, id: DaAgreementId) -> Result<DaAgreement> {
+        self.read().agreements.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("da agreement", id))
+    }
+
+    async fn update_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<DaAgreement> {
+        let mut t = self.write();
+        let stored =
+            t.agreements.get_mut(&(org, agreement.id)).ok_or_else(|| Error::not_found("da agreement", agreement.id))?;
+        same_org(org, agreement.org_id, "agreement")?;
+        if stored.revision != agreement.revision {
+            return Err(Error::Conflict(format!("agreement `{}` changed since it was read", agreement.id)));
+        }
+        let mut next = agreement.clone();
+        next.revision += 1;
+        *stored = next.clone();
+        Ok(next)
+    }
+
+    async fn list_agreements(&self, org: OrgId, p: Page) -> Result<Vec<DaAgreement>> {
+        Ok(page(org_range(&self.read().agreements, org, nil()).map(|(_, a)| a.clone()), p))
+    }
+
+    async fn usage(&self, org: OrgId, id: DaAgreementId, agreement_year: u32) -> Result<DaUsage> {
+        let t = self.read();
+        if !t.agreements.contains_key(&(org, id)) {
+            return Err(Error::not_found("da agreement", id));
+        }
+        Ok(t.usage
+            .get(&(org, id, agreement_year))
+            .cloned()
+            .unwrap_or_else(|| DaUsage { agreement_year, ..DaUsage::default() }))
+    }
+}
+
+#[async_trait]
+impl AuthorityStore for MemoryStore {
+    async fn insert_profile(&self, org: OrgId, profile: &AuthorityProfile) -> Result<()> {
+        same_org(org, profile.org_id, "authority profile")?;
+        let mut t = self.write();
+        if t.profiles.contains_key(&(org, profile.id)) {
+            return Err(Error::Conflict(format!("authority profile `{}` already exists", profile.id)));
+        }
+        t.profiles.insert((org, profile.id), profile.clone());
+        Ok(())
+    }
+
+    async fn list_profiles(&self, org: OrgId) -> Result<Vec<AuthorityProfile>> {
+        let mut v: Vec<AuthorityProfile> =
+            org_range(&self.read().profiles, org, nil()).map(|(_, p)| p.clone()).collect();
+        v.sort_by_key(|p| (p.level, p.id));
+        Ok(v)
+    }
+
+    async fn assign(&self, org: OrgId, assignment: &AuthorityAssignment) -> Result<()> {
+        same_org(org, assignment.org_id, "assignment")?;
+        let mut t = self.write();
+        if !t.profiles.contains_key(&(org, assignment.profile_id)) {
+            return Err(Error::not_found("authority profile", assignment.profile_id));
+        }
+        t.assignments.entry((org, assignment.user_id, assignment.profile_id)).or_insert_with(|| assignment.clone());
+        Ok(())
+    }
+
+    async fn unassign(&self, org: OrgId, user: UserId, profile: AuthorityProfileId) -> Result<()> {
+        self.write().assignments.remove(&(org, user, profile));
+        Ok(())
+    }
+
+    async fn list_assignments(&self, org: OrgId) -> Result<Vec<AuthorityAssignment>> {
+        let t = self.read();
+        Ok(t.assignments
+            .range((org, nil(), nil())..)
+            .take_while(|((o, _, _), _)| *o == org)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn profiles_of(&self, org: OrgId, user: UserId) -> Result<Vec<AuthorityProfile>> {
+        let t = self.read();
+        Ok(t.assignments
+            .range((org, user, nil())..)
+            .take_while(|((o, u, _), _)| *o == org && *u == user)
+            .filter_map(|((_, _, p), _)| t.profiles.get(&(org, *p)).cloned())
+            .collect())
+    }
+
+    async fn insert_rule(&self, org: OrgId, rule: &ReferralRule) -> Result<()> {
+        same_org(org, rule.org_id, "referral rule")?;
+        let mut t = self.write();
+        if t.rules.contains_key(&(org, rule.id)) {
+            return Err(Error::Conflict(format!("referral rule `{}` already exists", rule.id)));
+        }
+        t.rules.insert((org, rule.id), rule.clone());
+        Ok(())
+    }
+
+    async fn list_rules(&self, org: OrgId) -> Result<Vec<ReferralRule>> {
+        Ok(org_range(&self.read().rules, org, nil()).map(|(_, r)| r.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl ReferralStore for MemoryStore {
+    async fn insert_referral(
+        &self,
+        org: OrgId,
+        referral: &Referral,
+        activity: &ReferralActivity,
+        events: &[EventEnvelope],
+    ) -> Result<()> {
+        same_org(org, referral.org_id, "referral")?;
+        same_org(org, activity.org_id, "referral activity")?;
+        check_events(org, events)?;
+        let mut t = self.write();
+        if t.referrals.contains_key(&(org, referral.id)) {
+            return Err(Error::Conflict(format!("referral `{}` already exists", referral.id)));
+        }
+        t.referrals.insert((org, referral.id), referral.clone());
+        t.activities.push(activity.clone());
+        t.append_events(org, events)
+    }
+
+    async fn get_referral(&self, org: OrgId, id: ReferralId) -> Result<Referral> {
+        self.read().referrals.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("referral", id))
+    }
+
+    async fn update_referral(
+        &self,
+        org: OrgId,
+        referral: &Referral,
+        activity: &ReferralActivity,
+        events: &[EventEnvelope],
+    ) -> Result<Referral> {
+        let mut t = self.write();
+        let stored = t.referrals.get(&(org, referral.id)).ok_or_else(|| Error::not_found("referral", referral.id))?;
+        same_org(org, referral.org_id, "referral")?;
+        same_org(org, activity.org_id, "referral activity")?;
+        check_events(org, events)?;
+        if stored.revision != referral.revision {
+            return Err(Error::Conflict(format!("referral `{}` changed since it was read", referral.id)));
+        }
+        let mut next = referral.clone();
+        next.revision += 1;
+        t.referrals.insert((org, referral.id), next.clone());
+        t.activities.push(activity.clone());
+        t.append_events(org, events)?;
+        Ok(next)
+    }
+
+    async fn list_referrals(&self, org: OrgId, status: Option<ReferralStatus>, p: Page) -> Result<Vec<Referral>> {
+        let t = self.read();
+        Ok(page(
+            org_range(&t.referrals, org, nil())
+                .map(|(_, r)| r)
+                .filter(|r| status.is_none_or(|s| r.status == s))
+                .cloned(),
+            p,
+        ))
+    }
+
+    async fn referrals_for_submission(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Referral>> {
+        let t = self.read();
+        Ok(org_range(&t.referrals, org, nil())
+            .map(|(_, r)| r)
+            .filter(|r| r.submission_id == submission)
+            .cloned()
+            .collect())
+    }
+
+    async fn activities(&self, org: OrgId, referral: ReferralId) -> Result<Vec<ReferralActivity>> {
+        let t = self.read();
+        if !t.referrals.contains_key(&(org, referral)) {
+            return Err(Error::not_found("referral", referral));
+        }
+        Ok(t.activities.iter().filter(|a| a.org_id == org && a.referral_id == referral).cloned().collect())
+    }
+}
+
+#[async_trait]
+impl BindStore for MemoryStore {
+    async fn bind(&self, org: OrgId, c: &BindCommit) -> Result<BindOutcome> {
+        same_org(org, c.policy.org_id, "policy")?;
+        same_org(org, c.quote.org_id, "quote")?;
+        same_org(org, c.submission.org_id, "submission")?;
+        check_events(org, &c.events)?;
+        let mut t = self.write();
+        if let Some(existing) = org_range(&t.policies, org, nil()).map(|(_, p)| p).find(|p| p.quote_id == c.quote.id) {
+            return Ok(BindOutcome::AlreadyBound(existing.clone()));
+        }
+        let stored = t
+            .submissions
+            .get(&(org, c.submission.id))
+            .ok_or_else(|| Error::not_found("submission", c.submission.id))?;
+        if stored.revision != c.submission.revision {
+            return Err(Error::Conflict(format!("submission `{}` changed since it was read", c.submission.id)));
+        }
+        if !t.quotes.contains_key(&(org, c.quote.id)) {
+            return Err(Error::not_found("quote", c.quote.id));
+        }
+        if t.policies.contains_key(&(org, c.policy.id))
+            || t.policy_numbers.contains_key(&(org, c.policy.number.clone()))
+        {
+            return Err(Error::Conflict(format!("policy `{}` already exists", c.policy.number)));
+        }
+        let mut usage = None;
+        if let Some(claim) = &c.capacity {
+            if !t.agreements.contains_key(&(org, claim.agreement_id)) {
+                return Err(Error::not_found("da agreement", claim.agreement_id));
+            }
+            let mut u = t
+                .usage
+                .get(&(org, claim.agreement_id, claim.agreement_year))
+                .cloned()
+                .unwrap_or_else(|| DaUsage { agreement_year: claim.agreement_year, ..DaUsage::default() });
+            if let Some(reason) = claim.refusal(&u) {
+                return Err(Error::Rule { code: "da_capacity_exceeded", message: reason });
+            }
+            claim.apply(&mut u)?;
+            usage = Some(((org, claim.agreement_id, claim.agreement_year), u));
+        }
+        // Every check passed: write everything.
+        let mut submission = c.submission.clone();
+        submission.revision += 1;
+        t.submissions.insert((org, submission.id), submission);
+        t.quotes.insert((org, c.quote.id), c.quote.clone());
+        t.policy_numbers.insert((org, c.policy.number.clone()), c.policy.id);
+        t.policies.insert((org, c.policy.id), c.policy.clone());
+        if let Some((key, u)) = usage {
+            t.usage.insert(key, u);
+        }
+        t.append_events(org, &c.events)?;
+        Ok(BindOutcome::Bound(c.policy.clone()))
+    }
+
+    async fn next_sequence(&self, org: OrgId, key: &str) -> Result<u64> {
+        let mut t = self.write();
+        let n = t.sequences.entry((org, key.to_owned())).or_insert(0);
+        *n += 1;
+        Ok(*n)
+    }
+}
+
+#[async_trait]
+impl PolicyStore for MemoryStore {
+    async fn get_policy(&self, org: OrgId, id: PolicyId) -> Result<Policy> {
+        self.read().policies.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("policy", id))
+    }
+
+    async fn policy_for_quote(&self, org: OrgId, quote: QuoteId) -> Result<Option<Policy>> {
+        Ok(org_range(&self.read().policies, org, nil()).map(|(_, p)| p).find(|p| p.quote_id == quote).cloned())
+    }
+
+    async fn list_policies(&self, org: OrgId, p: Page) -> Result<Vec<Policy>> {
+        Ok(page(org_range(&self.read().policies, org, nil()).map(|(_, p)| p.clone()), p))
+    }
+
+    async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()> {
+        same_org(org, policy.org_id, "policy")?;
+        check_events(org, events)?;
+        let mut t = self.write();
+        if t.policies.contains_key(&(org, policy.id)) || t.policy_numbers.contains_key(&(org, policy.number.clone())) {
+            return Err(Error::Conflict(format!("policy `{}` already exists", policy.number)));
+        }
+        t.policy_numbers.insert((org, policy.number.clone()), policy.id);
+        t.policies.insert((org, policy.id), policy.clone());
+        t.append_events(org, events)
+    }
+
+    async fn update_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<Policy> {
+        let mut t = self.write();
+        let stored = t.policies.get(&(org, policy.id)).ok_or_else(|| Error::not_found("policy", policy.id))?;
+        same_org(org, policy.org_id, "policy")?;
+        check_events(org, events)?;
+        if stored.revision != policy.revision {
+            return Err(Error::Conflict(format!("policy `{}` changed since it was read", policy.number)));
+        }
+        if stored.number != policy.number {
+            return Err(Error::Conflict("a policy number never changes".into()));
+        }
+        let mut next = policy.clone();
+        next.revision += 1;
+        t.policies.insert((org, policy.id), next.clone());
+        t.append_events(org, events)?;
+        Ok(next)
+    }
+}
+
+#[async_trait]
+impl Outbox for MemoryStore {
+    async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>> {
+        Ok(self.read().outbox.iter().filter(|(_, done)| !done).take(limit as usize).map(|(e, _)| e.clone()).collect())
+    }
+
+    async fn mark_delivered(&self, ids: &[EventId]) -> Result<()> {
+        let mut t = self.write();
+        for (e, done) in t.outbox.iter_mut() {
+            if ids.contains(&e.id) {
+                *done = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn org_events(&self, org: OrgId, p: Page) -> Result<Vec<EventEnvelope>> {
+        Ok(page(self.read().outbox.iter().filter(|(e, _)| e.org_id == org).map(|(e, _)| e.clone()), p))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openinsure_core::money::Money;
     use openinsure_core::testkit;
 
     #[tokio::test]
@@ -130,6 +500,79 @@ mod tests {
     #[tokio::test]
     async fn quote_store_conformance() {
         testkit::quote_store(&MemoryStore::default(), 1).await;
+    }
+
+    #[tokio::test]
+    async fn da_store_conformance() {
+        testkit::da_store(&MemoryStore::default(), 1).await;
+    }
+
+    #[tokio::test]
+    async fn authority_store_conformance() {
+        testkit::authority_store(&MemoryStore::default(), 1).await;
+    }
+
+    #[tokio::test]
+    async fn referral_store_conformance() {
+        let store = MemoryStore::default();
+        testkit::referral_store(&store, &store, 1).await;
+    }
+
+    #[tokio::test]
+    async fn bind_and_outbox_conformance() {
+        let store = MemoryStore::default();
+        testkit::bind_store(&store, 1).await;
+        testkit::outbox(&store, 1).await;
+    }
+
+    /// The capacity race again, with binds on several OS threads at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn capacity_race_across_threads() {
+        use openinsure_core::store::{BindOutcome, DaStore};
+        let store = MemoryStore::default();
+        let org = OrgId::from_uuid(testkit::test_uuid(5, 1));
+        let agreement = testkit::sample_agreement_for(DaAgreementId::from_uuid(testkit::test_uuid(5, 2)), org);
+        store.insert_agreement(org, &agreement).await.unwrap();
+        let mut handles = Vec::new();
+        for i in 0..40u64 {
+            let store = store.clone();
+            let agreement = agreement.clone();
+            handles.push(tokio::spawn(async move {
+                let sub = testkit::sample_submission(SubmissionId::from_uuid(testkit::test_uuid(5, 100 + i)), org);
+                let quote = testkit::sample_quote(QuoteId::from_uuid(testkit::test_uuid(5, 200 + i)), org, sub.id);
+                store.insert_submission(org, &sub).await.unwrap();
+                store.insert_quote(org, &quote).await.unwrap();
+                let policy = testkit::sample_policy(
+                    PolicyId::from_uuid(testkit::test_uuid(5, 300 + i)),
+                    org,
+                    &quote,
+                    &format!("GL-2027-{i:06}"),
+                );
+                let mut claim = agreement.claim(&sub, Money::from_cents(25_000_000)).unwrap();
+                claim.insured_key = format!("insured-{i}");
+                let mut bound_sub = sub.clone();
+                bound_sub.status = openinsure_core::submission::SubmissionStatus::Bound;
+                let commit = openinsure_core::store::BindCommit {
+                    policy,
+                    quote,
+                    submission: bound_sub,
+                    capacity: Some(claim),
+                    events: vec![],
+                };
+                store.bind(org, &commit).await
+            }));
+        }
+        let mut won = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(BindOutcome::Bound(_)) => won += 1,
+                Err(Error::Rule { code: "da_capacity_exceeded", .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // $5,000,000 capacity, $250,000 each: exactly 20 fit
+        assert_eq!(won, 20);
+        assert_eq!(store.usage(org, agreement.id, 1).await.unwrap().written_premium, agreement.annual_premium_limit);
     }
 
     #[tokio::test]
