@@ -71,6 +71,9 @@ pub struct Decision {
 pub trait Authorizer: Send + Sync {
     /// Checks a permission.
     async fn check(&self, request: &AuthzRequest) -> Result<Decision>;
+
+    /// Writes and deletes relationships, as SpiceDB's `WriteRelationships` does (idempotent).
+    async fn write_relationships(&self, writes: &[Tuple], deletes: &[Tuple]) -> Result<()>;
 }
 
 /// One relation tuple: `object_type:object_id#relation@subject_type:subject_id`.
@@ -225,6 +228,15 @@ impl RelationshipAuthorizer {
 impl Authorizer for RelationshipAuthorizer {
     async fn check(&self, request: &AuthzRequest) -> Result<Decision> {
         Ok(self.decide(request))
+    }
+
+    async fn write_relationships(&self, writes: &[Tuple], deletes: &[Tuple]) -> Result<()> {
+        let mut set = self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for t in deletes {
+            set.remove(t);
+        }
+        set.extend(writes.iter().cloned());
+        Ok(())
     }
 }
 

@@ -169,3 +169,75 @@ impl Policy {
         Money::checked_sum(self.segments.iter().map(|s| s.premium))
     }
 }
+
+/// What a bind decides beyond the quote: ids, number, billing, and on what authority.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindTerms {
+    /// The new policy's id.
+    pub id: PolicyId,
+    /// Its number.
+    pub number: String,
+    /// The billing schedule.
+    pub billing: BillingSchedule,
+    /// The DA agreement it is bound under.
+    pub da_agreement_id: Option<DaAgreementId>,
+    /// The approved referral it relies on.
+    pub referral_id: Option<ReferralId>,
+    /// Who binds.
+    pub bound_by: UserId,
+    /// When.
+    pub now: DateTime<Utc>,
+}
+
+impl Policy {
+    /// A bound policy from a quote that was checked fresh, for its submission. Only a
+    /// [`FreshQuote`](crate::checks::FreshQuote) binds: an expired quote cannot reach this function.
+    pub fn from_quote(
+        quote: &crate::checks::FreshQuote,
+        submission: &crate::submission::Submission,
+        terms: BindTerms,
+    ) -> Option<Policy> {
+        let q = quote.quote();
+        if q.submission_id != submission.id || q.org_id != submission.org_id {
+            return None;
+        }
+        let premium = q.rating.totals.gross_premium;
+        Some(Policy {
+            id: terms.id,
+            org_id: q.org_id,
+            number: terms.number,
+            status: PolicyStatus::Bound,
+            revision: 0,
+            submission_id: submission.id,
+            quote_id: q.id,
+            program_id: q.program_id,
+            da_agreement_id: terms.da_agreement_id,
+            referral_id: terms.referral_id,
+            line_of_business: q.line_of_business,
+            insured_name: submission.insured_name.clone(),
+            risk_state: submission.risk_state,
+            naics_code: submission.naics_code,
+            occurrence_limit: submission.requested_occurrence_limit,
+            aggregate_limit: submission.requested_aggregate_limit,
+            deductible: submission.deductible,
+            effective_date: submission.effective_date,
+            expiration_date: submission.expiration_date()?,
+            annual_premium: premium,
+            commission_rate: q.rating.commission_rate,
+            fees: q.rating.totals.fees,
+            taxes: q.rating.totals.taxes,
+            segments: vec![PremiumSegment {
+                effective_date: submission.effective_date,
+                premium,
+                annual_premium: premium,
+                description: "original".into(),
+            }],
+            billing: terms.billing,
+            cancellation: None,
+            renewal_of: None,
+            bound_by: terms.bound_by,
+            bound_at: terms.now,
+            updated_at: terms.now,
+        })
+    }
+}

@@ -32,6 +32,12 @@ pub enum Error {
         /// What happened, for people.
         message: String,
     },
+    /// Pre-bind checks failed (HTTP 422); every failing check is listed.
+    #[error("pre-bind checks failed: {}", flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>().join(", "))]
+    Checks {
+        /// The failed checks.
+        flags: Vec<openinsure_core::checks::Flag>,
+    },
     /// A backend failed (HTTP 500/503); nothing was written.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -76,3 +82,15 @@ impl From<RatingError> for Error {
 
 /// Results of use cases.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<openinsure_core::billing::BillingError> for Error {
+    fn from(e: openinsure_core::billing::BillingError) -> Self {
+        Error::from(openinsure_core::Error::from(e))
+    }
+}
+
+impl From<openinsure_core::money::MoneyError> for Error {
+    fn from(e: openinsure_core::money::MoneyError) -> Self {
+        Error::Rule { code: "amount_out_of_range", message: e.to_string() }
+    }
+}

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod app;
+pub mod bind;
 pub mod error;
 pub mod system;
+pub mod underwriting;
 pub mod usecases;
 
+pub use app::{App, Backend};
 pub use error::{Error, Result};
-pub use usecases::App;
 
 /// The repository README's examples, compiled and run as doctests.
 #[cfg(doctest)]

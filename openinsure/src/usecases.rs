@@ -1,17 +1,14 @@
-//! Use cases: what a caller can do, each scoped to the caller's org and checked against their role.
-
-use std::sync::Arc;
+//! Submissions and quotes: intake, rating with pre-bind checks, reads.
 
 use chrono::Duration;
-use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
-use openinsure_core::store::{Page, QuoteStore, SubmissionStore};
+use openinsure_core::store::Page;
 use openinsure_core::submission::{Submission, SubmissionStatus};
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_rating::RateBook;
 use serde_json::Value;
 
+use crate::app::{App, require};
 use crate::error::{Error, Result};
 
 /// The roles that may take in a submission.
@@ -36,53 +33,13 @@ pub const READ_ROLES: &[Role] = &[
     Role::Service,
 ];
 
-fn require(caller: &Caller, roles: &[Role], action: &str) -> Result<()> {
-    if roles.contains(&caller.role) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("role `{}` may not {action}", caller.role)))
-    }
-}
-
-/// The application: ports and configuration, shared by every host.
-#[derive(Clone)]
-pub struct App {
-    submissions: Arc<dyn SubmissionStore>,
-    quotes: Arc<dyn QuoteStore>,
-    rates: Arc<RateBook>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGen>,
-}
-
-impl std::fmt::Debug for App {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("rate_tables", &self.rates.tables().len()).finish_non_exhaustive()
-    }
-}
-
 impl App {
-    /// An application over the given ports.
-    pub fn new(
-        submissions: Arc<dyn SubmissionStore>,
-        quotes: Arc<dyn QuoteStore>,
-        rates: Arc<RateBook>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGen>,
-    ) -> Self {
-        App { submissions, quotes, rates, clock, ids }
-    }
-
-    /// The rate book.
-    pub fn rates(&self) -> &RateBook {
-        &self.rates
-    }
-
     /// Takes in a submission from untrusted JSON (status `draft`). Every field error at once.
     pub async fn submit(&self, caller: &Caller, json: &Value) -> Result<Submission> {
         require(caller, SUBMIT_ROLES, "submit business")?;
         let id: SubmissionId = self.ids.next_id();
         let submission = Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
-        self.submissions.insert_submission(caller.org_id, &submission).await?;
+        self.store.insert_submission(caller.org_id, &submission).await?;
         tracing::info!(submission_id = %submission.id, org_id = %caller.org_id, review = submission.needs_manual_review, "submission taken in");
         Ok(submission)
     }
@@ -90,13 +47,13 @@ impl App {
     /// Reads a submission of the caller's org.
     pub async fn submission(&self, caller: &Caller, id: SubmissionId) -> Result<Submission> {
         require(caller, READ_ROLES, "read submissions")?;
-        Ok(self.submissions.get_submission(caller.org_id, id).await?)
+        Ok(self.store.get_submission(caller.org_id, id).await?)
     }
 
     /// Lists the caller's org's submissions.
     pub async fn submissions(&self, caller: &Caller, page: Page) -> Result<Vec<Submission>> {
         require(caller, READ_ROLES, "read submissions")?;
-        Ok(self.submissions.list_submissions(caller.org_id, page).await?)
+        Ok(self.store.list_submissions(caller.org_id, page).await?)
     }
 
     /// Rates a submission on the table in force on its effective date and stores the quote.
@@ -108,7 +65,7 @@ impl App {
         if !schedule.adjustments.is_empty() && !caller.role.is_underwriting() {
             return Err(Error::Forbidden(format!("role `{}` may not apply schedule rating", caller.role)));
         }
-        let submission = self.submissions.get_submission(caller.org_id, id).await?;
+        let submission = self.store.get_submission(caller.org_id, id).await?;
         if !matches!(submission.status, SubmissionStatus::Draft | SubmissionStatus::Quoted) {
             return Err(Error::Rule {
                 code: "submission_not_quotable",
@@ -120,7 +77,7 @@ impl App {
             self.rates.in_force(submission.line_of_business, submission.program_id, submission.effective_date)?;
         let rating = openinsure_rating::rate(&submission, table, schedule)?;
         let now = self.clock.now();
-        let quote = Quote {
+        let mut quote = Quote {
             id: self.ids.next_id::<QuoteId>(),
             org_id: caller.org_id,
             submission_id: submission.id,
@@ -132,7 +89,10 @@ impl App {
             flags: vec![],
             quoted_at: now,
         };
-        self.quotes.insert_quote(caller.org_id, &quote).await?;
+        let mut checks = self.prebind(caller, &submission, &quote).await?;
+        quote.flags = std::mem::take(&mut checks.flags);
+        self.store.insert_quote(caller.org_id, &quote).await?;
+        self.store_referral(caller, &mut checks).await?;
         self.mark_quoted(caller, submission).await?;
         tracing::info!(quote_id = %quote.id, submission_id = %id, gross_premium_cents = quote.rating.totals.gross_premium.cents(), "quoted");
         Ok(quote)
@@ -146,10 +106,10 @@ impl App {
             }
             submission.status = SubmissionStatus::Quoted;
             submission.updated_at = self.clock.now();
-            match self.submissions.update_submission(caller.org_id, &submission).await {
+            match self.store.update_submission(caller.org_id, &submission).await {
                 Ok(_) => return Ok(()),
                 Err(openinsure_core::Error::Conflict(_)) => {
-                    submission = self.submissions.get_submission(caller.org_id, submission.id).await?;
+                    submission = self.store.get_submission(caller.org_id, submission.id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -160,13 +120,13 @@ impl App {
     /// Reads a quote of the caller's org.
     pub async fn get_quote(&self, caller: &Caller, id: QuoteId) -> Result<Quote> {
         require(caller, READ_ROLES, "read quotes")?;
-        Ok(self.quotes.get_quote(caller.org_id, id).await?)
+        Ok(self.store.get_quote(caller.org_id, id).await?)
     }
 
     /// The quotes of a submission of the caller's org.
     pub async fn quotes_for(&self, caller: &Caller, id: SubmissionId) -> Result<Vec<Quote>> {
         require(caller, READ_ROLES, "read quotes")?;
-        self.submissions.get_submission(caller.org_id, id).await?;
-        Ok(self.quotes.list_quotes(caller.org_id, id).await?)
+        self.store.get_submission(caller.org_id, id).await?;
+        Ok(self.store.list_quotes(caller.org_id, id).await?)
     }
 }

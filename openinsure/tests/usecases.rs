@@ -1,36 +1,22 @@
 //! Use-case tests over the in-memory backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
-use std::sync::Arc;
-
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use openinsure::{App, Error};
-use openinsure_core::clock::{FixedClock, SequentialIds};
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::quote::{Schedule, ScheduleAdjustment};
 use openinsure_core::store::{Page, SubmissionStore};
 use openinsure_core::submission::SubmissionStatus;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_memory::MemoryStore;
-use openinsure_rating::{RateBook, RateTable};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+mod common;
+
 fn setup() -> (App, MemoryStore) {
-    let mut book = RateBook::new();
-    book.insert(RateTable::from_json(include_str!("../../examples/rate-tables/general-liability.json")).unwrap())
-        .unwrap();
-    book.insert(RateTable::from_json(include_str!("../../examples/rate-tables/cyber.json")).unwrap()).unwrap();
-    let store = MemoryStore::default();
-    let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap());
-    let app = App::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(book),
-        Arc::new(clock),
-        Arc::new(SequentialIds::new(42)),
-    );
-    (app, store)
+    let w = common::world();
+    (w.app, w.store)
 }
 
 fn caller(org: u128, role: Role) -> Caller {

@@ -1,0 +1,294 @@
+//! Underwriting administration: DA agreements, the authority matrix, and the referral queue.
+
+use openinsure_core::authority::{
+    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralError, ReferralRule, ReferralStatus,
+};
+use openinsure_core::authz::Tuple;
+use openinsure_core::da::{DaAgreement, DaStatus, DaUsage};
+use openinsure_core::error::FieldErrors;
+use openinsure_core::events::{DomainEvent, EventEnvelope};
+use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, ReferralId, UserId};
+use openinsure_core::store::Page;
+use openinsure_core::tenancy::{Caller, Role};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::app::{App, require};
+use crate::error::{Error, Result};
+
+/// Roles that administer agreements, the authority matrix and referral rules.
+pub const ADMIN_ROLES: &[Role] = &[Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System];
+
+/// Roles that read agreements, profiles and the referral queue.
+pub const UNDERWRITING_READ_ROLES: &[Role] = &[
+    Role::Underwriter,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Superadmin,
+    Role::Auditor,
+    Role::ComplianceOfficer,
+    Role::Carrier,
+    Role::System,
+];
+
+/// Roles that may decide referrals (their authority profiles decide how far).
+pub const DECIDE_ROLES: &[Role] = &[Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin];
+
+/// Builds a record from untrusted JSON plus the fields the server owns, naming the bad field.
+fn from_input<T: DeserializeOwned>(json: &Value, owned: &[(&str, Value)]) -> Result<T> {
+    let Value::Object(map) = json else {
+        let mut e = FieldErrors::default();
+        e.push("$", "expected an object");
+        return Err(Error::Invalid(e));
+    };
+    let mut map = map.clone();
+    for (k, _) in owned {
+        if map.contains_key(*k) {
+            let mut e = FieldErrors::default();
+            e.push(*k, "is set by the server");
+            return Err(Error::Invalid(e));
+        }
+    }
+    for (k, v) in owned {
+        map.insert((*k).to_owned(), v.clone());
+    }
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let mut f = FieldErrors::default();
+        let path = e.path().to_string();
+        f.push(if path == "." { "$".to_owned() } else { path }, e.inner().to_string());
+        Error::Invalid(f)
+    })
+}
+
+fn referral_error(e: ReferralError) -> Error {
+    match e {
+        ReferralError::InsufficientAuthority(m) => Error::Forbidden(m),
+        ReferralError::OwnReferral | ReferralError::NotRequester => Error::Forbidden(e.to_string()),
+        ReferralError::Invalid { field, reason } => {
+            let mut f = FieldErrors::default();
+            f.push(field, reason);
+            Error::Invalid(f)
+        }
+        other => Error::Rule { code: "referral_not_pending", message: other.to_string() },
+    }
+}
+
+impl App {
+    fn now_value(&self) -> Value {
+        Value::String(self.clock.now().to_rfc3339())
+    }
+
+    /// Creates a DA agreement for a program of the caller's org (the org then owns the program
+    /// in the authorizer).
+    pub async fn create_agreement(&self, caller: &Caller, json: &Value) -> Result<DaAgreement> {
+        require(caller, ADMIN_ROLES, "create DA agreements")?;
+        let id: DaAgreementId = self.ids.next_id();
+        let agreement: DaAgreement = from_input(
+            json,
+            &[
+                ("id", Value::String(id.to_string())),
+                ("orgId", Value::String(caller.org_id.to_string())),
+                ("revision", Value::from(0)),
+                ("createdAt", self.now_value()),
+            ],
+        )?;
+        agreement.validate()?;
+        self.store.insert_agreement(caller.org_id, &agreement).await?;
+        self.authorizer.write_relationships(&[Tuple::program_owner(agreement.program_id, caller.org_id)], &[]).await?;
+        Ok(agreement)
+    }
+
+    /// The org's agreements.
+    pub async fn agreements(&self, caller: &Caller, page: Page) -> Result<Vec<DaAgreement>> {
+        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        Ok(self.store.list_agreements(caller.org_id, page).await?)
+    }
+
+    /// One agreement.
+    pub async fn agreement(&self, caller: &Caller, id: DaAgreementId) -> Result<DaAgreement> {
+        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        Ok(self.store.get_agreement(caller.org_id, id).await?)
+    }
+
+    /// An agreement's usage in an agreement year.
+    pub async fn agreement_usage(&self, caller: &Caller, id: DaAgreementId, year: u32) -> Result<DaUsage> {
+        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        Ok(self.store.usage(caller.org_id, id, year).await?)
+    }
+
+    /// Suspends, reactivates or expires an agreement.
+    pub async fn set_agreement_status(
+        &self,
+        caller: &Caller,
+        id: DaAgreementId,
+        status: DaStatus,
+    ) -> Result<DaAgreement> {
+        require(caller, ADMIN_ROLES, "change DA agreements")?;
+        let mut a = self.store.get_agreement(caller.org_id, id).await?;
+        a.status = status;
+        Ok(self.store.update_agreement(caller.org_id, &a).await?)
+    }
+
+    /// Creates an authority profile.
+    pub async fn create_profile(&self, caller: &Caller, json: &Value) -> Result<AuthorityProfile> {
+        require(caller, ADMIN_ROLES, "create authority profiles")?;
+        let id: AuthorityProfileId = self.ids.next_id();
+        let profile: AuthorityProfile = from_input(
+            json,
+            &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
+        )?;
+        if profile.level == 0 {
+            let mut e = FieldErrors::default();
+            e.push("level", "must be at least 1");
+            return Err(Error::Invalid(e));
+        }
+        self.store.insert_profile(caller.org_id, &profile).await?;
+        Ok(profile)
+    }
+
+    /// The org's profiles.
+    pub async fn profiles(&self, caller: &Caller) -> Result<Vec<AuthorityProfile>> {
+        require(caller, UNDERWRITING_READ_ROLES, "read authority profiles")?;
+        Ok(self.store.list_profiles(caller.org_id).await?)
+    }
+
+    /// Assigns a profile to a user; the user then holds it in the authorizer too.
+    pub async fn assign_profile(
+        &self,
+        caller: &Caller,
+        user: UserId,
+        profile: AuthorityProfileId,
+    ) -> Result<AuthorityAssignment> {
+        require(caller, ADMIN_ROLES, "assign authority")?;
+        let p = self.store.list_profiles(caller.org_id).await?.into_iter().find(|p| p.id == profile);
+        let p = p.ok_or_else(|| Error::NotFound { entity: "authority profile", id: profile.to_string() })?;
+        let assignment = AuthorityAssignment {
+            org_id: caller.org_id,
+            user_id: user,
+            profile_id: profile,
+            assigned_at: self.clock.now(),
+        };
+        self.store.assign(caller.org_id, &assignment).await?;
+        self.authorizer
+            .write_relationships(
+                &[Tuple::profile_holder(profile, user), Tuple::profile_line(profile, p.line_of_business)],
+                &[],
+            )
+            .await?;
+        Ok(assignment)
+    }
+
+    /// Removes an assignment.
+    pub async fn unassign_profile(&self, caller: &Caller, user: UserId, profile: AuthorityProfileId) -> Result<()> {
+        require(caller, ADMIN_ROLES, "assign authority")?;
+        self.store.unassign(caller.org_id, user, profile).await?;
+        self.authorizer.write_relationships(&[], &[Tuple::profile_holder(profile, user)]).await?;
+        Ok(())
+    }
+
+    /// The org's assignments.
+    pub async fn assignments(&self, caller: &Caller) -> Result<Vec<AuthorityAssignment>> {
+        require(caller, UNDERWRITING_READ_ROLES, "read authority assignments")?;
+        Ok(self.store.list_assignments(caller.org_id).await?)
+    }
+
+    /// Creates a referral rule.
+    pub async fn create_rule(&self, caller: &Caller, json: &Value) -> Result<ReferralRule> {
+        require(caller, ADMIN_ROLES, "create referral rules")?;
+        let id: openinsure_core::ids::ReferralRuleId = self.ids.next_id();
+        let rule: ReferralRule = from_input(
+            json,
+            &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
+        )?;
+        self.store.insert_rule(caller.org_id, &rule).await?;
+        Ok(rule)
+    }
+
+    /// The org's referral rules.
+    pub async fn rules(&self, caller: &Caller) -> Result<Vec<ReferralRule>> {
+        require(caller, UNDERWRITING_READ_ROLES, "read referral rules")?;
+        Ok(self.store.list_rules(caller.org_id).await?)
+    }
+
+    /// The referral queue, optionally of one status.
+    pub async fn referrals(
+        &self,
+        caller: &Caller,
+        status: Option<ReferralStatus>,
+        page: Page,
+    ) -> Result<Vec<Referral>> {
+        require(caller, UNDERWRITING_READ_ROLES, "read referrals")?;
+        Ok(self.store.list_referrals(caller.org_id, status, page).await?)
+    }
+
+    /// A referral and its activity trail.
+    pub async fn referral(&self, caller: &Caller, id: ReferralId) -> Result<(Referral, Vec<ReferralActivity>)> {
+        require(caller, UNDERWRITING_READ_ROLES, "read referrals")?;
+        let r = self.store.get_referral(caller.org_id, id).await?;
+        let trail = self.store.activities(caller.org_id, id).await?;
+        Ok((r, trail))
+    }
+
+    async fn decide_referral(
+        &self,
+        caller: &Caller,
+        id: ReferralId,
+        approve: bool,
+        reason_code: &str,
+        rationale: &str,
+    ) -> Result<Referral> {
+        require(caller, DECIDE_ROLES, "decide referrals")?;
+        let mut r = self.store.get_referral(caller.org_id, id).await?;
+        let profiles = self.store.profiles_of(caller.org_id, caller.user_id).await?;
+        let now = self.clock.now();
+        let activity = if approve {
+            r.approve(caller.user_id, &profiles, reason_code, rationale, self.ids.next_uuid(), now)
+        } else {
+            r.decline(caller.user_id, &profiles, reason_code, rationale, self.ids.next_uuid(), now)
+        }
+        .map_err(referral_error)?;
+        let event = if approve {
+            DomainEvent::ReferralApproved { referral_id: id.as_uuid(), decided_by: caller.user_id }
+        } else {
+            DomainEvent::ReferralDeclined { referral_id: id.as_uuid(), decided_by: caller.user_id }
+        };
+        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, event);
+        Ok(self.store.update_referral(caller.org_id, &r, &activity, &[envelope]).await?)
+    }
+
+    /// Approves a referral: the caller needs an approving profile at the routed level or above.
+    pub async fn approve_referral(
+        &self,
+        caller: &Caller,
+        id: ReferralId,
+        reason_code: &str,
+        rationale: &str,
+    ) -> Result<Referral> {
+        self.decide_referral(caller, id, true, reason_code, rationale).await
+    }
+
+    /// Declines a referral.
+    pub async fn decline_referral(
+        &self,
+        caller: &Caller,
+        id: ReferralId,
+        reason_code: &str,
+        rationale: &str,
+    ) -> Result<Referral> {
+        self.decide_referral(caller, id, false, reason_code, rationale).await
+    }
+
+    /// Withdraws a pending referral (its requester only).
+    pub async fn withdraw_referral(&self, caller: &Caller, id: ReferralId, note: &str) -> Result<Referral> {
+        let mut r = self.store.get_referral(caller.org_id, id).await?;
+        let now = self.clock.now();
+        let activity = r.withdraw(caller.user_id, note, self.ids.next_uuid(), now).map_err(referral_error)?;
+        let envelope = EventEnvelope::new(
+            self.ids.next_uuid(),
+            caller.org_id,
+            now,
+            DomainEvent::ReferralWithdrawn { referral_id: id.as_uuid() },
+        );
+        Ok(self.store.update_referral(caller.org_id, &r, &activity, &[envelope]).await?)
+    }
+}
