@@ -2,12 +2,21 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use openinsure::App;
+use openinsure::bind::BindRequest;
+use openinsure::dispatch::{Dispatcher, Subscriber};
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure_core::authority::ReferralStatus;
+use openinsure_core::authz::RelationshipAuthorizer;
+use openinsure_core::billing::BillingPlan;
+use openinsure_core::events::EventEnvelope;
 use openinsure_core::quote::{Schedule, ScheduleAdjustment};
+use openinsure_core::store::Page;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_memory::MemoryStore;
 use openinsure_rating::{RateBook, RateTable};
+use serde_json::json;
 
 use crate::Failure;
 use crate::render;
@@ -34,22 +43,22 @@ async fn demo() -> Result<(), Failure> {
         book.insert(table).map_err(|e| Failure(format!("{name}: {e}")))?;
     }
     let store = MemoryStore::default();
-    let app =
-        App::new(Arc::new(store.clone()), Arc::new(store), Arc::new(book), Arc::new(SystemClock), Arc::new(UuidV7));
-
-    let org = "0192f0c0-0000-7000-8000-0000000000a0".parse().map_err(|_| Failure("bad demo org".into()))?;
-    let producer = Caller::new(
-        "0192f0c0-0000-7000-8000-0000000000a1".parse().map_err(|_| Failure("bad id".into()))?,
-        org,
-        Role::Producer,
-    );
-    let underwriter = Caller::new(
-        "0192f0c0-0000-7000-8000-0000000000a2".parse().map_err(|_| Failure("bad id".into()))?,
-        org,
-        Role::Underwriter,
+    let app = App::new(
+        Arc::new(store.clone()),
+        Arc::new(RelationshipAuthorizer::new()),
+        Arc::new(book),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7),
     );
 
-    println!("== 1. intake: a producer submits an ACORD 125 application");
+    let org = openinsure_core::ids::OrgId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_00a0));
+    let producer = Caller::new(user(0xa1)?, org, Role::Producer);
+    let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);
+    let senior = Caller::new(user(0xa3)?, org, Role::Underwriter);
+    let admin = Caller::new(user(0xa4)?, org, Role::Admin);
+    setup(&app, &admin, &[(&underwriter, 1), (&senior, 2)]).await?;
+
+    println!("\n== 1. intake: a producer submits an ACORD 125 application");
     let mut bad: serde_json::Value = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
     bad["riskState"] = "Ohio".into();
     bad["annualRevenueCents"] = serde_json::json!(-100);
@@ -83,9 +92,9 @@ async fn demo() -> Result<(), Failure> {
     println!("\n== 3. underwriting: schedule credits for management and safety, a debit for equipment");
     let schedule = Schedule {
         adjustments: vec![
-            ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: rust_decimal(-5, 2) },
-            ScheduleAdjustment { reason_code: "SAFETY".into(), adjustment: rust_decimal(-3, 2) },
-            ScheduleAdjustment { reason_code: "EQUIPMENT".into(), adjustment: rust_decimal(2, 2) },
+            ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: openinsure_core::Decimal::new(-5, 2) },
+            ScheduleAdjustment { reason_code: "SAFETY".into(), adjustment: openinsure_core::Decimal::new(-3, 2) },
+            ScheduleAdjustment { reason_code: "EQUIPMENT".into(), adjustment: openinsure_core::Decimal::new(2, 2) },
         ],
     };
     let revised = app.quote(&underwriter, submission.id, &schedule).await.map_err(fail("underwriting"))?;
@@ -93,11 +102,133 @@ async fn demo() -> Result<(), Failure> {
     let check =
         revised.rating.worksheet.recompute().map_err(|e| Failure(format!("worksheet does not recompute: {e}")))?;
     println!("worksheet recomputes from its own lines: {}", if check == revised.rating.totals { "yes" } else { "NO" });
-    let quotes = app.quotes_for(&underwriter, submission.id).await.map_err(fail("listing"))?;
-    println!("\n{} quotes on submission {}", quotes.len(), submission.id);
+
+    println!("\n== 4. bind: every pre-bind check again, then one atomic write");
+    let request = BindRequest { billing_plan: BillingPlan::TenPay, ..BindRequest::default() };
+    let policy = app.bind(&underwriter, revised.id, &request).await.map_err(fail("bind"))?;
+    println!(
+        "policy {} bound: {} to {}, premium {}, DA agreement {}",
+        policy.number,
+        policy.effective_date,
+        policy.expiration_date,
+        policy.annual_premium,
+        policy.da_agreement_id.map(|a| a.to_string()).unwrap_or_default()
+    );
+    println!("billing plan {:?}:", policy.billing.plan);
+    for i in &policy.billing.installments {
+        println!(
+            "   {:>2}  due {}  premium {:>12}  fees+taxes {:>10}  installment fee {:>8}  total {:>12}",
+            i.number,
+            i.due_date,
+            i.premium.to_string(),
+            i.fees_and_taxes.to_string(),
+            i.installment_fee.to_string(),
+            i.total.to_string()
+        );
+    }
+    let again = app.bind(&underwriter, revised.id, &request).await.map_err(fail("rebind"))?;
+    println!("binding the same quote again returns {} and writes nothing", again.number);
+
+    println!("\n== 5. referral: a larger risk is beyond the underwriter's authority");
+    let mut big: serde_json::Value = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
+    big["insuredName"] = json!("Buckeye Fasteners Inc.");
+    big["fein"] = json!("31-7654321");
+    big["annualRevenueCents"] = json!(4_500_000_000i64);
+    let big_sub = app.submit(&producer, &big).await.map_err(fail("intake"))?;
+    let big_quote = app.quote(&underwriter, big_sub.id, &Schedule::none()).await.map_err(fail("rating"))?;
+    println!("quote {} at {} comes back with flags:", big_quote.id, big_quote.rating.totals.gross_premium);
+    for f in &big_quote.flags {
+        println!("   [{:?}] {}: {}", f.severity, f.code, f.message);
+    }
+    match app.bind(&underwriter, big_quote.id, &BindRequest::default()).await {
+        Err(openinsure::Error::Checks { flags }) => {
+            println!("bind refused: {}", flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>().join(", "))
+        }
+        other => return Err(Failure(format!("demo expected a refused bind, got {other:?}"))),
+    }
+    let queue = app.referrals(&senior, Some(ReferralStatus::Pending), Page::first()).await.map_err(fail("queue"))?;
+    let referral = queue.first().ok_or_else(|| Failure("demo expected a pending referral".into()))?;
+    println!("referral {} routed to level {}", referral.id, referral.routed_to_level);
+    let approved = app
+        .approve_referral(&senior, referral.id, "adequate_pricing", "clean loss history; priced at the technical rate")
+        .await
+        .map_err(fail("approval"))?;
+    println!("approved by the senior underwriter ({:?})", approved.status);
+    let big_policy = app.bind(&underwriter, big_quote.id, &BindRequest::default()).await.map_err(fail("bind"))?;
+    println!("policy {} bound on referral {}", big_policy.number, referral.id);
+
+    println!("\n== 6. events: the outbox, delivered at least once");
+    let dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(Printer));
+    let report = dispatcher.run_once().await.map_err(fail("dispatch"))?;
+    println!("{} events delivered, {} left for retry", report.delivered, report.failed);
     Ok(())
 }
 
-fn rust_decimal(num: i64, scale: u32) -> openinsure_core::Decimal {
-    openinsure_core::Decimal::new(num, scale)
+fn user(n: u128) -> Result<openinsure_core::ids::UserId, Failure> {
+    Ok(openinsure_core::ids::UserId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0000 + n)))
+}
+
+struct Printer;
+
+#[async_trait]
+impl Subscriber for Printer {
+    fn name(&self) -> &str {
+        "printer"
+    }
+
+    async fn handle(&self, event: &EventEnvelope) -> Result<(), String> {
+        println!("   {}  {}", event.occurred_at.format("%H:%M:%S"), event.event.name());
+        Ok(())
+    }
+}
+
+/// A DA agreement for the example GL program and an authority ladder: level 1 up to $25,000
+/// premium and $1M limits, level 2 (approves referrals) up to $100,000 and $2M.
+async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(), Failure> {
+    app.create_agreement(
+        admin,
+        &json!({
+            "programId": "0192f0c0-0000-7000-8000-000000000001",
+            "carrierId": "0192f0c0-0000-7000-8000-0000000000ca",
+            "name": "Main Street GL 2026-27 (Buckeye Mutual)",
+            "status": "active",
+            "effectiveDate": "2026-07-01",
+            "expirationDate": "2027-07-01",
+            "maxOccurrenceLimitCents": 200_000_000,
+            "maxAggregateLimitCents": 400_000_000,
+            "maxPremiumCents": 25_000_000,
+            "authorizedStates": "all",
+            "excludedStates": ["FL", "LA"],
+            "excludedNaics": ["2123", "3251"],
+            "annualPremiumLimitCents": 500_000_000,
+            "quarterlyPremiumLimitCents": 175_000_000,
+            "maxPoliciesPerInsured": 1,
+            "allowedTermsMonths": [12],
+            "minYearsInBusiness": 3
+        }),
+    )
+    .await
+    .map_err(fail("DA agreement"))?;
+    println!("\n== 0. set-up: a DA agreement with the carrier, and the authority ladder");
+    for (who, level) in users {
+        let (premium, limit) = if *level == 1 { (2_500_000i64, 100_000_000i64) } else { (10_000_000, 200_000_000) };
+        let profile = app
+            .create_profile(
+                admin,
+                &json!({
+                    "name": format!("GL level {level}"),
+                    "level": level,
+                    "lineOfBusiness": "general_liability",
+                    "maxOccurrenceLimitCents": limit,
+                    "maxAggregateLimitCents": limit * 2,
+                    "maxPremiumCents": premium,
+                    "canApproveReferrals": *level >= 2
+                }),
+            )
+            .await
+            .map_err(fail("authority profile"))?;
+        app.assign_profile(admin, who.user_id, profile.id).await.map_err(fail("assignment"))?;
+        println!("   user {} holds `{}` (premium up to {})", who.user_id, profile.name, profile.max_premium);
+    }
+    Ok(())
 }
