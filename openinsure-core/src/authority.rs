@@ -448,6 +448,7 @@ impl Referral {
         (referral, activity)
     }
 
+    #[allow(clippy::too_many_arguments, reason = "approve and decline share this body")]
     fn decide(
         &mut self,
         approve: bool,

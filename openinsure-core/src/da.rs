@@ -472,7 +472,8 @@ mod tests {
         let a = sample_agreement();
         let p = Money::from_cents(1_000_000);
         let u = DaUsage::default();
-        let cases: Vec<(&str, Box<dyn Fn(&mut DaAgreement, &mut Submission, &mut Money, &mut DaUsage)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut DaAgreement, &mut Submission, &mut Money, &mut DaUsage)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("da_suspended", Box::new(|a, _, _, _| a.status = DaStatus::Suspended)),
             ("da_expired", Box::new(|a, _, _, _| a.status = DaStatus::Expired)),
             (

@@ -237,7 +237,8 @@ pub trait PolicyStore: Send + Sync {
     /// The org's policies, oldest first.
     async fn list_policies(&self, org: OrgId, page: Page) -> Result<Vec<Policy>>;
 
-    /// Stores a new policy (a renewal term) and its events. `Conflict` on a taken id or number.
+    /// Stores a new policy (a renewal term) and its events. `Conflict` on a taken id or number, or
+    /// when another policy already renews the same `renewal_of`.
     async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()>;
 
     /// Replaces a policy read at `policy.revision` and appends its events; returns it at its new

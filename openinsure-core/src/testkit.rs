@@ -421,6 +421,18 @@ where
     ));
     assert!(store.org_events(org, Page::first()).await.expect("events").contains(&ev));
 
+    // renewal terms: inserted with their events, one renewal per policy
+    let mut renewal =
+        sample_policy(PolicyId::from_uuid(test_uuid(run, 850)), org, &quote, &format!("GL-2028-{run:06}"));
+    renewal.renewal_of = Some(policy.id);
+    store.insert_policy(org, &renewal, &[]).await.expect("renewal");
+    let mut twice =
+        sample_policy(PolicyId::from_uuid(test_uuid(run, 851)), org, &quote, &format!("GL-2028-{:06}", run + 1));
+    twice.renewal_of = Some(policy.id);
+    assert!(matches!(store.insert_policy(org, &twice, &[]).await, Err(Error::Conflict(_))), "renewed twice");
+    assert!(matches!(store.insert_policy(org, &renewal, &[]).await, Err(Error::Conflict(_))), "same id");
+    assert!(matches!(store.insert_policy(other, &twice, &[]).await, Err(Error::Forbidden(_))));
+
     // the capacity race: the per-policy maximum each, against the annual capacity left
     let each = agreement.max_premium;
     let used = store.usage(org, agreement.id, year).await.expect("usage").written_premium;

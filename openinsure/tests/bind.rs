@@ -69,7 +69,8 @@ async fn clean_bind_writes_policy_schedule_usage_and_event() {
 
 #[tokio::test]
 async fn each_prebind_check_failing_alone() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "da_occurrence_limit_exceeded",
             Box::new(|v| {

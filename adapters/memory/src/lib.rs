@@ -441,6 +441,11 @@ impl PolicyStore for MemoryStore {
         if t.policies.contains_key(&(org, policy.id)) || t.policy_numbers.contains_key(&(org, policy.number.clone())) {
             return Err(Error::Conflict(format!("policy `{}` already exists", policy.number)));
         }
+        if let Some(prior) = policy.renewal_of
+            && org_range(&t.policies, org, nil()).any(|(_, p)| p.renewal_of == Some(prior))
+        {
+            return Err(Error::Conflict(format!("policy `{prior}` has already been renewed")));
+        }
         t.policy_numbers.insert((org, policy.number.clone()), policy.id);
         t.policies.insert((org, policy.id), policy.clone());
         t.append_events(org, events)

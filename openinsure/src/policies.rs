@@ -1,0 +1,141 @@
+//! Policy reads and lifecycle actions. Every transition stores the policy and its event in one
+//! atomic step; an invalid transition is [`Error::Rule`] with code `invalid_transition` and
+//! changes nothing.
+
+use chrono::{Datelike, NaiveDate};
+use openinsure_core::billing::{BillingPlan, InstallmentFees};
+use openinsure_core::events::{DomainEvent, EventEnvelope};
+use openinsure_core::ids::PolicyId;
+use openinsure_core::lifecycle::{LifecycleError, RenewalBilling, RenewalTerms};
+use openinsure_core::money::Money;
+use openinsure_core::policy::{CancellationMethod, Policy};
+use openinsure_core::store::Page;
+use openinsure_core::tenancy::{Caller, Role};
+
+use crate::app::{App, require};
+use crate::error::Result;
+use crate::usecases::READ_ROLES;
+
+/// Roles that change policies.
+pub const POLICY_ROLES: &[Role] = &[Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System];
+
+impl App {
+    /// A policy of the caller's org.
+    pub async fn policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
+        require(caller, READ_ROLES, "read policies")?;
+        Ok(self.store.get_policy(caller.org_id, id).await?)
+    }
+
+    /// The org's policies.
+    pub async fn policies(&self, caller: &Caller, page: Page) -> Result<Vec<Policy>> {
+        require(caller, READ_ROLES, "read policies")?;
+        Ok(self.store.list_policies(caller.org_id, page).await?)
+    }
+
+    /// Today's date by the application clock (UTC).
+    fn today(&self) -> NaiveDate {
+        self.clock.now().date_naive()
+    }
+
+    async fn transition(
+        &self,
+        caller: &Caller,
+        id: PolicyId,
+        action: &str,
+        apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
+    ) -> Result<Policy> {
+        require(caller, POLICY_ROLES, action)?;
+        let mut policy = self.store.get_policy(caller.org_id, id).await?;
+        let event = apply(&mut policy).map_err(openinsure_core::Error::from)?;
+        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
+        let stored = self.store.update_policy(caller.org_id, &policy, &[envelope]).await?;
+        tracing::info!(policy_id = %id, status = stored.status.as_str(), action, "policy transition");
+        Ok(stored)
+    }
+
+    /// Issues a bound policy's documents.
+    pub async fn issue_policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
+        let now = self.clock.now();
+        self.transition(caller, id, "issue policies", |p| p.issue(now)).await
+    }
+
+    /// Starts an issued policy's period (on or after its effective date).
+    pub async fn activate_policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
+        let (today, now) = (self.today(), self.clock.now());
+        self.transition(caller, id, "activate policies", |p| p.activate(today, now)).await
+    }
+
+    /// Endorses: an annual premium change from a date, pro-rated by days in force.
+    pub async fn endorse_policy(
+        &self,
+        caller: &Caller,
+        id: PolicyId,
+        effective_date: NaiveDate,
+        annual_premium_change: Money,
+        description: &str,
+    ) -> Result<Policy> {
+        let now = self.clock.now();
+        self.transition(caller, id, "endorse policies", |p| {
+            p.endorse(effective_date, annual_premium_change, description, now)
+        })
+        .await
+    }
+
+    /// Cancels from a date; the return premium follows the method (flat at inception).
+    pub async fn cancel_policy(
+        &self,
+        caller: &Caller,
+        id: PolicyId,
+        effective_date: NaiveDate,
+        method: CancellationMethod,
+        reason: &str,
+    ) -> Result<Policy> {
+        let now = self.clock.now();
+        self.transition(caller, id, "cancel policies", |p| p.cancel(effective_date, method, reason, now)).await
+    }
+
+    /// Reinstates a cancelled policy.
+    pub async fn reinstate_policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
+        let (today, now) = (self.today(), self.clock.now());
+        self.transition(caller, id, "reinstate policies", |p| p.reinstate(today, now)).await
+    }
+
+    /// Expires a policy on or after its expiration date.
+    pub async fn expire_policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
+        let (today, now) = (self.today(), self.clock.now());
+        self.transition(caller, id, "expire policies", |p| p.expire(today, now)).await
+    }
+
+    /// Records a non-renewal notice.
+    pub async fn non_renew_policy(&self, caller: &Caller, id: PolicyId, reason: &str) -> Result<Policy> {
+        let now = self.clock.now();
+        self.transition(caller, id, "non-renew policies", |p| p.non_renew(reason, now)).await
+    }
+
+    /// Renews at the expiring term's premium (a rate-held renewal) into a new policy for the next
+    /// term, numbered from the org's sequence for the new term's year. Stores the new policy and the
+    /// `policy.renewed` event atomically.
+    pub async fn renew_policy(&self, caller: &Caller, id: PolicyId, plan: BillingPlan) -> Result<Policy> {
+        require(caller, POLICY_ROLES, "renew policies")?;
+        let expiring = self.store.get_policy(caller.org_id, id).await?;
+        let (start, _) = expiring.next_term().map_err(openinsure_core::Error::from)?;
+        let key = format!("{}-{}", expiring.line_of_business.code(), start.year());
+        let seq = self.store.next_sequence(caller.org_id, &key).await?;
+        let terms = RenewalTerms {
+            policy_id: self.ids.next_id(),
+            number: format!("{key}-{seq:06}"),
+            quote_id: None,
+            submission_id: None,
+            annual_premium: expiring.annual_premium,
+            fees: expiring.fees,
+            taxes: expiring.taxes,
+            billing: RenewalBilling::Plan { plan, installment_fees: InstallmentFees::default() },
+            bound_by: caller.user_id,
+        };
+        let now = self.clock.now();
+        let (renewal, event) = expiring.renew(terms, now).map_err(openinsure_core::Error::from)?;
+        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, event);
+        self.store.insert_policy(caller.org_id, &renewal, &[envelope]).await?;
+        Ok(renewal)
+    }
+}

@@ -1,0 +1,131 @@
+//! Policy lifecycle use cases over the in-memory backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+
+mod common;
+
+use chrono::{TimeZone, Utc};
+use common::{acme, org, world};
+use openinsure::Error;
+use openinsure::bind::BindRequest;
+use openinsure_core::billing::BillingPlan;
+use openinsure_core::money::Money;
+use openinsure_core::policy::{CancellationMethod, PolicyStatus};
+use openinsure_core::quote::Schedule;
+use openinsure_core::store::{Outbox, Page};
+
+#[tokio::test]
+async fn a_policy_through_its_life() {
+    let w = world();
+    let o = org(&w, 1).await;
+    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    let uw = &o.underwriter;
+
+    // invalid transitions are typed rule errors and change nothing
+    for result in [
+        w.app.activate_policy(uw, p.id).await,
+        w.app.reinstate_policy(uw, p.id).await,
+        w.app.expire_policy(uw, p.id).await,
+        w.app.non_renew_policy(uw, p.id, "x").await,
+    ] {
+        assert!(matches!(result, Err(Error::Rule { code: "invalid_transition", .. })), "{result:?}");
+    }
+    assert_eq!(w.app.policy(uw, p.id).await.unwrap(), p);
+
+    let issued = w.app.issue_policy(uw, p.id).await.unwrap();
+    assert_eq!(issued.status, PolicyStatus::Issued);
+    // activating before the effective date is refused
+    assert!(w.app.activate_policy(uw, p.id).await.is_err());
+    w.clock.set(Utc.with_ymd_and_hms(2027, 1, 1, 9, 0, 0).unwrap());
+    let active = w.app.activate_policy(uw, p.id).await.unwrap();
+    assert_eq!(active.status, PolicyStatus::Active);
+
+    // +$1,000 a year from 2027-10-24 (69 of 365 days left) adds $189.04
+    let endorsed = w
+        .app
+        .endorse_policy(
+            uw,
+            p.id,
+            chrono::NaiveDate::from_ymd_opt(2027, 10, 24).unwrap(),
+            Money::from_cents(100_000),
+            "add location",
+        )
+        .await
+        .unwrap();
+    assert_eq!(endorsed.segments.len(), 2);
+    assert_eq!(endorsed.segments[1].premium, Money::from_cents(18_904));
+
+    let cancelled = w
+        .app
+        .cancel_policy(
+            uw,
+            p.id,
+            chrono::NaiveDate::from_ymd_opt(2027, 7, 2).unwrap(),
+            CancellationMethod::ProRata,
+            "sold the business",
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, PolicyStatus::Cancelled);
+    assert!(cancelled.cancellation.as_ref().unwrap().return_premium.cents() > 0);
+    let reinstated = w.app.reinstate_policy(uw, p.id).await.unwrap();
+    assert_eq!(reinstated.status, PolicyStatus::Active);
+    assert!(reinstated.cancellation.is_none());
+
+    w.clock.set(Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap());
+    let expired = w.app.expire_policy(uw, p.id).await.unwrap();
+    assert_eq!(expired.status, PolicyStatus::Expired);
+    let renewal = w.app.renew_policy(uw, p.id, BillingPlan::Quarterly).await.unwrap();
+    assert_eq!(renewal.renewal_of, Some(p.id));
+    assert_eq!(renewal.number, "GL-2028-000001");
+    assert_eq!(renewal.effective_date, chrono::NaiveDate::from_ymd_opt(2028, 1, 1).unwrap());
+    assert!(w.app.renew_policy(uw, p.id, BillingPlan::Quarterly).await.is_err(), "renewed once only");
+
+    let names: Vec<&'static str> =
+        w.store.org_events(o.admin.org_id, Page::first()).await.unwrap().iter().map(|e| e.event.name()).collect();
+    for name in [
+        "policy.bound",
+        "policy.issued",
+        "policy.activated",
+        "policy.endorsed",
+        "policy.cancelled",
+        "policy.reinstated",
+        "policy.expired",
+        "policy.renewed",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn flat_cancellation_at_inception_returns_everything() {
+    let w = world();
+    let o = org(&w, 1).await;
+    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    let c = w
+        .app
+        .cancel_policy(&o.underwriter, p.id, p.effective_date, CancellationMethod::ShortRate, "flat")
+        .await
+        .unwrap();
+    let cancellation = c.cancellation.unwrap();
+    assert_eq!(cancellation.method, CancellationMethod::Flat);
+    assert_eq!(cancellation.return_premium, p.annual_premium);
+}
+
+#[tokio::test]
+async fn roles_and_orgs_for_policies() {
+    let w = world();
+    let o = org(&w, 1).await;
+    let other = org(&w, 2).await;
+    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    assert!(matches!(w.app.issue_policy(&o.producer, p.id).await, Err(Error::Forbidden(_))));
+    assert!(matches!(w.app.policy(&other.underwriter, p.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(w.app.issue_policy(&other.underwriter, p.id).await, Err(Error::NotFound { .. })));
+    assert!(w.app.policies(&other.underwriter, Page::first()).await.unwrap().is_empty());
+    assert_eq!(w.app.policies(&o.producer, Page::first()).await.unwrap().len(), 1);
+}
