@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod ledger;
+
+pub use ledger::MemoryLedger;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
