@@ -53,6 +53,9 @@ pub struct Installment {
     pub total: Money,
     /// Paid or due.
     pub status: InstallmentStatus,
+    /// The payment that paid it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<uuid::Uuid>,
 }
 
 /// A policy's billing schedule.
@@ -369,6 +372,7 @@ pub fn schedule(
             installment_fee,
             total,
             status: InstallmentStatus::Due,
+            payment_id: None,
         });
     }
     let schedule = BillingSchedule { plan, installments };
@@ -436,6 +440,26 @@ impl BillingSchedule {
         installment.status = InstallmentStatus::Paid;
         Ok(installment)
     }
+
+    /// Records payment `payment_id` of installment `number`. Returns `true` when it is newly paid,
+    /// `false` when this same payment was already recorded (a retry); a different payment of a
+    /// paid installment is [`BillingError::AlreadyPaid`]. Nothing changes on an error or a retry.
+    pub fn record_payment(&mut self, number: u32, payment_id: uuid::Uuid) -> Result<bool, BillingError> {
+        let installment = self
+            .installments
+            .iter_mut()
+            .find(|i| i.number == number)
+            .ok_or(BillingError::InstallmentNotFound { number })?;
+        match (installment.status, installment.payment_id) {
+            (InstallmentStatus::Paid, Some(id)) if id == payment_id => Ok(false),
+            (InstallmentStatus::Paid, _) => Err(BillingError::AlreadyPaid { number }),
+            (InstallmentStatus::Due, _) => {
+                installment.status = InstallmentStatus::Paid;
+                installment.payment_id = Some(payment_id);
+                Ok(true)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -445,6 +469,25 @@ mod tests {
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn recording_payments_is_idempotent_per_payment() {
+        let mut s = schedule(
+            BillingPlan::TwoPay,
+            date(2027, 1, 1),
+            Money::from_cents(1000),
+            Money::ZERO,
+            &InstallmentFees::NONE,
+        )
+        .unwrap();
+        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        assert_eq!(s.record_payment(1, a), Ok(true));
+        assert_eq!(s.record_payment(1, a), Ok(false), "a retry");
+        let before = s.clone();
+        assert_eq!(s.record_payment(1, b), Err(BillingError::AlreadyPaid { number: 1 }));
+        assert_eq!(s.record_payment(3, b), Err(BillingError::InstallmentNotFound { number: 3 }));
+        assert_eq!(s, before);
     }
 
     fn cents(values: &[Money]) -> Vec<i64> {

@@ -132,6 +132,9 @@ pub struct DaAgreement {
     /// Risks to refer even within limits.
     #[serde(default)]
     pub referral_triggers: ReferralTriggers,
+    /// The MGA's commission from the carrier, a rate of premium (the producer's is on the quote).
+    #[serde(default)]
+    pub mga_commission_rate: crate::money::Factor,
     /// The store's revision counter.
     #[serde(default)]
     pub revision: u64,
@@ -295,6 +298,10 @@ impl DaAgreement {
         }
         if self.quarterly_premium_limit.is_some_and(|q| q.cents() <= 0) {
             e.push("quarterlyPremiumLimitCents", "must be positive");
+        }
+        let mga = self.mga_commission_rate.value();
+        if mga.is_sign_negative() || mga >= Decimal::ONE {
+            e.push("mgaCommissionRate", "must be at least 0 and below 1");
         }
         if self.allowed_terms_months.is_empty() {
             e.push("allowedTermsMonths", "must list at least one term");

@@ -105,6 +105,32 @@ pub enum DomainEvent {
         /// The new term's policy.
         renewal_policy_id: PolicyId,
     },
+    /// A premium payment (an installment) was received; the ledger books its split.
+    #[serde(rename = "payment.received", rename_all = "camelCase")]
+    PaymentReceived {
+        /// The payment's id: the idempotency key of its ledger transfers.
+        payment_id: Uuid,
+        /// The policy.
+        policy_id: PolicyId,
+        /// The installment paid.
+        installment_number: u32,
+        /// Premium paid.
+        #[serde(rename = "premiumCents")]
+        premium: Money,
+        /// Policy fees paid.
+        #[serde(rename = "policyFeesCents")]
+        policy_fees: Money,
+        /// Taxes paid.
+        #[serde(rename = "taxesCents")]
+        taxes: Money,
+        /// The installment fee paid.
+        #[serde(rename = "installmentFeeCents")]
+        installment_fee: Money,
+        /// The producer's commission rate.
+        producer_commission_rate: crate::money::Factor,
+        /// The MGA's commission rate.
+        mga_commission_rate: crate::money::Factor,
+    },
     /// A referral was raised to a higher authority.
     #[serde(rename = "referral.created", rename_all = "camelCase")]
     ReferralCreated {
@@ -152,6 +178,7 @@ impl DomainEvent {
             DomainEvent::PolicyExpired { .. } => "policy.expired",
             DomainEvent::PolicyNonRenewed { .. } => "policy.non_renewed",
             DomainEvent::PolicyRenewed { .. } => "policy.renewed",
+            DomainEvent::PaymentReceived { .. } => "payment.received",
             DomainEvent::ReferralCreated { .. } => "referral.created",
             DomainEvent::ReferralApproved { .. } => "referral.approved",
             DomainEvent::ReferralDeclined { .. } => "referral.declined",

@@ -559,6 +559,7 @@ impl Policy {
             expiration_date,
             annual_premium: terms.annual_premium,
             commission_rate: self.commission_rate,
+            mga_commission_rate: self.mga_commission_rate,
             fees: terms.fees,
             taxes: terms.taxes,
             segments: vec![PremiumSegment {
@@ -710,6 +711,7 @@ mod tests {
             expiration_date: date(2028, 1, 1),
             annual_premium: premium,
             commission_rate: Factor::new(rust_decimal::Decimal::new(15, 2)),
+            mga_commission_rate: Factor::default(),
             fees,
             taxes,
             segments: vec![PremiumSegment {

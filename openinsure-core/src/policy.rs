@@ -137,8 +137,11 @@ pub struct Policy {
     /// The annual gross premium as quoted.
     #[serde(rename = "annualPremiumCents")]
     pub annual_premium: Money,
-    /// Commission rate of the quote.
+    /// Producer commission rate of the quote.
     pub commission_rate: Factor,
+    /// The MGA's commission rate from its DA agreement.
+    #[serde(default)]
+    pub mga_commission_rate: Factor,
     /// Policy fees of the quote.
     #[serde(rename = "feesCents")]
     pub fees: Money,
@@ -183,6 +186,8 @@ pub struct BindTerms {
     pub da_agreement_id: Option<DaAgreementId>,
     /// The approved referral it relies on.
     pub referral_id: Option<ReferralId>,
+    /// The MGA's commission rate (from the DA agreement).
+    pub mga_commission_rate: Factor,
     /// Who binds.
     pub bound_by: UserId,
     /// When.
@@ -224,6 +229,7 @@ impl Policy {
             expiration_date: submission.expiration_date()?,
             annual_premium: premium,
             commission_rate: q.rating.commission_rate,
+            mga_commission_rate: terms.mga_commission_rate,
             fees: q.rating.totals.fees,
             taxes: q.rating.totals.taxes,
             segments: vec![PremiumSegment {

@@ -105,6 +105,7 @@ pub fn sample_agreement_for(id: DaAgreementId, org: OrgId) -> DaAgreement {
         allowed_terms_months: vec![12],
         min_years_in_business: None,
         referral_triggers: ReferralTriggers::default(),
+        mga_commission_rate: Factor::new(rust_decimal::Decimal::new(10, 2)),
         revision: 0,
         created_at: Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).single().unwrap_or_default(),
     }
@@ -164,6 +165,7 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
         expiration_date: chrono::NaiveDate::from_ymd_opt(2028, 1, 1).unwrap_or_default(),
         annual_premium: premium,
         commission_rate: quote.rating.commission_rate,
+        mga_commission_rate: Factor::default(),
         fees: quote.rating.totals.fees,
         taxes: quote.rating.totals.taxes,
         segments: vec![crate::policy::PremiumSegment {
@@ -182,6 +184,7 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
                 installment_fee: Money::ZERO,
                 total: premium,
                 status: crate::billing::InstallmentStatus::Due,
+                payment_id: None,
             }],
         },
         cancellation: None,

@@ -39,6 +39,7 @@ pub struct App {
     pub(crate) rates: Arc<RateBook>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
+    pub(crate) ledger: Option<Arc<dyn openinsure_ledger::LedgerBackend>>,
 }
 
 impl std::fmt::Debug for App {
@@ -56,7 +57,7 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
-        App { store, authorizer, rates, clock, ids }
+        App { store, authorizer, rates, clock, ids, ledger: None }
     }
 
     /// The rate book.

@@ -32,11 +32,18 @@ pub struct BindRequest {
     pub billing_plan: BillingPlan,
     /// Installment fees by plan.
     pub installment_fees: InstallmentFees,
+    /// The down payment collected at bind, if any: installment 1 is recorded as paid by this
+    /// payment in the same atomic step, and its `payment.received` event books the ledger split.
+    pub down_payment_id: Option<uuid::Uuid>,
 }
 
 impl Default for BindRequest {
     fn default() -> Self {
-        BindRequest { billing_plan: BillingPlan::PaidInFull, installment_fees: InstallmentFees::default() }
+        BindRequest {
+            billing_plan: BillingPlan::PaidInFull,
+            installment_fees: InstallmentFees::default(),
+            down_payment_id: None,
+        }
     }
 }
 
@@ -246,11 +253,20 @@ impl App {
             billing: schedule,
             da_agreement_id: checks.agreement.as_ref().map(|a| a.id),
             referral_id: checks.approved_referral,
+            mga_commission_rate: checks.agreement.as_ref().map(|a| a.mga_commission_rate).unwrap_or_default(),
             bound_by: caller.user_id,
             now,
         };
-        let policy = Policy::from_quote(&fresh, &submission, terms)
+        let mut policy = Policy::from_quote(&fresh, &submission, terms)
             .ok_or_else(|| Error::Conflict("the quote does not belong to its submission".into()))?;
+        let mut events = Vec::with_capacity(2);
+        let down_payment = match request.down_payment_id {
+            Some(payment_id) => {
+                policy.billing.record_payment(1, payment_id)?;
+                Some(crate::ledger::payment_received(&policy, 1, payment_id)?)
+            }
+            None => None,
+        };
         let mut bound_quote = fresh.into_quote();
         bound_quote.status = QuoteStatus::Bound;
         let mut bound_submission = submission.clone();
@@ -269,13 +285,12 @@ impl App {
                 bound_by: caller.user_id,
             },
         );
-        let commit = BindCommit {
-            policy,
-            quote: bound_quote,
-            submission: bound_submission,
-            capacity: checks.claim,
-            events: vec![event],
-        };
+        events.push(event);
+        if let Some(paid) = down_payment {
+            events.push(EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, paid));
+        }
+        let commit =
+            BindCommit { policy, quote: bound_quote, submission: bound_submission, capacity: checks.claim, events };
         match self.store.bind(caller.org_id, &commit).await? {
             BindOutcome::Bound(p) => {
                 tracing::info!(policy_id = %p.id, policy_number = %p.number, rule = %decision.rule, "bound");

@@ -4,6 +4,7 @@ pub mod app;
 pub mod bind;
 pub mod dispatch;
 pub mod error;
+pub mod ledger;
 pub mod policies;
 pub mod system;
 pub mod underwriting;

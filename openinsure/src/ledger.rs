@@ -1,0 +1,251 @@
+//! The ledger, wired to the platform: premium payments and claims book double entries on a
+//! [`LedgerBackend`] through the outbox, and the books are read back per org.
+//!
+//! Use cases write a `payment.received` event in the same atomic step as the business change
+//! (the installment marked paid). [`LedgerSubscriber`] turns each such event into its linked
+//! chain of transfers. The dispatcher delivers at least once and transfer ids derive from the
+//! payment id, so a failed ledger write is retried from the outbox and a retry never posts twice.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use openinsure_core::events::{DomainEvent, EventEnvelope};
+use openinsure_core::ids::{OrgId, PolicyId};
+use openinsure_core::policy::Policy;
+use openinsure_core::tenancy::{Caller, Role};
+use openinsure_ledger::chart::{AccountType, account_id, chart_of_accounts};
+use openinsure_ledger::model::{
+    Account, AccountFilter, CreateAccountError, CreateTransferError, QueryFilter, Transfer,
+};
+use openinsure_ledger::ops::{PremiumAllocation, PremiumPayment, SplitTerms, split_premium_payment};
+use openinsure_ledger::reports::{JournalEntry, TrialBalance, journal, trial_balance};
+use openinsure_ledger::{LedgerBackend, LedgerError};
+use uuid::Uuid;
+
+use crate::app::{App, require};
+use crate::dispatch::Subscriber;
+use crate::error::{Error, Result};
+
+/// Roles that read the books.
+pub const LEDGER_READ_ROLES: &[Role] =
+    &[Role::FinanceAnalyst, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::Auditor, Role::System];
+
+/// Roles that record payments.
+pub const PAYMENT_ROLES: &[Role] =
+    &[Role::FinanceAnalyst, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
+
+impl From<LedgerError> for Error {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Invalid { field, reason } => {
+                let mut f = openinsure_core::FieldErrors::default();
+                f.push(field, reason);
+                Error::Invalid(f)
+            }
+            other => Error::Rule { code: "ledger_rejected", message: other.to_string() },
+        }
+    }
+}
+
+/// The `payment.received` event of installment `number` of a policy paid by `payment_id`.
+pub fn payment_received(policy: &Policy, number: u32, payment_id: Uuid) -> Result<DomainEvent> {
+    let installment = policy.billing.installments.iter().find(|i| i.number == number).ok_or_else(|| {
+        let mut f = openinsure_core::FieldErrors::default();
+        f.push("installmentNumber", format!("policy `{}` has no installment {number}", policy.number));
+        Error::Invalid(f)
+    })?;
+    let a = PremiumAllocation::for_installment(policy, installment)?;
+    Ok(DomainEvent::PaymentReceived {
+        payment_id,
+        policy_id: policy.id,
+        installment_number: number,
+        premium: a.premium,
+        policy_fees: a.policy_fees,
+        taxes: a.taxes,
+        installment_fee: a.installment_fee,
+        producer_commission_rate: policy.commission_rate,
+        mga_commission_rate: policy.mga_commission_rate,
+    })
+}
+
+/// Creates an org's chart of accounts; accounts that exist are fine.
+pub async fn open_books(ledger: &dyn LedgerBackend, org: OrgId) -> Result<()> {
+    let failures = ledger.create_accounts(&chart_of_accounts(org)).await.map_err(|e| Error::Backend(e.to_string()))?;
+    match failures.iter().find(|f| f.error != CreateAccountError::Exists) {
+        None => Ok(()),
+        Some(f) => Err(Error::Backend(format!("could not open account {}: {}", f.index, f.error))),
+    }
+}
+
+/// Posts one linked chain; a chain that was already posted (a retry) is success.
+pub async fn post_chain(ledger: &dyn LedgerBackend, transfers: &[Transfer]) -> Result<()> {
+    let failures = ledger.create_transfers(transfers).await.map_err(|e| Error::Backend(e.to_string()))?;
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let retry = failures
+        .iter()
+        .all(|f| matches!(f.error, CreateTransferError::Exists | CreateTransferError::LinkedEventFailed));
+    if retry {
+        let ids: Vec<u128> = transfers.iter().map(|t| t.id).collect();
+        if ledger.lookup_transfers(&ids).await.map_err(|e| Error::Backend(e.to_string()))?.len() == ids.len() {
+            return Ok(());
+        }
+    }
+    let first = failures.iter().find(|f| f.error != CreateTransferError::LinkedEventFailed).unwrap_or(&failures[0]);
+    Err(Error::Rule { code: "ledger_rejected", message: format!("leg {} refused: {}", first.index, first.error) })
+}
+
+/// Books domain events on a ledger: opens an org's books when it binds, splits every premium
+/// payment received.
+#[derive(Clone)]
+pub struct LedgerSubscriber {
+    ledger: Arc<dyn LedgerBackend>,
+}
+
+impl LedgerSubscriber {
+    /// A subscriber booking on `ledger`.
+    pub fn new(ledger: Arc<dyn LedgerBackend>) -> Self {
+        LedgerSubscriber { ledger }
+    }
+
+    /// Books one event (idempotent).
+    pub async fn book(&self, event: &EventEnvelope) -> Result<()> {
+        match &event.event {
+            DomainEvent::PolicyBound { .. } => open_books(self.ledger.as_ref(), event.org_id).await,
+            DomainEvent::PaymentReceived {
+                payment_id,
+                policy_id,
+                premium,
+                policy_fees,
+                taxes,
+                installment_fee,
+                producer_commission_rate,
+                mga_commission_rate,
+                ..
+            } => {
+                open_books(self.ledger.as_ref(), event.org_id).await?;
+                let transfers = split_premium_payment(&PremiumPayment {
+                    org: event.org_id,
+                    payment_id: *payment_id,
+                    policy_id: *policy_id,
+                    allocation: PremiumAllocation {
+                        premium: *premium,
+                        policy_fees: *policy_fees,
+                        taxes: *taxes,
+                        installment_fee: *installment_fee,
+                    },
+                    terms: SplitTerms {
+                        producer_commission_rate: *producer_commission_rate,
+                        mga_commission_rate: *mga_commission_rate,
+                    },
+                })?;
+                post_chain(self.ledger.as_ref(), &transfers).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl Subscriber for LedgerSubscriber {
+    fn name(&self) -> &str {
+        "ledger"
+    }
+
+    async fn handle(&self, event: &EventEnvelope) -> std::result::Result<(), String> {
+        self.book(event).await.map_err(|e| e.to_string())
+    }
+}
+
+impl App {
+    /// Uses `ledger` for the books (the use cases in this module need one).
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn LedgerBackend>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// The ledger backend, if one is configured.
+    pub fn ledger(&self) -> Option<&Arc<dyn LedgerBackend>> {
+        self.ledger.as_ref()
+    }
+
+    fn books(&self) -> Result<&dyn LedgerBackend> {
+        self.ledger.as_deref().ok_or_else(|| Error::Backend("no ledger is configured".into()))
+    }
+
+    /// Records payment `payment_id` of installment `number`: the installment is marked paid and
+    /// the `payment.received` event written in one atomic step. A retry with the same payment id
+    /// changes nothing and returns the policy.
+    pub async fn record_installment_payment(
+        &self,
+        caller: &Caller,
+        policy: PolicyId,
+        number: u32,
+        payment_id: Uuid,
+    ) -> Result<Policy> {
+        require(caller, PAYMENT_ROLES, "record payments")?;
+        let mut p = self.store.get_policy(caller.org_id, policy).await?;
+        if !p.billing.record_payment(number, payment_id)? {
+            return Ok(p);
+        }
+        let event = payment_received(&p, number, payment_id)?;
+        p.updated_at = self.clock.now();
+        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
+        Ok(self.store.update_policy(caller.org_id, &p, &[envelope]).await?)
+    }
+
+    async fn org_accounts(&self, org: OrgId) -> Result<Vec<Account>> {
+        let ids: Vec<u128> = chart_of_accounts(org).iter().map(|a| a.id).collect();
+        self.books()?.lookup_accounts(&ids).await.map_err(|e| Error::Backend(e.to_string()))
+    }
+
+    /// The caller's org's trial balance.
+    pub async fn trial_balance(&self, caller: &Caller) -> Result<TrialBalance> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        Ok(trial_balance(&self.org_accounts(caller.org_id).await?))
+    }
+
+    /// One account's balance (the whole account record) in the caller's org.
+    pub async fn account_balance(&self, caller: &Caller, ty: AccountType) -> Result<Account> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        let id = account_id(caller.org_id, ty);
+        let found = self.books()?.lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
+        found.into_iter().next().ok_or_else(|| Error::NotFound { entity: "ledger account", id: ty.name().into() })
+    }
+
+    /// An account's transfers in the caller's org, oldest first.
+    pub async fn account_transfers(&self, caller: &Caller, ty: AccountType, limit: u32) -> Result<Vec<Transfer>> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        let filter = AccountFilter::all(account_id(caller.org_id, ty), limit.clamp(1, 8189));
+        self.books()?.get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))
+    }
+
+    /// The journal of the caller's org: every transfer touching its accounts, oldest first.
+    pub async fn journal(&self, caller: &Caller, limit: u32) -> Result<Vec<JournalEntry>> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        let accounts = self.org_accounts(caller.org_id).await?;
+        let mut transfers: Vec<Transfer> = Vec::new();
+        for a in &accounts {
+            // every transfer has a debit side in the org: collecting debits finds each once
+            let filter = AccountFilter { credits: false, ..AccountFilter::all(a.id, limit.clamp(1, 8189)) };
+            transfers
+                .extend(self.books()?.get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?);
+        }
+        transfers.sort_by_key(|t| t.timestamp);
+        transfers.truncate(limit as usize);
+        Ok(journal(&accounts, &transfers))
+    }
+
+    /// The transfers booked for a policy of the caller's org.
+    pub async fn policy_transfers(&self, caller: &Caller, policy: PolicyId) -> Result<Vec<Transfer>> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        self.store.get_policy(caller.org_id, policy).await?;
+        let filter = QueryFilter { user_data_128: policy.as_uuid().as_u128(), limit: 8189, ..QueryFilter::default() };
+        let org_accounts: Vec<u128> = chart_of_accounts(caller.org_id).iter().map(|a| a.id).collect();
+        let found = self.books()?.query_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?;
+        Ok(found.into_iter().filter(|t| org_accounts.contains(&t.debit_account_id)).collect())
+    }
+}
