@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use openinsure::App;
 use openinsure::bind::BindRequest;
 use openinsure::dispatch::{Dispatcher, Subscriber};
+use openinsure::ledger::LedgerSubscriber;
 use openinsure::system::{SystemClock, UuidV7};
 use openinsure_core::authority::ReferralStatus;
 use openinsure_core::authz::RelationshipAuthorizer;
@@ -14,6 +15,7 @@ use openinsure_core::events::EventEnvelope;
 use openinsure_core::quote::{Schedule, ScheduleAdjustment};
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::{Caller, Role};
+use openinsure_ledger::LedgerBackend;
 use openinsure_memory::MemoryStore;
 use openinsure_rating::{RateBook, RateTable};
 use serde_json::json;
@@ -29,14 +31,14 @@ fn fail(stage: &str) -> impl Fn(openinsure::Error) -> Failure + '_ {
     move |e| Failure(format!("demo failed at {stage}: {e}"))
 }
 
-/// Runs the demo on a fresh in-memory platform.
-pub fn run() -> Result<(), Failure> {
+/// Runs the demo on a fresh in-memory platform, booking on `ledger`.
+pub fn run(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
-    runtime.block_on(demo())
+    runtime.block_on(demo(ledger))
 }
 
-async fn demo() -> Result<(), Failure> {
+async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let mut book = RateBook::new();
     for (name, text) in [("general-liability.json", GL_TABLE), ("cyber.json", CYBER_TABLE)] {
         let table = RateTable::from_json(text).map_err(|e| Failure(format!("{name}: {e}")))?;
@@ -49,7 +51,8 @@ async fn demo() -> Result<(), Failure> {
         Arc::new(book),
         Arc::new(SystemClock),
         Arc::new(UuidV7),
-    );
+    )
+    .with_ledger(ledger.clone());
 
     let org = openinsure_core::ids::OrgId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_00a0));
     let producer = Caller::new(user(0xa1)?, org, Role::Producer);
@@ -104,7 +107,11 @@ async fn demo() -> Result<(), Failure> {
     println!("worksheet recomputes from its own lines: {}", if check == revised.rating.totals { "yes" } else { "NO" });
 
     println!("\n== 4. bind: every pre-bind check again, then one atomic write");
-    let request = BindRequest { billing_plan: BillingPlan::TenPay, ..BindRequest::default() };
+    let request = BindRequest {
+        billing_plan: BillingPlan::TenPay,
+        down_payment_id: Some(uuid::Uuid::now_v7()),
+        ..BindRequest::default()
+    };
     let policy = app.bind(&underwriter, revised.id, &request).await.map_err(fail("bind"))?;
     println!(
         "policy {} bound: {} to {}, premium {}, DA agreement {}",
@@ -158,9 +165,18 @@ async fn demo() -> Result<(), Failure> {
     println!("policy {} bound on referral {}", big_policy.number, referral.id);
 
     println!("\n== 6. events: the outbox, delivered at least once");
-    let dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(Printer));
+    let dispatcher = Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(Printer))
+        .subscribe(Arc::new(LedgerSubscriber::new(ledger.clone())));
     let report = dispatcher.run_once().await.map_err(fail("dispatch"))?;
     println!("{} events delivered, {} left for retry", report.delivered, report.failed);
+
+    println!("\n== 7. ledger: the down payment, split, double entry");
+    let finance = Caller::new(user(0xa5)?, org, Role::FinanceAnalyst);
+    let entries = app.journal(&finance, 100).await.map_err(fail("journal"))?;
+    print!("{}", render::journal(&entries));
+    let tb = app.trial_balance(&finance).await.map_err(fail("trial balance"))?;
+    print!("{}", render::trial_balance(&tb));
     Ok(())
 }
 
@@ -204,7 +220,8 @@ async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(),
             "quarterlyPremiumLimitCents": 175_000_000,
             "maxPoliciesPerInsured": 1,
             "allowedTermsMonths": [12],
-            "minYearsInBusiness": 3
+            "minYearsInBusiness": 3,
+            "mgaCommissionRate": "0.10"
         }),
     )
     .await

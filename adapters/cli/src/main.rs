@@ -154,7 +154,7 @@ fn main() -> ExitCode {
                 .map(|s| println!("{s}"))
                 .map_err(|e| Failure(e.to_string()))
         }
-        Command::Demo => demo::run(),
+        Command::Demo => demo::run(std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,3 +68,47 @@ pub fn worksheet(rating: &Rating) -> String {
     }
     out
 }
+
+fn cents(amount: u128) -> String {
+    i64::try_from(amount)
+        .map_or_else(|_| format!("{amount}c"), |c| openinsure_core::money::Money::from_cents(c).to_string())
+}
+
+/// Journal entries as an aligned table.
+pub fn journal(entries: &[openinsure_ledger::reports::JournalEntry]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<20} {:<24} {:<24} {:>16}  subject", "code", "debit", "credit", "amount");
+    for e in entries {
+        let _ = writeln!(
+            out,
+            "{:<20} {:<24} {:<24} {:>16}  {} leg {}",
+            e.code,
+            e.debit,
+            e.credit,
+            cents(e.amount_cents),
+            e.subject,
+            e.leg
+        );
+    }
+    out
+}
+
+/// A trial balance as an aligned table.
+pub fn trial_balance(tb: &openinsure_ledger::reports::TrialBalance) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:>3} {:<24} {:>16} {:>16}", "", "account", "debits", "credits");
+    for r in &tb.rows {
+        let _ =
+            writeln!(out, "{:>3} {:<24} {:>16} {:>16}", r.code, r.name, cents(r.debits_cents), cents(r.credits_cents));
+    }
+    let _ = writeln!(
+        out,
+        "{:>3} {:<24} {:>16} {:>16}  {}",
+        "",
+        "total",
+        cents(tb.total_debits_cents),
+        cents(tb.total_credits_cents),
+        if tb.is_balanced() { "balanced" } else { "NOT BALANCED" }
+    );
+    out
+}
