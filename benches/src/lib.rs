@@ -3,3 +3,4 @@
 //! | bench | measures |
 //! |---|---|
 //! | `rating` | full quotes per second (worksheet included) on the realistic GL table |
+//! | `ledger` | premium splits per second: pure, through the in-memory engine, and through TigerBeetle |

@@ -1,7 +1,9 @@
 //! The chart of accounts and the transfer codes.
 //!
 //! Each org has one account of every [`AccountType`]; its id is derived from the org id and the
-//! type code (a name-based UUID), so it never needs a lookup table and two orgs never share one.
+//! type code (a name-based UUID of the org with the code in its low bits), so it never needs a
+//! lookup table and two orgs never share one (that would take two SHA-1 digests equal in all but
+//! their lowest bits).
 //! The account's `user_data_128` holds the org id.
 
 use openinsure_core::ids::OrgId;
@@ -178,30 +180,39 @@ impl TransferCode {
     }
 }
 
+/// The base of an org's account ids: a name-based UUID of the org. Account ids are this base with
+/// the type code XOR-ed into the low bits, so one hash serves the whole chart.
+pub fn account_base(org: OrgId) -> u128 {
+    Uuid::new_v5(&ACCOUNT_NAMESPACE, org.as_uuid().as_bytes()).as_u128()
+}
+
 /// The id of an org's account of a type.
 pub fn account_id(org: OrgId, ty: AccountType) -> u128 {
-    let mut name = [0u8; 18];
+    account_base(org) ^ u128::from(ty.code())
+}
+
+/// The base of the transfer ids of business event `key` in an org: a name-based UUID of
+/// (org, key). Leg ids are this base with the leg number XOR-ed into the low bits.
+pub fn transfer_base(org: OrgId, key: Uuid) -> u128 {
+    let mut name = [0u8; 32];
     name[..16].copy_from_slice(org.as_uuid().as_bytes());
-    name[16..].copy_from_slice(&ty.code().to_be_bytes());
-    Uuid::new_v5(&ACCOUNT_NAMESPACE, &name).as_u128()
+    name[16..].copy_from_slice(key.as_bytes());
+    Uuid::new_v5(&TRANSFER_NAMESPACE, &name).as_u128()
 }
 
 /// The id of leg `leg` of the business event `key` (a payment id, a claim transaction id) in an
 /// org: the same key and leg give the same id, so a retry posts nothing twice.
 pub fn transfer_id(org: OrgId, key: Uuid, leg: u32) -> u128 {
-    let mut name = [0u8; 36];
-    name[..16].copy_from_slice(org.as_uuid().as_bytes());
-    name[16..32].copy_from_slice(key.as_bytes());
-    name[32..].copy_from_slice(&leg.to_be_bytes());
-    Uuid::new_v5(&TRANSFER_NAMESPACE, &name).as_u128()
+    transfer_base(org, key) ^ u128::from(leg)
 }
 
 /// The org's accounts, one per type, ready to create (idempotent: they `exist` the second time).
 pub fn chart_of_accounts(org: OrgId) -> Vec<Account> {
+    let base = account_base(org);
     AccountType::ALL
         .into_iter()
         .map(|ty| Account {
-            id: account_id(org, ty),
+            id: base ^ u128::from(ty.code()),
             user_data_128: org.as_uuid().as_u128(),
             ledger: LEDGER_USD,
             code: ty.code(),

@@ -10,7 +10,9 @@ use openinsure_core::policy::Policy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::chart::{AccountType, TransferCode, account_id, transfer_id};
+#[cfg(test)]
+use crate::chart::account_id;
+use crate::chart::{AccountType, TransferCode, account_base, transfer_base};
 use crate::model::{LEDGER_USD, Transfer, TransferFlags};
 
 /// Why an operation cannot be turned into transfers.
@@ -58,14 +60,16 @@ pub struct Leg {
 /// are left out. `subject` goes to `user_data_128` (the policy or claim).
 pub fn chain(org: OrgId, key: Uuid, subject: Uuid, legs: &[Leg]) -> Result<Vec<Transfer>, LedgerError> {
     let mut out = Vec::with_capacity(legs.len());
+    let accounts = account_base(org);
+    let transfers = transfer_base(org, key);
     for leg in legs {
         if leg.amount.is_zero() {
             continue;
         }
         out.push(Transfer {
-            id: transfer_id(org, key, leg.number),
-            debit_account_id: account_id(org, leg.debit),
-            credit_account_id: account_id(org, leg.credit),
+            id: transfers ^ u128::from(leg.number),
+            debit_account_id: accounts ^ u128::from(leg.debit.code()),
+            credit_account_id: accounts ^ u128::from(leg.credit.code()),
             amount: cents(leg.amount, "amount")?,
             user_data_128: subject.as_u128(),
             user_data_32: leg.number,

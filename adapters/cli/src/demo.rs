@@ -249,3 +249,71 @@ async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(),
     }
     Ok(())
 }
+
+/// The embedded default for `openinsure ledger`: the example policy bound with its down payment
+/// booked on `ledger`. Returns the app and a finance caller of the example org.
+pub async fn example_books(ledger: Arc<dyn LedgerBackend>) -> Result<(App, Caller), Failure> {
+    let mut book = RateBook::new();
+    book.insert(RateTable::from_json(GL_TABLE).map_err(|e| Failure(e.to_string()))?)
+        .map_err(|e| Failure(e.to_string()))?;
+    let app = App::new(
+        Arc::new(MemoryStore::default()),
+        Arc::new(RelationshipAuthorizer::new()),
+        Arc::new(book),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7),
+    )
+    .with_ledger(ledger.clone());
+    let org = openinsure_core::ids::OrgId::from_uuid(uuid::Uuid::now_v7());
+    let producer = Caller::new(user(0xa1)?, org, Role::Producer);
+    let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);
+    let admin = Caller::new(user(0xa4)?, org, Role::Admin);
+    setup_quietly(&app, &admin, &underwriter).await?;
+    let json = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
+    let submission = app.submit(&producer, &json).await.map_err(fail("intake"))?;
+    let quote = app.quote(&underwriter, submission.id, &Schedule::none()).await.map_err(fail("rating"))?;
+    let request = BindRequest {
+        billing_plan: BillingPlan::Quarterly,
+        down_payment_id: Some(uuid::Uuid::now_v7()),
+        ..BindRequest::default()
+    };
+    app.bind(&underwriter, quote.id, &request).await.map_err(fail("bind"))?;
+    Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(LedgerSubscriber::new(ledger)))
+        .run_once()
+        .await
+        .map_err(fail("dispatch"))?;
+    Ok((app, Caller::new(user(0xa5)?, org, Role::FinanceAnalyst)))
+}
+
+async fn setup_quietly(app: &App, admin: &Caller, underwriter: &Caller) -> Result<(), Failure> {
+    let mut agreement: serde_json::Value = json!({
+        "programId": "0192f0c0-0000-7000-8000-000000000001",
+        "carrierId": "0192f0c0-0000-7000-8000-0000000000ca",
+        "name": "Main Street GL 2026-27",
+        "status": "active",
+        "effectiveDate": "2026-07-01",
+        "expirationDate": "2027-07-01",
+        "maxOccurrenceLimitCents": 200_000_000,
+        "maxAggregateLimitCents": 400_000_000,
+        "maxPremiumCents": 25_000_000,
+        "authorizedStates": "all",
+        "annualPremiumLimitCents": 500_000_000,
+        "allowedTermsMonths": [12],
+    });
+    agreement["mgaCommissionRate"] = json!("0.10");
+    app.create_agreement(admin, &agreement).await.map_err(fail("DA agreement"))?;
+    let profile = app
+        .create_profile(
+            admin,
+            &json!({
+                "name": "GL level 1", "level": 1, "lineOfBusiness": "general_liability",
+                "maxOccurrenceLimitCents": 100_000_000, "maxAggregateLimitCents": 200_000_000,
+                "maxPremiumCents": 2_500_000, "canApproveReferrals": false
+            }),
+        )
+        .await
+        .map_err(fail("authority profile"))?;
+    app.assign_profile(admin, underwriter.user_id, profile.id).await.map_err(fail("assignment"))?;
+    Ok(())
+}

@@ -41,8 +41,31 @@ enum Command {
         #[command(subcommand)]
         command: RateTableCommand,
     },
-    /// Takes an example submission through intake and rating on the in-memory stores.
+    /// Takes an example submission through intake, rating, bind, a referral and the ledger on the
+    /// in-memory stores.
     Demo,
+    /// Ledger reports.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// The trial balance of the example org (its down payment booked on the embedded in-memory
+    /// engine).
+    TrialBalance {
+        /// Print JSON (amounts in integer cents).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The journal of the example org.
+    Journal {
+        /// Print JSON (amounts in integer cents).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,12 +148,50 @@ fn run_rate(table: &Path, submission: &Path, schedule: Option<&Path>, json: bool
     })?;
     if json {
         let text = serde_json::to_string_pretty(&rating).map_err(|e| Failure(e.to_string()))?;
-        println!("{text}");
+        emit(&text);
     } else {
         println!("{} ({}, {}, NAICS {})", sub.insured_name, sub.line_of_business, sub.risk_state, sub.naics_code);
         print!("{}", render::worksheet(&rating));
     }
     Ok(())
+}
+
+fn ledger(
+    command: LedgerCommand,
+    backend: std::sync::Arc<dyn openinsure_ledger::LedgerBackend>,
+) -> Result<(), Failure> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
+    runtime.block_on(async {
+        let (app, finance) = demo::example_books(backend).await?;
+        let text = match command {
+            LedgerCommand::TrialBalance { json } => {
+                let tb = app.trial_balance(&finance).await.map_err(|e| Failure(e.to_string()))?;
+                if json {
+                    serde_json::to_string_pretty(&tb).map_err(|e| Failure(e.to_string()))?
+                } else {
+                    render::trial_balance(&tb)
+                }
+            }
+            LedgerCommand::Journal { json } => {
+                let entries = app.journal(&finance, 1000).await.map_err(|e| Failure(e.to_string()))?;
+                if json {
+                    serde_json::to_string_pretty(&entries).map_err(|e| Failure(e.to_string()))?
+                } else {
+                    render::journal(&entries)
+                }
+            }
+        };
+        emit(text.trim_end());
+        Ok(())
+    })
+}
+
+/// Writes a line to stdout; a closed pipe (`| head`) ends output quietly instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
 }
 
 fn main() -> ExitCode {
@@ -155,6 +216,7 @@ fn main() -> ExitCode {
                 .map_err(|e| Failure(e.to_string()))
         }
         Command::Demo => demo::run(std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
+        Command::Ledger { command } => ledger(command, std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

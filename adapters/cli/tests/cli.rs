@@ -116,4 +116,21 @@ fn demo_runs() {
     let out = stdout(&o);
     assert!(out.contains("worksheet recomputes from its own lines: yes"), "{out}");
     assert!(out.contains("`riskState`: `Ohio`"), "{out}");
+    assert!(out.contains("balanced"), "{out}");
+    assert!(out.contains("payment.received"), "{out}");
+}
+
+#[test]
+fn ledger_reports_balance() {
+    let o = run(&["ledger", "trial-balance", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tb: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(tb["totalDebitsCents"], tb["totalCreditsCents"]);
+    assert!(tb["totalDebitsCents"].as_u64().unwrap() > 0);
+    let o = run(&["ledger", "journal"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for needle in ["PREMIUM_RECEIVABLE", "MGA_FIDUCIARY", "CARRIER_PAYABLE", "COMMISSION_SPLIT", "TAX_SPLIT"] {
+        assert!(out.contains(needle), "{needle} missing:\n{out}");
+    }
 }

@@ -1,0 +1,67 @@
+//! Premium splits per second through the ledger: the in-memory engine, and (when
+//! `TIGERBEETLE_ADDRESS` is set) a real TigerBeetle cluster, batched, beside the raw client.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs, reason = "benchmark setup")]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use openinsure_core::ids::OrgId;
+use openinsure_ledger::LedgerBackend;
+use openinsure_ledger::chart::chart_of_accounts;
+use openinsure_ledger::ops::split_premium_payment;
+use openinsure_ledger::testkit::payment;
+use openinsure_memory::MemoryLedger;
+
+static KEY: AtomicU64 = AtomicU64::new(1);
+
+fn splits(org: OrgId, n: usize) -> Vec<openinsure_ledger::Transfer> {
+    (0..n)
+        .flat_map(|_| {
+            let k = KEY.fetch_add(1, Ordering::Relaxed);
+            split_premium_payment(&payment(org, u128::from(k), 832_191)).unwrap()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let org = OrgId::from_uuid(uuid::Uuid::from_u128(1));
+
+    let mut g = c.benchmark_group("ledger");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("split_premium_payment_pure", |b| {
+        let p = payment(org, 7, 832_191);
+        b.iter(|| split_premium_payment(black_box(&p)))
+    });
+
+    let memory = MemoryLedger::new();
+    rt.block_on(memory.create_accounts(&chart_of_accounts(org))).unwrap();
+    // one split (a 6-leg linked chain) per create_transfers call
+    g.bench_function("memory_split_unbatched", |b| {
+        b.iter_batched(
+            || splits(org, 1),
+            |t| {
+                let f = rt.block_on(memory.create_transfers(&t)).unwrap();
+                assert!(f.is_empty());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // 1,000 splits (6,000 transfers) per call: throughput per split
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("memory_splits_batched_1000", |b| {
+        b.iter_batched(
+            || splits(org, 1000),
+            |t| {
+                let f = rt.block_on(memory.create_transfers(&t)).unwrap();
+                assert!(f.is_empty());
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
