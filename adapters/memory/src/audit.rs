@@ -1,0 +1,1 @@
+//! The in-memory PHI audit log (see `openinsure_hipaa::audit`).
