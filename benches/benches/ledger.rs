@@ -25,7 +25,7 @@ fn splits(org: OrgId, n: usize) -> Vec<openinsure_ledger::Transfer> {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let org = OrgId::from_uuid(uuid::Uuid::from_u128(1));
 
     let mut g = c.benchmark_group("ledger");
@@ -61,6 +61,65 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    #[cfg(feature = "tigerbeetle")]
+    tigerbeetle(c, &rt);
+}
+
+/// Through a real cluster: our splits batched 1,000 a request (6,000 linked transfers), and in the
+/// same run the raw client posting 8,189 plain transfers a request, so our overhead is a ratio.
+#[cfg(feature = "tigerbeetle")]
+fn tigerbeetle(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    use openinsure_tigerbeetle::TigerBeetle;
+    use tigerbeetle_unofficial as tb;
+    let Ok(address) = std::env::var("TIGERBEETLE_ADDRESS") else {
+        eprintln!("NOTE: TIGERBEETLE_ADDRESS is not set: the TigerBeetle benches did not run");
+        return;
+    };
+    let rt_enter = rt.enter();
+    let ours = TigerBeetle::connect(0, &address, std::time::Duration::from_secs(30)).unwrap();
+    let org = OrgId::from_uuid(uuid::Uuid::now_v7());
+    rt.block_on(ours.create_accounts(&chart_of_accounts(org))).unwrap();
+
+    let mut g = c.benchmark_group("ledger_tigerbeetle");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("splits_batched_1000", |b| {
+        b.iter_batched(
+            || splits(org, 1000),
+            |t| {
+                let f = rt.block_on(ours.create_transfers(&t)).unwrap();
+                assert!(f.is_empty(), "{:?}", f.first());
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    let raw = tb::Client::new(0, address.as_str()).unwrap();
+    let (debit, credit) = (tb::id(), tb::id());
+    let accounts = vec![tb::Account::new(debit, 840, 1), tb::Account::new(credit, 840, 1)];
+    rt.block_on(raw.create_accounts(accounts)).unwrap();
+    g.throughput(Throughput::Elements(8189));
+    g.bench_function("raw_client_transfers_batched_8189", |b| {
+        b.iter_batched(
+            || {
+                (0..8189)
+                    .map(|_| {
+                        tb::Transfer::new(tb::id())
+                            .with_debit_account_id(debit)
+                            .with_credit_account_id(credit)
+                            .with_amount(100)
+                            .with_ledger(840)
+                            .with_code(1)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |t| rt.block_on(raw.create_transfers(t)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+    drop(rt_enter);
 }
 
 criterion_group!(benches, bench);

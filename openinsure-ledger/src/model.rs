@@ -237,6 +237,10 @@ pub enum CreateTransferError {
     /// A balance would overflow.
     #[error("overflows")]
     Overflows,
+    /// The id was used before by a transfer that failed for a reason that depends on the books
+    /// (`exceeds_credits`, `*_not_found`, ...): it can never succeed; retry with a new id.
+    #[error("id_already_failed")]
+    IdAlreadyFailed,
     /// Any other backend result, by name.
     #[error("{0}")]
     Other(String),

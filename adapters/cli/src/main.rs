@@ -43,7 +43,11 @@ enum Command {
     },
     /// Takes an example submission through intake, rating, bind, a referral and the ledger on the
     /// in-memory stores.
-    Demo,
+    Demo {
+        /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
+        #[arg(long, value_name = "ADDR")]
+        tigerbeetle: Option<String>,
+    },
     /// Ledger reports.
     Ledger {
         #[command(subcommand)]
@@ -59,12 +63,18 @@ enum LedgerCommand {
         /// Print JSON (amounts in integer cents).
         #[arg(long)]
         json: bool,
+        /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
+        #[arg(long, value_name = "ADDR")]
+        tigerbeetle: Option<String>,
     },
     /// The journal of the example org.
     Journal {
         /// Print JSON (amounts in integer cents).
         #[arg(long)]
         json: bool,
+        /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
+        #[arg(long, value_name = "ADDR")]
+        tigerbeetle: Option<String>,
     },
 }
 
@@ -156,6 +166,22 @@ fn run_rate(table: &Path, submission: &Path, schedule: Option<&Path>, json: bool
     Ok(())
 }
 
+/// The ledger engine: in memory, or the TigerBeetle cluster at `address`.
+fn ledger_backend(address: Option<&str>) -> Result<std::sync::Arc<dyn openinsure_ledger::LedgerBackend>, Failure> {
+    match address {
+        None => Ok(std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
+        #[cfg(feature = "tigerbeetle")]
+        Some(a) => openinsure_tigerbeetle::TigerBeetle::connect(0, a, std::time::Duration::from_secs(10))
+            .map(|tb| std::sync::Arc::new(tb) as std::sync::Arc<dyn openinsure_ledger::LedgerBackend>)
+            .map_err(|e| Failure(e.to_string())),
+        #[cfg(not(feature = "tigerbeetle"))]
+        Some(_) => Err(Failure(
+            "this build has no TigerBeetle support: build with `--features tigerbeetle` (after `scripts/tigerbeetle.sh install`)"
+                .into(),
+        )),
+    }
+}
+
 fn ledger(
     command: LedgerCommand,
     backend: std::sync::Arc<dyn openinsure_ledger::LedgerBackend>,
@@ -165,7 +191,7 @@ fn ledger(
     runtime.block_on(async {
         let (app, finance) = demo::example_books(backend).await?;
         let text = match command {
-            LedgerCommand::TrialBalance { json } => {
+            LedgerCommand::TrialBalance { json, .. } => {
                 let tb = app.trial_balance(&finance).await.map_err(|e| Failure(e.to_string()))?;
                 if json {
                     serde_json::to_string_pretty(&tb).map_err(|e| Failure(e.to_string()))?
@@ -173,7 +199,7 @@ fn ledger(
                     render::trial_balance(&tb)
                 }
             }
-            LedgerCommand::Journal { json } => {
+            LedgerCommand::Journal { json, .. } => {
                 let entries = app.journal(&finance, 1000).await.map_err(|e| Failure(e.to_string()))?;
                 if json {
                     serde_json::to_string_pretty(&entries).map_err(|e| Failure(e.to_string()))?
@@ -215,8 +241,15 @@ fn main() -> ExitCode {
                 .map(|s| println!("{s}"))
                 .map_err(|e| Failure(e.to_string()))
         }
-        Command::Demo => demo::run(std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
-        Command::Ledger { command } => ledger(command, std::sync::Arc::new(openinsure_memory::MemoryLedger::new())),
+        Command::Demo { tigerbeetle } => ledger_backend(tigerbeetle.as_deref()).and_then(demo::run),
+        Command::Ledger { command } => {
+            let address = match &command {
+                LedgerCommand::TrialBalance { tigerbeetle, .. } | LedgerCommand::Journal { tigerbeetle, .. } => {
+                    tigerbeetle.clone()
+                }
+            };
+            ledger_backend(address.as_deref()).and_then(|b| ledger(command, b))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

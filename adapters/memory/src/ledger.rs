@@ -26,6 +26,21 @@ struct State {
     clock: u64,
     /// What to undo if the current chain fails, newest last.
     undo: Vec<Undo>,
+    /// Ids of transfers that failed for a reason that depends on the books (TigerBeetle remembers
+    /// these, so the id can never succeed later).
+    failed: std::collections::HashSet<u128>,
+}
+
+/// Failures TigerBeetle 0.16 remembers by id (`id_already_failed` on resubmission).
+fn is_transient(e: &CreateTransferError) -> bool {
+    matches!(
+        e,
+        CreateTransferError::DebitAccountNotFound
+            | CreateTransferError::CreditAccountNotFound
+            | CreateTransferError::PendingTransferNotFound
+            | CreateTransferError::ExceedsCredits
+            | CreateTransferError::ExceedsDebits
+    )
 }
 
 /// One change of a chain in progress, and how to take it back.
@@ -194,6 +209,9 @@ impl State {
         }
         if t.timestamp != 0 {
             return Err(E::TimestampMustBeZero);
+        }
+        if self.failed.contains(&t.id) {
+            return Err(E::IdAlreadyFailed);
         }
         if let Some(existing) = self.transfers.get(&t.id) {
             let incoming = Transfer { flags: t.flags.without(TransferFlags::LINKED), timestamp: 0, ..*t };
@@ -394,14 +412,22 @@ impl LedgerBackend for MemoryLedger {
         transfers: &[Transfer],
     ) -> Result<Vec<Failure<CreateTransferError>>, BackendError> {
         let mut s = self.lock();
-        Ok(run_batch(
+        let failures = run_batch(
             &mut s,
             transfers,
             |t| t.flags.contains(TransferFlags::LINKED),
             State::create_transfer,
             CreateTransferError::LinkedEventFailed,
             CreateTransferError::LinkedEventChainOpen,
-        ))
+        );
+        for f in &failures {
+            if is_transient(&f.error)
+                && let Some(t) = transfers.get(f.index)
+            {
+                s.failed.insert(t.id);
+            }
+        }
+        Ok(failures)
     }
 
     async fn lookup_accounts(&self, ids: &[u128]) -> Result<Vec<Account>, BackendError> {
