@@ -5,11 +5,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use openinsure_ledger::backend::{BackendError, LedgerBackend};
 use openinsure_ledger::model::{
-    Account, AccountBalance, AccountFilter, AccountFlags, CreateAccountError, CreateTransferError, Failure, QueryFilter,
-    Transfer, TransferFlags,
+    Account, AccountBalance, AccountFilter, AccountFlags, CreateAccountError, CreateTransferError, Failure,
+    QueryFilter, Transfer, TransferFlags,
+};
+use tb::error::{
+    CreateAccountErrorKind as AK, CreateAccountsError, CreateTransferErrorKind as TK, CreateTransfersError,
 };
 use tigerbeetle_unofficial as tb;
-use tb::error::{CreateAccountErrorKind as AK, CreateAccountsError, CreateTransferErrorKind as TK, CreateTransfersError};
 
 /// Account-filter flags of the TigerBeetle protocol.
 const FILTER_DEBITS: u32 = 1;
@@ -143,9 +145,10 @@ fn account_error(k: AK) -> CreateAccountError {
         AK::IdMustNotBeZero => E::IdMustNotBeZero,
         AK::IdMustNotBeIntMax => E::IdMustNotBeIntMax,
         AK::FlagsAreMutuallyExclusive => E::FlagsAreMutuallyExclusive,
-        AK::DebitsPendingMustBeZero | AK::DebitsPostedMustBeZero | AK::CreditsPendingMustBeZero | AK::CreditsPostedMustBeZero => {
-            E::BalancesMustBeZero
-        }
+        AK::DebitsPendingMustBeZero
+        | AK::DebitsPostedMustBeZero
+        | AK::CreditsPendingMustBeZero
+        | AK::CreditsPostedMustBeZero => E::BalancesMustBeZero,
         AK::LedgerMustNotBeZero => E::LedgerMustNotBeZero,
         AK::CodeMustNotBeZero => E::CodeMustNotBeZero,
         AK::TimestampMustBeZero => E::TimestampMustBeZero,
@@ -223,7 +226,10 @@ impl LedgerBackend for TigerBeetle {
         }
     }
 
-    async fn create_transfers(&self, transfers: &[Transfer]) -> Result<Vec<Failure<CreateTransferError>>, BackendError> {
+    async fn create_transfers(
+        &self,
+        transfers: &[Transfer],
+    ) -> Result<Vec<Failure<CreateTransferError>>, BackendError> {
         let batch: Vec<tb::Transfer> = transfers.iter().map(to_tb_transfer).collect();
         match self.bounded("create_transfers", self.client.create_transfers(batch)).await? {
             Ok(()) => Ok(Vec::new()),

@@ -14,7 +14,9 @@ fn backend() -> Option<TigerBeetle> {
     match std::env::var("TIGERBEETLE_ADDRESS") {
         Ok(address) => Some(TigerBeetle::connect(0, &address, Duration::from_secs(30)).unwrap()),
         Err(_) if std::env::var_os("OPENINSURE_REQUIRE_TIGERBEETLE").is_some() => {
-            panic!("OPENINSURE_REQUIRE_TIGERBEETLE is set but TIGERBEETLE_ADDRESS is not: the TigerBeetle suite must run")
+            panic!(
+                "OPENINSURE_REQUIRE_TIGERBEETLE is set but TIGERBEETLE_ADDRESS is not: the TigerBeetle suite must run"
+            )
         }
         Err(_) => {
             eprintln!(
