@@ -171,7 +171,12 @@ pub async fn balance_constraints(b: &dyn LedgerBackend, run: u64) {
     };
     assert_eq!(b.create_transfers(&[overdraft]).await.expect("backend")[0].error, CreateTransferError::ExceedsCredits);
     // such a failure is remembered: the id can never succeed, even once the books allow it
-    assert!(b.create_transfers(&split_premium_payment(&payment(o, 0x4444, 100_000)).expect("split")).await.expect("backend").is_empty());
+    assert!(
+        b.create_transfers(&split_premium_payment(&payment(o, 0x4444, 100_000)).expect("split"))
+            .await
+            .expect("backend")
+            .is_empty()
+    );
     assert_eq!(b.create_transfers(&[overdraft]).await.expect("backend")[0].error, CreateTransferError::IdAlreadyFailed);
 
     // an account that may never be credited beyond its debits
