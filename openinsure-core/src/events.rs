@@ -131,6 +131,32 @@ pub enum DomainEvent {
         /// The MGA's commission rate.
         mga_commission_rate: crate::money::Factor,
     },
+    /// A claim was filed (first notice of loss).
+    #[serde(rename = "claim.filed", rename_all = "camelCase")]
+    ClaimFiled {
+        /// The claim.
+        claim_id: crate::ids::ClaimId,
+        /// The policy.
+        policy_id: PolicyId,
+    },
+    /// A claim's status changed.
+    #[serde(rename = "claim.status_changed", rename_all = "camelCase")]
+    ClaimStatusChanged {
+        /// The claim.
+        claim_id: crate::ids::ClaimId,
+        /// From.
+        from: crate::claims::ClaimStatus,
+        /// To.
+        to: crate::claims::ClaimStatus,
+    },
+    /// Claim money moved (payment, recovery, reserve change); the ledger books it.
+    #[serde(rename = "claim.transaction", rename_all = "camelCase")]
+    ClaimTransaction {
+        /// The claim.
+        claim_id: crate::ids::ClaimId,
+        /// The movement.
+        money: crate::claims::ClaimMoney,
+    },
     /// A referral was raised to a higher authority.
     #[serde(rename = "referral.created", rename_all = "camelCase")]
     ReferralCreated {
@@ -179,6 +205,9 @@ impl DomainEvent {
             DomainEvent::PolicyNonRenewed { .. } => "policy.non_renewed",
             DomainEvent::PolicyRenewed { .. } => "policy.renewed",
             DomainEvent::PaymentReceived { .. } => "payment.received",
+            DomainEvent::ClaimFiled { .. } => "claim.filed",
+            DomainEvent::ClaimStatusChanged { .. } => "claim.status_changed",
+            DomainEvent::ClaimTransaction { .. } => "claim.transaction",
             DomainEvent::ReferralCreated { .. } => "referral.created",
             DomainEvent::ReferralApproved { .. } => "referral.approved",
             DomainEvent::ReferralDeclined { .. } => "referral.declined",

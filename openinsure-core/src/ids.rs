@@ -104,6 +104,10 @@ typed_id!(
     /// A referral to a higher underwriting authority.
     ReferralId, "referral"
 );
+typed_id!(
+    /// A claim.
+    ClaimId, "claim"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+// `#[derive(PhiRecord)]` names `::openinsure_core`; this lets it work inside this crate too.
+extern crate self as openinsure_core;
+
 pub mod auth;
 pub mod authority;
 pub mod authz;
 pub mod billing;
 pub mod checks;
+pub mod claims;
 pub mod clock;
 pub mod da;
 pub mod error;
@@ -13,6 +17,7 @@ pub mod geo;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;
+pub mod phi;
 pub mod policy;
 pub mod quote;
 #[cfg(any(test, feature = "testkit"))]
@@ -27,3 +32,5 @@ pub mod validate;
 pub use error::{Error, FieldError, FieldErrors, Result};
 pub use money::{Factor, Money, Rounding};
 pub use rust_decimal::Decimal;
+
+pub use openinsure_hipaa_derive::PhiRecord;

@@ -17,10 +17,13 @@ use async_trait::async_trait;
 use crate::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
+use crate::claims::Claim;
 use crate::da::{CapacityClaim, DaAgreement, DaUsage};
 use crate::error::Result;
 use crate::events::{EventEnvelope, EventId};
-use crate::ids::{AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId};
+use crate::ids::{
+    AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
+};
 use crate::policy::Policy;
 use crate::quote::Quote;
 use crate::submission::Submission;
@@ -262,4 +265,23 @@ pub trait Outbox: Send + Sync {
 
     /// The org's events, delivered or not, oldest first.
     async fn org_events(&self, org: OrgId, page: Page) -> Result<Vec<EventEnvelope>>;
+}
+
+/// Claims, by org. Every write appends its events to the outbox in the same atomic step. Claims
+/// carry PHI: adapters keep them in the system of record only, never in an edge store.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait ClaimStore: Send + Sync {
+    /// Stores a new claim and its events. `Conflict` on a taken id.
+    async fn insert_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<()>;
+
+    /// The claim, or [`Error::NotFound`](crate::Error::NotFound).
+    async fn get_claim(&self, org: OrgId, id: ClaimId) -> Result<Claim>;
+
+    /// Replaces a claim read at `claim.revision` and appends its events; returns it at its new
+    /// revision.
+    async fn update_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<Claim>;
+
+    /// The org's claims, oldest first.
+    async fn list_claims(&self, org: OrgId, page: Page) -> Result<Vec<Claim>>;
 }

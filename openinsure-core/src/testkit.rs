@@ -472,3 +472,49 @@ pub async fn outbox(store: &dyn Outbox, run: u64) {
     assert!(store.pending_events(1000).await.expect("pending").is_empty());
     assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), ids.len(), "history is kept");
 }
+
+/// The [`ClaimStore`] contract; `outbox` is the same backend's outbox.
+pub async fn claim_store(store: &dyn crate::store::ClaimStore, outbox: &dyn Outbox, run: u64) {
+    use crate::claims::{Claim, ClaimStatus, NoticeOfLoss};
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let quote =
+        sample_quote(QuoteId::from_uuid(test_uuid(run, 900)), org, SubmissionId::from_uuid(test_uuid(run, 901)));
+    let policy = sample_policy(PolicyId::from_uuid(test_uuid(run, 902)), org, &quote, "GL-2027-000001");
+    let now = Utc.with_ymd_and_hms(2027, 3, 1, 12, 0, 0).single().unwrap_or_default();
+    let notice = NoticeOfLoss {
+        date_of_loss: chrono::NaiveDate::from_ymd_opt(2027, 2, 14),
+        loss_description: "slip and fall".into(),
+        claimant_name: "Jane Roe".into(),
+        claimant_ssn: Some("123-45-6789".into()),
+        ..NoticeOfLoss::default()
+    };
+    let id = crate::ids::ClaimId::from_uuid(test_uuid(run, 910));
+    let claim = Claim::file(id, &policy, notice.clone(), now).expect("file");
+    let filed = EventEnvelope::new(
+        test_uuid(run, 911),
+        org,
+        now,
+        DomainEvent::ClaimFiled { claim_id: id, policy_id: policy.id },
+    );
+    store.insert_claim(org, &claim, std::slice::from_ref(&filed)).await.expect("insert");
+    assert_eq!(store.get_claim(org, id).await.expect("get"), claim);
+    assert!(matches!(store.insert_claim(org, &claim, &[]).await, Err(Error::Conflict(_))));
+    assert!(outbox.org_events(org, Page::first()).await.expect("events").contains(&filed));
+
+    let mut open = claim.clone();
+    open.transition(ClaimStatus::Open, now).expect("open");
+    let stored = store.update_claim(org, &open, &[]).await.expect("update");
+    assert_eq!(stored.revision, 1);
+    assert!(matches!(store.update_claim(org, &open, &[]).await, Err(Error::Conflict(_))), "stale revision");
+
+    // tenancy
+    assert!(matches!(store.get_claim(other, id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.update_claim(other, &stored, &[]).await, Err(Error::NotFound { .. } | Error::Forbidden(_))));
+    assert!(store.list_claims(other, Page::first()).await.expect("list").is_empty());
+    let mut foreign =
+        Claim::file(crate::ids::ClaimId::from_uuid(test_uuid(run, 912)), &policy, notice, now).expect("file");
+    foreign.org_id = other;
+    assert!(matches!(store.insert_claim(org, &foreign, &[]).await, Err(Error::Forbidden(_))));
+    assert_eq!(store.list_claims(org, Page::first()).await.expect("list"), vec![stored]);
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use openinsure_core::authz::Authorizer;
 use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::store::{
-    AuthorityStore, BindStore, DaStore, Outbox, PolicyStore, QuoteStore, ReferralStore, SubmissionStore,
+    AuthorityStore, BindStore, ClaimStore, DaStore, Outbox, PolicyStore, QuoteStore, ReferralStore, SubmissionStore,
 };
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_rating::RateBook;
@@ -14,7 +14,16 @@ use crate::error::{Error, Result};
 
 /// A backend that implements every store port (the in-memory store, a database adapter).
 pub trait Backend:
-    SubmissionStore + QuoteStore + DaStore + AuthorityStore + ReferralStore + PolicyStore + BindStore + Outbox + 'static
+    SubmissionStore
+    + QuoteStore
+    + DaStore
+    + AuthorityStore
+    + ReferralStore
+    + PolicyStore
+    + BindStore
+    + ClaimStore
+    + Outbox
+    + 'static
 {
 }
 
@@ -26,6 +35,7 @@ impl<T> Backend for T where
         + ReferralStore
         + PolicyStore
         + BindStore
+        + ClaimStore
         + Outbox
         + 'static
 {
@@ -40,6 +50,7 @@ pub struct App {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
     pub(crate) ledger: Option<Arc<dyn openinsure_ledger::LedgerBackend>>,
+    pub(crate) audit: Option<Arc<dyn openinsure_hipaa::PhiAuditLog>>,
 }
 
 impl std::fmt::Debug for App {
@@ -57,7 +68,7 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
-        App { store, authorizer, rates, clock, ids, ledger: None }
+        App { store, authorizer, rates, clock, ids, ledger: None, audit: None }
     }
 
     /// The rate book.

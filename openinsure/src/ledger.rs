@@ -142,6 +142,24 @@ impl LedgerSubscriber {
                 })?;
                 post_chain(self.ledger.as_ref(), &transfers).await
             }
+            DomainEvent::ClaimTransaction { claim_id, money } => {
+                use openinsure_core::claims::ClaimMoneyKind as K;
+                use openinsure_ledger::ops::{ClaimTransaction, ClaimTransactionKind as L, claim_transaction};
+                open_books(self.ledger.as_ref(), event.org_id).await?;
+                let kind = match money.kind {
+                    K::Payment => L::Payment { amount: money.amount, reserve_takedown: money.reserve_takedown },
+                    K::Subrogation | K::Salvage => L::Recovery { amount: money.amount },
+                    K::ReinsuranceRecovery => L::ReinsuranceRecovery { amount: money.amount },
+                    K::ReserveAdjustment => L::ReserveAdjustment { change: money.amount },
+                };
+                let transfers = claim_transaction(&ClaimTransaction {
+                    org: event.org_id,
+                    transaction_id: money.transaction_id,
+                    claim_id: claim_id.as_uuid(),
+                    kind,
+                })?;
+                post_chain(self.ledger.as_ref(), &transfers).await
+            }
             _ => Ok(()),
         }
     }
@@ -195,6 +213,15 @@ impl App {
         p.updated_at = self.clock.now();
         let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
         Ok(self.store.update_policy(caller.org_id, &p, &[envelope]).await?)
+    }
+
+    /// Moves `amount` from the carrier's payable into the loss fund, so claims can be paid.
+    /// Idempotent by `key`.
+    pub async fn fund_loss_fund(&self, caller: &Caller, amount: openinsure_core::Money, key: Uuid) -> Result<()> {
+        require(caller, PAYMENT_ROLES, "fund the loss fund")?;
+        let books = self.books()?;
+        open_books(books, caller.org_id).await?;
+        post_chain(books, &openinsure_ledger::ops::fund_losses(caller.org_id, key, amount)?).await
     }
 
     async fn org_accounts(&self, org: OrgId) -> Result<Vec<Account>> {

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod bind;
+pub mod claims;
 pub mod dispatch;
 pub mod error;
 pub mod ledger;

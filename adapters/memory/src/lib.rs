@@ -12,17 +12,19 @@ use async_trait::async_trait;
 use openinsure_core::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
+use openinsure_core::claims::Claim;
 use openinsure_core::da::{DaAgreement, DaUsage};
 use openinsure_core::error::{Error, Result};
 use openinsure_core::events::{EventEnvelope, EventId};
 use openinsure_core::ids::{
-    AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId, UserId,
+    AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId,
+    UserId,
 };
 use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
 use openinsure_core::store::{
-    AuthorityStore, BindCommit, BindOutcome, BindStore, DaStore, Outbox, Page, PolicyStore, QuoteStore, ReferralStore,
-    SubmissionStore,
+    AuthorityStore, BindCommit, BindOutcome, BindStore, ClaimStore, DaStore, Outbox, Page, PolicyStore, QuoteStore,
+    ReferralStore, SubmissionStore,
 };
 use openinsure_core::submission::Submission;
 
@@ -40,6 +42,7 @@ struct Tables {
     policies: BTreeMap<(OrgId, PolicyId), Policy>,
     policy_numbers: BTreeMap<(OrgId, String), PolicyId>,
     sequences: BTreeMap<(OrgId, String), u64>,
+    claims: BTreeMap<(OrgId, ClaimId), Claim>,
     /// The outbox: every event ever appended, in order, with its delivered flag.
     outbox: Vec<(EventEnvelope, bool)>,
 }
@@ -496,6 +499,43 @@ impl Outbox for MemoryStore {
     }
 }
 
+#[async_trait]
+impl ClaimStore for MemoryStore {
+    async fn insert_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<()> {
+        same_org(org, claim.org_id, "claim")?;
+        check_events(org, events)?;
+        let mut t = self.write();
+        if t.claims.contains_key(&(org, claim.id)) {
+            return Err(Error::Conflict(format!("claim `{}` already exists", claim.id)));
+        }
+        t.claims.insert((org, claim.id), claim.clone());
+        t.append_events(org, events)
+    }
+
+    async fn get_claim(&self, org: OrgId, id: ClaimId) -> Result<Claim> {
+        self.read().claims.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("claim", id))
+    }
+
+    async fn update_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<Claim> {
+        let mut t = self.write();
+        let stored = t.claims.get(&(org, claim.id)).ok_or_else(|| Error::not_found("claim", claim.id))?;
+        same_org(org, claim.org_id, "claim")?;
+        check_events(org, events)?;
+        if stored.revision != claim.revision {
+            return Err(Error::Conflict(format!("claim `{}` changed since it was read", claim.id)));
+        }
+        let mut next = claim.clone();
+        next.revision += 1;
+        t.claims.insert((org, claim.id), next.clone());
+        t.append_events(org, events)?;
+        Ok(next)
+    }
+
+    async fn list_claims(&self, org: OrgId, p: Page) -> Result<Vec<Claim>> {
+        Ok(page(org_range(&self.read().claims, org, nil()).map(|(_, c)| c.clone()), p))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +566,12 @@ mod tests {
     async fn referral_store_conformance() {
         let store = MemoryStore::default();
         testkit::referral_store(&store, &store, 1).await;
+    }
+
+    #[tokio::test]
+    async fn claim_store_conformance() {
+        let store = MemoryStore::default();
+        testkit::claim_store(&store, &store, 1).await;
     }
 
     #[tokio::test]

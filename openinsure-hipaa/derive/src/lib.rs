@@ -1,7 +1,8 @@
 //! Derive macros of `openinsure-hipaa`: [`PhiRecord`](macro@PhiRecord) and [`EdgeSafe`](macro@EdgeSafe).
 //!
-//! Use them through the `openinsure_hipaa` re-exports; the generated code names
-//! `::openinsure_hipaa`, so the crate must be a dependency under that name.
+//! Use them through the `openinsure_hipaa` re-exports. `PhiRecord` expands to
+//! `::openinsure_core::phi` paths and `EdgeSafe` to `::openinsure_hipaa` paths, so those crates
+//! must be dependencies under those names.
 //!
 //! Attributes (both derives read `#[phi(...)]`):
 //!
@@ -70,22 +71,22 @@ fn phi_record(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let rust_name = unraw(ident);
         let json = json_name(field, &rust_name, rule.as_deref());
         let (column, kind) = match field_tag(field)? {
-            Tag::Plain => (rust_name.clone(), quote!(::openinsure_hipaa::FieldKind::Plain)),
-            Tag::Cleared(reason) => (rust_name.clone(), quote!(::openinsure_hipaa::FieldKind::Cleared(#reason))),
+            Tag::Plain => (rust_name.clone(), quote!(::openinsure_core::phi::FieldKind::Plain)),
+            Tag::Cleared(reason) => (rust_name.clone(), quote!(::openinsure_core::phi::FieldKind::Cleared(#reason))),
             Tag::Phi(column) => {
                 let mask = mask_expr(&field.ty);
                 masks.push(quote!(self.#ident = #mask;));
-                (column.unwrap_or_else(|| rust_name.clone()), quote!(::openinsure_hipaa::FieldKind::Phi))
+                (column.unwrap_or_else(|| rust_name.clone()), quote!(::openinsure_core::phi::FieldKind::Phi))
             }
         };
-        specs.push(quote!(::openinsure_hipaa::FieldSpec::new(#rust_name, #json, #column, #kind)));
+        specs.push(quote!(::openinsure_core::phi::FieldSpec::new(#rust_name, #json, #column, #kind)));
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
         #[automatically_derived]
-        impl #impl_generics ::openinsure_hipaa::PhiRecord for #name #ty_generics #where_clause {
+        impl #impl_generics ::openinsure_core::phi::PhiRecord for #name #ty_generics #where_clause {
             const TABLE: &'static str = #table;
-            const FIELDS: &'static [::openinsure_hipaa::FieldSpec] = &[#(#specs),*];
+            const FIELDS: &'static [::openinsure_core::phi::FieldSpec] = &[#(#specs),*];
             fn redact_phi(&mut self) {
                 #(#masks)*
             }
@@ -309,7 +310,7 @@ fn apply_rule(field: &str, rule: Option<&str>) -> String {
 /// The masked value of a PHI field, chosen by how its type is written.
 fn mask_expr(ty: &Type) -> TokenStream2 {
     match last_segment(ty).as_deref() {
-        Some("String") => quote!(::core::convert::From::from(::openinsure_hipaa::REDACTED)),
+        Some("String") => quote!(::core::convert::From::from(::openinsure_core::phi::REDACTED)),
         Some("Option") => quote!(::core::option::Option::None),
         _ => quote!(::core::default::Default::default()),
     }

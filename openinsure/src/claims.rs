@@ -1,0 +1,274 @@
+//! Claims: first notice of loss, handling, reserves, payments and recoveries; every read through
+//! the PHI redaction matrix for the caller's role, every PHI read or write in the audit log.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use openinsure_core::claims::{Claim, ClaimError, ClaimMoneyKind, ClaimStatus, NoticeOfLoss};
+use openinsure_core::events::{DomainEvent, EventEnvelope};
+use openinsure_core::ids::{ClaimId, UserId};
+use openinsure_core::money::Money;
+use openinsure_core::store::Page;
+use openinsure_core::tenancy::{Caller, Role};
+use openinsure_hipaa::{AccessContext, AuditAction, AuditDraft, PhiAuditLog, PhiRecord, disclose};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::app::{App, require};
+use crate::error::{Error, Result};
+
+/// Roles that may file a first notice of loss.
+pub const FILE_ROLES: &[Role] = &[
+    Role::Producer,
+    Role::Adjuster,
+    Role::ClaimsSupervisor,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Policyholder,
+    Role::System,
+    Role::Service,
+];
+
+/// Roles that may read claims (what they see of PHI is the matrix's decision).
+pub const CLAIM_READ_ROLES: &[Role] = &[
+    Role::Producer,
+    Role::Underwriter,
+    Role::Adjuster,
+    Role::ClaimsSupervisor,
+    Role::ComplianceOfficer,
+    Role::Admin,
+    Role::OrgAdmin,
+    Role::Superadmin,
+    Role::Auditor,
+    Role::System,
+];
+
+/// Roles that handle claims (adjusters only the claims assigned to them).
+pub const HANDLE_ROLES: &[Role] = &[Role::Adjuster, Role::ClaimsSupervisor, Role::Admin, Role::OrgAdmin, Role::System];
+
+/// Roles that assign adjusters.
+pub const ASSIGN_ROLES: &[Role] = &[Role::ClaimsSupervisor, Role::Admin, Role::OrgAdmin, Role::System];
+
+/// Where a request came from, for the PHI audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    /// The client's IP address.
+    pub ip: Option<IpAddr>,
+    /// The client's user agent.
+    pub user_agent: Option<String>,
+}
+
+impl From<openinsure_hipaa::Error> for Error {
+    fn from(e: openinsure_hipaa::Error) -> Self {
+        Error::from(openinsure_core::Error::from(e))
+    }
+}
+
+impl From<ClaimError> for Error {
+    fn from(e: ClaimError) -> Self {
+        Error::from(openinsure_core::Error::from(e))
+    }
+}
+
+impl App {
+    /// Uses `log` as the PHI audit log (claims need one: PHI is never handled unaudited).
+    #[must_use]
+    pub fn with_audit_log(mut self, log: Arc<dyn PhiAuditLog>) -> Self {
+        self.audit = Some(log);
+        self
+    }
+
+    fn audit_log(&self) -> Result<&dyn PhiAuditLog> {
+        self.audit.as_deref().ok_or_else(|| Error::Backend("no PHI audit log is configured".into()))
+    }
+
+    async fn append_audit(&self, caller: &Caller, draft: AuditDraft, meta: &RequestMeta) -> Result<()> {
+        let mut draft = draft;
+        if let Some(ip) = meta.ip {
+            draft = draft.with_ip(ip);
+        }
+        if let Some(ua) = &meta.user_agent {
+            draft = draft.with_user_agent(ua.clone());
+        }
+        self.audit_log()?.append(caller.org_id, &draft).await?;
+        Ok(())
+    }
+
+    /// The claim as `caller` may see it: redacted by the matrix, the disclosure audited.
+    async fn disclose_claim(&self, caller: &Caller, mut claim: Claim, meta: &RequestMeta) -> Result<Claim> {
+        let context = AccessContext::claim(claim.org_id, claim.assigned_adjuster_id);
+        let d = disclose(caller, &context, claim.id.as_uuid(), &mut claim, self.clock.now());
+        if d.decision.is_denied() {
+            return Err(Error::NotFound { entity: "claim", id: claim.id.to_string() });
+        }
+        if let Some(draft) = d.audit {
+            self.append_audit(caller, draft, meta).await?;
+        }
+        Ok(claim)
+    }
+
+    /// Files a claim (first notice of loss) from untrusted JSON against a policy of the org.
+    pub async fn file_claim(&self, caller: &Caller, json: &Value, meta: &RequestMeta) -> Result<Claim> {
+        require(caller, FILE_ROLES, "file claims")?;
+        let notice: NoticeOfLoss = serde_path_to_error::deserialize(json.clone()).map_err(|e| {
+            let mut f = openinsure_core::FieldErrors::default();
+            f.push(e.path().to_string(), e.inner().to_string());
+            Error::Invalid(f)
+        })?;
+        let policy_id = notice.policy_id.ok_or_else(|| {
+            let mut f = openinsure_core::FieldErrors::default();
+            f.push("policyId", "is required");
+            Error::Invalid(f)
+        })?;
+        let policy = self.store.get_policy(caller.org_id, policy_id).await?;
+        let now = self.clock.now();
+        let claim = Claim::file(self.ids.next_id(), &policy, notice, now)?;
+        let written = Claim::phi_fields().map(|f| f.column);
+        self.append_audit(
+            caller,
+            AuditDraft::new(caller.user_id, AuditAction::Write, Claim::TABLE, claim.id.as_uuid(), written, now),
+            meta,
+        )
+        .await?;
+        let event = EventEnvelope::new(
+            self.ids.next_uuid(),
+            caller.org_id,
+            now,
+            DomainEvent::ClaimFiled { claim_id: claim.id, policy_id },
+        );
+        self.store.insert_claim(caller.org_id, &claim, &[event]).await?;
+        tracing::info!(claim_id = %claim.id, policy_id = %policy_id, "claim filed");
+        self.disclose_claim(caller, claim, meta).await
+    }
+
+    /// A claim of the org, as the caller may see it.
+    pub async fn claim(&self, caller: &Caller, id: ClaimId, meta: &RequestMeta) -> Result<Claim> {
+        require(caller, CLAIM_READ_ROLES, "read claims")?;
+        let claim = self.store.get_claim(caller.org_id, id).await?;
+        self.disclose_claim(caller, claim, meta).await
+    }
+
+    /// The org's claims, each as the caller may see it.
+    pub async fn claims(&self, caller: &Caller, page: Page, meta: &RequestMeta) -> Result<Vec<Claim>> {
+        require(caller, CLAIM_READ_ROLES, "read claims")?;
+        let mut out = Vec::new();
+        for c in self.store.list_claims(caller.org_id, page).await? {
+            out.push(self.disclose_claim(caller, c, meta).await?);
+        }
+        Ok(out)
+    }
+
+    async fn handle(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        meta: &RequestMeta,
+        roles: &[Role],
+        action: &str,
+        change: impl FnOnce(&mut Claim) -> Result<Vec<DomainEvent>>,
+    ) -> Result<Claim> {
+        require(caller, roles, action)?;
+        let mut claim = self.store.get_claim(caller.org_id, id).await?;
+        if caller.role == Role::Adjuster && claim.assigned_adjuster_id != Some(caller.user_id) {
+            return Err(Error::Forbidden(format!("claim `{id}` is not assigned to this adjuster")));
+        }
+        let events = change(&mut claim)?;
+        let now = self.clock.now();
+        let envelopes: Vec<EventEnvelope> =
+            events.into_iter().map(|e| EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, e)).collect();
+        let stored = self.store.update_claim(caller.org_id, &claim, &envelopes).await?;
+        self.disclose_claim(caller, stored, meta).await
+    }
+
+    /// Assigns the claim to an adjuster.
+    pub async fn assign_claim(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        adjuster: UserId,
+        meta: &RequestMeta,
+    ) -> Result<Claim> {
+        let now = self.clock.now();
+        self.handle(caller, id, meta, ASSIGN_ROLES, "assign claims", |c| {
+            c.assigned_adjuster_id = Some(adjuster);
+            c.updated_at = now;
+            Ok(vec![])
+        })
+        .await
+    }
+
+    /// Moves the claim to another status.
+    pub async fn transition_claim(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        to: ClaimStatus,
+        meta: &RequestMeta,
+    ) -> Result<Claim> {
+        let now = self.clock.now();
+        self.handle(caller, id, meta, HANDLE_ROLES, "handle claims", |c| {
+            let from = c.transition(to, now)?;
+            Ok(vec![DomainEvent::ClaimStatusChanged { claim_id: id, from, to }])
+        })
+        .await
+    }
+
+    /// Sets the case reserve; the change is booked on the ledger through the outbox.
+    pub async fn set_claim_reserve(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        reserve: Money,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> Result<Claim> {
+        let (now, tx) = (self.clock.now(), self.ids.next_uuid());
+        self.handle(caller, id, meta, HANDLE_ROLES, "set reserves", |c| {
+            let money = c.set_reserve(reserve, caller.user_id, reason, tx, now)?;
+            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+        })
+        .await
+    }
+
+    /// Pays on the claim (releasing reserve); booked on the ledger through the outbox. A retry
+    /// with the same `payment_id` pays nothing twice.
+    pub async fn pay_claim(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        amount: Money,
+        payment_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Claim> {
+        let now = self.clock.now();
+        self.handle(caller, id, meta, HANDLE_ROLES, "pay claims", |c| {
+            if c.transactions.iter().any(|t| t.transaction_id == payment_id) {
+                return Ok(vec![]);
+            }
+            let money = c.pay(amount, caller.user_id, payment_id, now)?;
+            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+        })
+        .await
+    }
+
+    /// Records a subrogation, salvage or reinsurance recovery.
+    pub async fn recover_on_claim(
+        &self,
+        caller: &Caller,
+        id: ClaimId,
+        kind: ClaimMoneyKind,
+        amount: Money,
+        recovery_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Claim> {
+        let now = self.clock.now();
+        self.handle(caller, id, meta, HANDLE_ROLES, "record recoveries", |c| {
+            if c.transactions.iter().any(|t| t.transaction_id == recovery_id) {
+                return Ok(vec![]);
+            }
+            let money = c.recover(kind, amount, caller.user_id, recovery_id, now)?;
+            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+        })
+        .await
+    }
+}

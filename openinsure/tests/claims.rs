@@ -1,0 +1,161 @@
+//! Claims over the in-memory backend: filing, handling, money on the ledger, PHI redaction by
+//! role and the PHI audit log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{acme, caller, org, world};
+use openinsure::Error;
+use openinsure::bind::BindRequest;
+use openinsure::claims::RequestMeta;
+use openinsure::dispatch::Dispatcher;
+use openinsure::ledger::LedgerSubscriber;
+use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
+use openinsure_core::money::Money;
+use openinsure_core::quote::Schedule;
+use openinsure_core::store::Page;
+use openinsure_core::tenancy::Role;
+use openinsure_hipaa::{AuditAction, MonthRange, PhiAuditLog, PhiAuditLogExt, REDACTED};
+use openinsure_ledger::chart::AccountType;
+use openinsure_memory::MemoryLedger;
+use openinsure_memory::audit::MemoryAuditLog;
+use serde_json::json;
+use uuid::Uuid;
+
+fn meta() -> RequestMeta {
+    RequestMeta { ip: Some("203.0.113.7".parse().unwrap()), user_agent: Some("claims-portal/1.0".into()) }
+}
+
+#[tokio::test]
+async fn a_claim_from_notice_to_payment_seen_by_each_role() {
+    let w = world();
+    let ledger = MemoryLedger::new();
+    let audit = MemoryAuditLog::default();
+    let app = w.app.clone().with_ledger(Arc::new(ledger.clone())).with_audit_log(Arc::new(audit.clone()));
+    let o = org(&w, 1).await;
+    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+
+    let supervisor = caller(1, 20, Role::ClaimsSupervisor);
+    let adjuster = caller(1, 21, Role::Adjuster);
+    let other_adjuster = caller(1, 22, Role::Adjuster);
+    let admin = caller(1, 23, Role::Admin);
+    let finance = caller(1, 24, Role::FinanceAnalyst);
+    let notice = json!({
+        "policyId": policy.id,
+        "dateOfLoss": "2027-02-14",
+        "lossDescription": "employee fell from a loading dock",
+        "claimantName": "Jane Roe",
+        "claimantDob": "1984-06-02",
+        "claimantSsn": "123-45-6789",
+        "diagnosisCodes": ["S52.501A"],
+        "treatmentNotes": "closed reduction, cast"
+    });
+    let filed = app.file_claim(&o.producer, &notice, &meta()).await.unwrap();
+    assert_eq!(filed.claimant_name, REDACTED, "the producer who filed it still sees no PHI");
+    let id = filed.id;
+
+    app.assign_claim(&supervisor, id, adjuster.user_id, &meta()).await.unwrap();
+    app.transition_claim(&adjuster, id, ClaimStatus::Open, &meta()).await.unwrap();
+    assert!(matches!(
+        app.transition_claim(&adjuster, id, ClaimStatus::Settled, &meta()).await,
+        Err(Error::Rule { code: "invalid_transition", .. })
+    ));
+    assert!(matches!(
+        app.set_claim_reserve(&other_adjuster, id, Money::from_cents(1), "x", &meta()).await,
+        Err(Error::Forbidden(_))
+    ));
+    app.set_claim_reserve(&adjuster, id, Money::from_cents(1_500_000), "initial estimate", &meta()).await.unwrap();
+    app.transition_claim(&adjuster, id, ClaimStatus::Reserved, &meta()).await.unwrap();
+    app.fund_loss_fund(&finance, Money::from_cents(5_000_000), Uuid::from_u128(0xf0)).await.unwrap();
+    let pay = Uuid::from_u128(0xa1);
+    app.pay_claim(&adjuster, id, Money::from_cents(400_000), pay, &meta()).await.unwrap();
+    let paid = app.pay_claim(&adjuster, id, Money::from_cents(400_000), pay, &meta()).await.unwrap();
+    assert_eq!(paid.paid, Money::from_cents(400_000), "a retried payment pays once");
+    assert_eq!(paid.reserve, Money::from_cents(1_100_000));
+    assert_eq!(paid.reserve_history.len(), 2);
+    app.recover_on_claim(
+        &adjuster,
+        id,
+        ClaimMoneyKind::Subrogation,
+        Money::from_cents(50_000),
+        Uuid::from_u128(0xa2),
+        &meta(),
+    )
+    .await
+    .unwrap();
+
+    // the ledger books every movement through the outbox
+    Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(LedgerSubscriber::new(Arc::new(ledger))))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(app.account_balance(&finance, AccountType::ClaimsPaid).await.unwrap().credits_posted, 400_000);
+    let reserves = app.account_balance(&finance, AccountType::Reserves).await.unwrap();
+    assert_eq!(reserves.credits_posted - reserves.debits_posted, 1_100_000);
+    assert!(app.trial_balance(&finance).await.unwrap().is_balanced());
+
+    // the same claim through each role's eyes
+    let seen = |c: &openinsure_core::claims::Claim| c.claimant_name != REDACTED && c.claimant_ssn.is_some();
+    assert!(seen(&app.claim(&adjuster, id, &meta()).await.unwrap()), "assigned adjuster");
+    assert!(!seen(&app.claim(&other_adjuster, id, &meta()).await.unwrap()), "unassigned adjuster");
+    assert!(seen(&app.claim(&supervisor, id, &meta()).await.unwrap()), "claims supervisor");
+    assert!(!seen(&app.claim(&o.producer, id, &meta()).await.unwrap()), "producer");
+    assert!(!seen(&app.claim(&o.underwriter, id, &meta()).await.unwrap()), "underwriter");
+    assert!(!seen(&app.claim(&admin, id, &meta()).await.unwrap()), "admin without MFA");
+    assert!(seen(&app.claim(&admin.with_mfa(true), id, &meta()).await.unwrap()), "admin with MFA");
+    let producer_view = app.claim(&o.producer, id, &meta()).await.unwrap();
+    assert_eq!(producer_view.paid, Money::from_cents(400_000), "non-PHI fields stay");
+    assert!(producer_view.diagnosis_codes.is_empty() && producer_view.treatment_notes == REDACTED);
+
+    // every PHI read, write and redaction is in the audit log, with where it came from
+    let (_, entries) = audit.chain(o.admin.org_id).await.unwrap();
+    assert!(entries.iter().any(|e| e.action == AuditAction::Write));
+    assert!(entries.iter().any(|e| e.action == AuditAction::Read && e.user_id == adjuster.user_id));
+    assert!(entries.iter().any(|e| e.action == AuditAction::Redact && e.user_id == o.producer.user_id));
+    assert!(entries.iter().all(|e| e.ip_address == Some("203.0.113.7".parse().unwrap())));
+    audit.verify_chain(o.admin.org_id).await.unwrap();
+    assert_eq!(
+        audit.entries(o.admin.org_id, MonthRange::all(), Page::first()).await.unwrap().len(),
+        entries.len().min(200)
+    );
+}
+
+#[tokio::test]
+async fn claims_are_guarded() {
+    let w = world();
+    let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
+    let o = org(&w, 1).await;
+    let other = org(&w, 2).await;
+    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let supervisor = caller(1, 20, Role::ClaimsSupervisor);
+
+    // bad notices name every field; a loss outside the period is not covered
+    let Err(Error::Invalid(e)) =
+        app.file_claim(&supervisor, &json!({"policyId": policy.id, "claimantSsn": "12"}), &meta()).await
+    else {
+        panic!()
+    };
+    assert!(e.iter().any(|f| f.path == "claimantSsn") && e.iter().any(|f| f.path == "dateOfLoss"), "{e}");
+    let late = json!({"policyId": policy.id, "dateOfLoss": "2026-12-01", "lossDescription": "x", "claimantName": "A"});
+    assert!(matches!(app.file_claim(&supervisor, &late, &meta()).await, Err(Error::Rule { code: "not_covered", .. })));
+    assert!(matches!(app.file_claim(&o.underwriter, &late, &meta()).await, Err(Error::Forbidden(_))));
+
+    let ok = json!({"policyId": policy.id, "dateOfLoss": "2027-02-01", "lossDescription": "x", "claimantName": "A"});
+    let claim = app.file_claim(&supervisor, &ok, &meta()).await.unwrap();
+    let sup_b = caller(2, 20, Role::ClaimsSupervisor);
+    assert!(matches!(app.claim(&sup_b, claim.id, &meta()).await, Err(Error::NotFound { .. })));
+    assert!(matches!(app.file_claim(&sup_b, &ok, &meta()).await, Err(Error::NotFound { .. })), "another org's policy");
+    assert!(app.claims(&sup_b, Page::first(), &meta()).await.unwrap().is_empty());
+    let _ = other;
+    // no audit log configured: PHI is never handled unaudited
+    assert!(matches!(w.app.claim(&supervisor, claim.id, &meta()).await, Err(Error::Backend(_))));
+}
