@@ -45,11 +45,13 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
         book.insert(table).map_err(|e| Failure(format!("{name}: {e}")))?;
     }
     let store = MemoryStore::default();
+    // the demo's clock starts now and jumps ahead to the policy period for the claim
+    let clock = Arc::new(openinsure_core::clock::FixedClock::new(chrono::Utc::now()));
     let app = App::new(
         Arc::new(store.clone()),
         Arc::new(RelationshipAuthorizer::new()),
         Arc::new(book),
-        Arc::new(SystemClock),
+        clock.clone(),
         Arc::new(UuidV7),
     )
     .with_ledger(ledger.clone());
@@ -165,6 +167,7 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     println!("policy {} bound on referral {}", big_policy.number, referral.id);
 
     println!("\n== 6. events: the outbox, delivered at least once");
+    let policy = policy.clone();
     let dispatcher = Dispatcher::new(app.backend().clone())
         .subscribe(Arc::new(Printer))
         .subscribe(Arc::new(LedgerSubscriber::new(ledger.clone())));
@@ -177,6 +180,87 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     print!("{}", render::journal(&entries));
     let tb = app.trial_balance(&finance).await.map_err(fail("trial balance"))?;
     print!("{}", render::trial_balance(&tb));
+
+    claims(&app, &clock, &dispatcher, org, &producer, &finance, &policy).await
+}
+
+/// Stage 8: a claim filed, reserved and paid, and seen by three roles.
+#[allow(clippy::too_many_arguments, reason = "the demo's cast")]
+async fn claims(
+    app: &App,
+    clock: &openinsure_core::clock::FixedClock,
+    dispatcher: &Dispatcher,
+    org: openinsure_core::ids::OrgId,
+    producer: &Caller,
+    finance: &Caller,
+    policy: &openinsure_core::policy::Policy,
+) -> Result<(), Failure> {
+    use openinsure::claims::RequestMeta;
+    use openinsure_core::claims::ClaimStatus;
+    use openinsure_core::clock::Clock;
+    use openinsure_core::money::Money;
+    use openinsure_hipaa::PhiAuditLogExt;
+
+    println!("\n== 8. claims: first notice of loss, reserve, payment; PHI by role, every access audited");
+    let loss_date = policy.effective_date + chrono::Days::new(44);
+    clock.set((loss_date + chrono::Days::new(15)).and_hms_opt(10, 0, 0).unwrap_or_default().and_utc());
+    println!("(the clock moves to {})", clock.now().format("%Y-%m-%d"));
+    let audit = openinsure_memory::audit::MemoryAuditLog::default();
+    let app = app.clone().with_audit_log(Arc::new(audit.clone()));
+    let meta = RequestMeta { ip: "198.51.100.23".parse().ok(), user_agent: Some("openinsure-demo".into()) };
+    let supervisor = Caller::new(user(0xb1)?, org, Role::ClaimsSupervisor);
+    let adjuster = Caller::new(user(0xb2)?, org, Role::Adjuster);
+    let admin = Caller::new(user(0xb3)?, org, Role::Admin);
+    let notice = json!({
+        "policyId": policy.id,
+        "dateOfLoss": loss_date.to_string(),
+        "lossDescription": "employee injured unloading a pallet",
+        "claimantName": "Jane Roe",
+        "claimantDob": "1984-06-02",
+        "claimantSsn": "123-45-6789",
+        "claimantPhone": "+1 937 555 0142",
+        "diagnosisCodes": ["S39.012A"],
+        "procedureCodes": ["97110"],
+        "treatmentNotes": "lumbar strain; physical therapy twice a week"
+    });
+    let claim = app.file_claim(producer, &notice, &meta).await.map_err(fail("first notice of loss"))?;
+    println!("claim {} filed on {} by the producer", claim.id, claim.policy_number);
+    app.assign_claim(&supervisor, claim.id, adjuster.user_id, &meta).await.map_err(fail("assignment"))?;
+    app.transition_claim(&adjuster, claim.id, ClaimStatus::Open, &meta).await.map_err(fail("open"))?;
+    app.set_claim_reserve(&adjuster, claim.id, Money::from_cents(1_200_000), "initial estimate", &meta)
+        .await
+        .map_err(fail("reserve"))?;
+    app.transition_claim(&adjuster, claim.id, ClaimStatus::Reserved, &meta).await.map_err(fail("reserved"))?;
+    app.fund_loss_fund(finance, Money::from_cents(2_000_000), uuid::Uuid::now_v7()).await.map_err(fail("loss fund"))?;
+    let paid = app
+        .pay_claim(&adjuster, claim.id, Money::from_cents(350_000), uuid::Uuid::now_v7(), &meta)
+        .await
+        .map_err(fail("payment"))?;
+    println!("reserve {} -> paid {}, reserve now {}", Money::from_cents(1_200_000), paid.paid, paid.reserve);
+    for r in &paid.reserve_history {
+        println!("   reserve {} -> {} ({})", r.from, r.to, r.reason);
+    }
+    let report = dispatcher.run_once().await.map_err(fail("dispatch"))?;
+    println!("{} claim events booked on the ledger", report.delivered);
+
+    for (who, c) in [("producer", producer), ("adjuster (assigned)", &adjuster), ("admin without MFA", &admin)] {
+        let seen = app.claim(c, claim.id, &meta).await.map_err(fail("claim read"))?;
+        println!(
+            "as {who:<20} claimant {:<12} ssn {:<13} diagnosis {:<12} paid {}",
+            seen.claimant_name,
+            seen.claimant_ssn.as_deref().unwrap_or("-"),
+            if seen.diagnosis_codes.is_empty() { "-".to_owned() } else { seen.diagnosis_codes.join(",") },
+            seen.paid
+        );
+    }
+    let (_, entries) = audit.chain(org).await.map_err(|e| Failure(e.to_string()))?;
+    audit.verify_chain(org).await.map_err(|e| Failure(format!("audit chain: {e}")))?;
+    println!("PHI audit log: {} entries, hash chain verified", entries.len());
+    for e in entries.iter().rev().take(3).rev() {
+        println!("   #{} {} {} {} by {}", e.sequence, e.action.as_str(), e.table, e.fields.join(","), e.user_id);
+    }
+    let tb = app.trial_balance(finance).await.map_err(fail("trial balance"))?;
+    println!("trial balance {}", if tb.is_balanced() { "balanced" } else { "NOT BALANCED" });
     Ok(())
 }
 
