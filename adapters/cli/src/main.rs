@@ -1,5 +1,6 @@
 //! The `openinsure` command.
 
+mod audit;
 mod demo;
 mod render;
 
@@ -53,6 +54,23 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// The PHI audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verifies a PHI audit log chain (a JSON array of entries of one org): every hash, every link,
+    /// the order. Exits non-zero naming the first broken entry.
+    Verify {
+        /// The log (JSON).
+        file: PathBuf,
+    },
+    /// Prints a small valid example chain, to try `audit verify` on.
+    Example,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +259,10 @@ fn main() -> ExitCode {
                 .map(|s| println!("{s}"))
                 .map_err(|e| Failure(e.to_string()))
         }
+        Command::Audit { command: AuditCommand::Verify { file } } => {
+            audit::verify_file(&file).map(|s| emit(&s)).map_err(Failure)
+        }
+        Command::Audit { command: AuditCommand::Example } => audit::example_log().map(|s| emit(&s)).map_err(Failure),
         Command::Demo { tigerbeetle } => ledger_backend(tigerbeetle.as_deref()).and_then(demo::run),
         Command::Ledger { command } => {
             let address = match &command {

@@ -134,3 +134,25 @@ fn ledger_reports_balance() {
         assert!(out.contains(needle), "{needle} missing:\n{out}");
     }
 }
+
+#[test]
+fn audit_verify_finds_tampering() {
+    let o = run(&["audit", "example"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = std::env::temp_dir().join(format!("oi-cli-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("log.json");
+    std::fs::write(&good, stdout(&o)).unwrap();
+    let o = run(&["audit", "verify", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 entries"), "{}", stdout(&o));
+
+    let mut entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    entries.remove(1);
+    let bad = dir.join("removed.json");
+    std::fs::write(&bad, serde_json::to_string(&entries).unwrap()).unwrap();
+    let o = run(&["audit", "verify", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("removed.json"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("sequence"), "{}", stderr(&o));
+}
