@@ -38,7 +38,8 @@ pub fn redact_json(registry: &Registry, table: &str, decision: &Decision, value:
     if decision.phi_visible() {
         return BTreeSet::new();
     }
-    mask_keys(value, |key| registry.column_for_key(table, key).map(str::to_owned))
+    let Some(columns) = registry.table_index(table) else { return BTreeSet::new() };
+    mask_keys(value, |key| columns.get(key).cloned())
 }
 
 /// Replaces the value of every object key for which `phi` answers a column, at any depth.

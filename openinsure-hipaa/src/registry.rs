@@ -51,6 +51,9 @@ impl PhiField {
 pub struct Registry {
     /// table -> column -> JSON names.
     tables: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// table -> key (a column or a JSON name) -> column: the index `column_for_key` answers from,
+    /// kept in step by `insert` (JSON redaction looks up every key of a document).
+    index: std::collections::HashMap<String, std::collections::HashMap<String, String>>,
 }
 
 impl Registry {
@@ -101,8 +104,11 @@ impl Registry {
             return self;
         }
         let names = self.tables.entry(table.to_owned()).or_default().entry(column.to_owned()).or_default();
+        let index = self.index.entry(table.to_owned()).or_default();
+        index.insert(column.to_owned(), column.to_owned());
         if let Some(json) = json_name.filter(|j| !j.is_empty() && *j != column) {
             names.insert(json.to_owned());
+            index.entry(json.to_owned()).or_insert_with(|| column.to_owned());
         }
         self
     }
@@ -133,11 +139,12 @@ impl Registry {
     /// The column a JSON key of a `table` record names, when that key is a registered PHI column
     /// or JSON name.
     pub fn column_for_key(&self, table: &str, key: &str) -> Option<&str> {
-        let columns = self.tables.get(table)?;
-        if let Some((column, _)) = columns.get_key_value(key) {
-            return Some(column);
-        }
-        columns.iter().find(|(_, names)| names.contains(key)).map(|(c, _)| c.as_str())
+        self.index.get(table)?.get(key).map(String::as_str)
+    }
+
+    /// The key (column or JSON name) to column index of one table.
+    pub fn table_index(&self, table: &str) -> Option<&std::collections::HashMap<String, String>> {
+        self.index.get(table)
     }
 
     /// Every key (column and JSON name) under which `table`'s PHI may appear.
