@@ -1,15 +1,16 @@
 //! Claim records per second through runtime PHI redaction (`decide`, then `redact` or
-//! `redact_json`), for each role of the access matrix: a typed `ClaimPhi`, and a realistic claim
+//! `redact_json`), for each role of the access matrix: a typed `Claim`, and a realistic claim
 //! rendered as JSON with nested transactions and notes.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs, reason = "benchmark setup")]
 
 use std::hint::black_box;
 
-use chrono::{NaiveDate, TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use openinsure_core::claims::Claim;
+use openinsure_core::ids::ClaimId;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_hipaa::records::ClaimPhi;
+use openinsure_core::testkit::sample_claim;
 use openinsure_hipaa::{AccessContext, Registry, decide, redact, redact_json};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -38,14 +39,10 @@ fn callers() -> Vec<(&'static str, Caller)> {
     ]
 }
 
-fn claim() -> ClaimPhi {
-    ClaimPhi {
-        claim_id: Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0042),
-        org_id: org(),
+fn claim() -> Claim {
+    Claim {
         assigned_adjuster_id: Some(user(ASSIGNED)),
         claimant_name: "Jane Q. Roe".into(),
-        claimant_dob: NaiveDate::from_ymd_opt(1980, 2, 29),
-        claimant_ssn: Some("078-05-1120".into()),
         claimant_phone: Some("+1 555 0100 4477".into()),
         claimant_email: Some("jane.roe@example.com".into()),
         claimant_address: Some("1 Main Street, Apt 4B, Springfield, IL 62701".into()),
@@ -55,7 +52,7 @@ fn claim() -> ClaimPhi {
         treatment_notes: "Closed reduction of distal radius fracture; short arm splint applied; \
                           follow up with orthopedics in 7 days; no work with the right hand for 4 weeks."
             .into(),
-        diagnosis_reviewed_at: Some(Utc.with_ymd_and_hms(2026, 11, 20, 15, 4, 0).unwrap()),
+        ..sample_claim(ClaimId::from_uuid(Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0042)), org())
     }
 }
 

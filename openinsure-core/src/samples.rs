@@ -194,3 +194,30 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
         updated_at: now,
     }
 }
+
+/// A reported claim on a sample policy of `org`, with PHI filled in.
+pub fn sample_claim(id: crate::ids::ClaimId, org: OrgId) -> crate::claims::Claim {
+    let quote =
+        sample_quote(QuoteId::from_uuid(Uuid::from_u128(0x51)), org, SubmissionId::from_uuid(Uuid::from_u128(0x52)));
+    let policy = sample_policy(crate::ids::PolicyId::from_uuid(Uuid::from_u128(0x53)), org, &quote, "GL-2027-000001");
+    let notice = crate::claims::NoticeOfLoss {
+        policy_id: Some(policy.id),
+        date_of_loss: chrono::NaiveDate::from_ymd_opt(2027, 2, 14),
+        loss_description: "fall from a loading dock".into(),
+        claimant_name: "Jane Roe".into(),
+        claimant_dob: chrono::NaiveDate::from_ymd_opt(1980, 2, 29),
+        claimant_ssn: Some("078-05-1120".into()),
+        claimant_phone: Some("+1 555 0100".into()),
+        claimant_email: Some("jane@example.com".into()),
+        claimant_address: Some("1 Main St, Springfield".into()),
+        medical_record_number: Some("MRN-778899".into()),
+        diagnosis_codes: vec!["S52.501A".into()],
+        procedure_codes: vec!["25600".into()],
+        treatment_notes: "closed reduction, cast".into(),
+    };
+    let now = Utc.with_ymd_and_hms(2027, 3, 1, 12, 0, 0).single().unwrap_or_default();
+    match crate::claims::Claim::file(id, &policy, notice, now) {
+        Ok(c) => c,
+        Err(e) => unreachable!("the sample claim is valid: {e}"),
+    }
+}

@@ -20,7 +20,9 @@ use crate::ids::{
 };
 use crate::money::Money;
 use crate::quote::{Quote, QuoteStatus};
-pub use crate::samples::{sample_agreement_for, sample_policy, sample_profile, sample_quote, sample_submission};
+pub use crate::samples::{
+    sample_agreement_for, sample_claim, sample_policy, sample_profile, sample_quote, sample_submission,
+};
 use crate::store::{
     AuthorityStore, BindCommit, BindOutcome, BindStore, DaStore, Outbox, Page, PolicyStore, QuoteStore, ReferralStore,
     SubmissionStore,

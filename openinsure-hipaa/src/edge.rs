@@ -10,10 +10,11 @@
 //!
 //! ```compile_fail,E0277
 //! use openinsure_core::ids::OrgId;
-//! use openinsure_hipaa::{EdgeCache, records::ClaimPhi};
+//! use openinsure_hipaa::EdgeCache;
+//! use openinsure_core::claims::Claim;
 //!
-//! async fn cache_claim(cache: &dyn EdgeCache<ClaimPhi>, org: OrgId, claim: &ClaimPhi) {
-//!     // error[E0277]: the trait bound `ClaimPhi: EdgeSafe` is not satisfied
+//! async fn cache_claim(cache: &dyn EdgeCache<Claim>, org: OrgId, claim: &Claim) {
+//!     // error[E0277]: the trait bound `Claim: EdgeSafe` is not satisfied
 //!     cache.put(org, "claim", claim).await.ok();
 //! }
 //! ```
@@ -65,11 +66,12 @@
 //! and a field whose type carries PHI, whatever its name:
 //!
 //! ```compile_fail,E0277
-//! use openinsure_hipaa::{EdgeSafe, records::ClaimPhi};
+//! use openinsure_hipaa::EdgeSafe;
+//! use openinsure_core::claims::Claim;
 //!
 //! #[derive(EdgeSafe)]
 //! struct Wrapper {
-//!     inner: ClaimPhi,
+//!     inner: Claim,
 //! }
 //! ```
 //!

@@ -2,14 +2,16 @@
 //!
 //! Build it from the record types ([`Registry::of`], [`Registry::register`]) so it cannot fall out
 //! of step with the structs; [`Registry::platform`] is the registry of this crate's
-//! [`records`](crate::records), and a test keeps it equal to the static list [`PHI_FIELDS`].
+//! [`records`](crate::records) and the core claim, and a test keeps it equal to the static list [`PHI_FIELDS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use crate::record::PhiRecord;
-use crate::records::{ClaimPhi, MemberPhi};
+use openinsure_core::claims::Claim;
+
+use crate::records::MemberPhi;
 
 /// The platform's PHI fields, `table.column`. The first six are the seed's `PHI_FIELDS`; the rest
 /// are what a health or workers' compensation claim carries besides.
@@ -81,10 +83,10 @@ impl Registry {
         self
     }
 
-    /// The registry of this crate's record types ([`ClaimPhi`], [`MemberPhi`]); equal, as
+    /// The registry of this crate's record types ([`Claim`], [`MemberPhi`]); equal, as
     /// `table.column`s, to [`PHI_FIELDS`].
     pub fn platform() -> Self {
-        Registry::of::<ClaimPhi>().with::<MemberPhi>()
+        Registry::of::<Claim>().with::<MemberPhi>()
     }
 
     /// The static list [`PHI_FIELDS`], each known by its column and its camelCase JSON name.

@@ -5,8 +5,10 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use openinsure_core::claims::Claim;
+use openinsure_core::ids::ClaimId;
 use openinsure_core::ids::{OrgId, UserId};
-use openinsure_hipaa::records::ClaimPhi;
+use openinsure_core::testkit::sample_claim;
 use openinsure_hipaa::{REDACTED, for_log};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -50,22 +52,10 @@ impl Subscriber for Capture {
     fn exit(&self, _: &Id) {}
 }
 
-fn claim() -> ClaimPhi {
-    ClaimPhi {
-        claim_id: Uuid::from_u128(42),
-        org_id: OrgId::from_uuid(Uuid::from_u128(1)),
+fn claim() -> Claim {
+    Claim {
         assigned_adjuster_id: Some(UserId::from_uuid(Uuid::from_u128(2))),
-        claimant_name: "Jane Roe".into(),
-        claimant_dob: chrono::NaiveDate::from_ymd_opt(1980, 2, 29),
-        claimant_ssn: Some("078-05-1120".into()),
-        claimant_phone: Some("+1 555 0100".into()),
-        claimant_email: Some("jane@example.com".into()),
-        claimant_address: Some("1 Main St, Springfield".into()),
-        medical_record_number: Some("MRN-778899".into()),
-        diagnosis_codes: vec!["S52.501A".into()],
-        procedure_codes: vec!["25600".into()],
-        treatment_notes: "closed reduction, cast".into(),
-        diagnosis_reviewed_at: None,
+        ..sample_claim(ClaimId::from_uuid(Uuid::from_u128(42)), OrgId::from_uuid(Uuid::from_u128(1)))
     }
 }
 
@@ -117,7 +107,7 @@ fn the_capture_would_see_a_leak() {
 fn formatting_carries_no_phi() {
     let c = claim();
     for text in [format!("{}", for_log(&c)), format!("{:?}", for_log(&c)), for_log(&c).to_string()] {
-        assert!(text.starts_with('{') && text.contains("\"claimId\":"), "{text}");
+        assert!(text.starts_with('{') && text.contains("\"id\":"), "{text}");
         for phi in PHI_VALUES {
             assert!(!text.contains(phi), "`{phi}` in {text}");
         }

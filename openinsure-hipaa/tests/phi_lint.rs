@@ -3,15 +3,16 @@
 //! to a record without tagging it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, dead_code)]
 
+use openinsure_core::claims::Claim;
 use openinsure_hipaa::lint::{LintFinding, LintProblem};
-use openinsure_hipaa::records::{ClaimPhi, MemberPhi};
+use openinsure_hipaa::records::MemberPhi;
 use openinsure_hipaa::{PhiRecord, phi_lint};
 use serde::Serialize;
 
 #[test]
 fn the_platform_records_pass() {
     // Add every new PhiRecord of this crate here.
-    phi_lint::<ClaimPhi>().unwrap();
+    phi_lint::<Claim>().unwrap();
     phi_lint::<MemberPhi>().unwrap();
 }
 

@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::{TimeZone, Utc};
+use openinsure_core::claims::Claim;
+use openinsure_core::ids::ClaimId;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_hipaa::records::ClaimPhi;
+use openinsure_core::testkit::sample_claim;
 use openinsure_hipaa::{
     AccessContext, AuditAction, Decision, REDACTED, Registry, decide, disclose, redact, redact_json,
 };
@@ -124,9 +126,7 @@ proptest! {
         (caller, ctx, d) in decision(),
     ) {
         let marker = |what: &str| format!("PHI-{what}-{secret}");
-        let mut claim = ClaimPhi {
-            claim_id: Uuid::from_u128(99),
-            org_id: ctx.org_id,
+        let mut claim = Claim {
             assigned_adjuster_id: ctx.assigned_adjuster,
             claimant_name: marker("name"),
             claimant_dob: chrono::NaiveDate::from_ymd_opt(1980, 2, 29),
@@ -138,11 +138,11 @@ proptest! {
             diagnosis_codes: codes.iter().map(|c| marker(c)).collect(),
             procedure_codes: vec![marker("cpt")],
             treatment_notes: marker("notes"),
-            diagnosis_reviewed_at: None,
+            ..sample_claim(ClaimId::from_uuid(Uuid::from_u128(99)), ctx.org_id)
         };
         let original = claim.clone();
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
-        let disclosure = disclose(&caller, &ctx, claim.claim_id, &mut claim, at);
+        let disclosure = disclose(&caller, &ctx, claim.id.as_uuid(), &mut claim, at);
         prop_assert_eq!(&disclosure.decision, &d);
         let rendered = serde_json::to_string(&claim).unwrap();
         if d.phi_visible() {
@@ -153,7 +153,7 @@ proptest! {
         } else {
             prop_assert!(!rendered.contains("PHI-"), "{}", rendered);
             prop_assert!(!rendered.contains("1980"), "{}", rendered);
-            prop_assert_eq!((claim.claim_id, claim.org_id), (original.claim_id, original.org_id));
+            prop_assert_eq!((claim.id, claim.org_id), (original.id, original.org_id));
             match disclosure.audit {
                 None => prop_assert!(d.is_denied()),
                 Some(a) => {
