@@ -19,8 +19,8 @@ struct State {
     transfers: HashMap<u128, Transfer>,
     /// Transfer ids in creation (timestamp) order.
     order: Vec<u128>,
-    /// Per account (with history), the balance after each of its transfers.
-    history: HashMap<u128, Vec<AccountBalance>>,
+    /// Per account (with history), the balance after each of its transfers, with that transfer's id.
+    history: HashMap<u128, Vec<(u128, AccountBalance)>>,
     /// Pending transfer id -> posted or voided.
     resolved: HashMap<u128, Resolution>,
     clock: u64,
@@ -282,13 +282,16 @@ impl State {
         for a in [debit, credit] {
             if a.flags.contains(AccountFlags::HISTORY) {
                 self.undo.push(Undo::History(a.id));
-                self.history.entry(a.id).or_default().push(AccountBalance {
-                    debits_pending: a.debits_pending,
-                    debits_posted: a.debits_posted,
-                    credits_pending: a.credits_pending,
-                    credits_posted: a.credits_posted,
-                    timestamp,
-                });
+                self.history.entry(a.id).or_default().push((
+                    t.id,
+                    AccountBalance {
+                        debits_pending: a.debits_pending,
+                        debits_posted: a.debits_posted,
+                        credits_pending: a.credits_pending,
+                        credits_posted: a.credits_posted,
+                        timestamp,
+                    },
+                ));
             }
         }
         self.transfers.insert(t.id, Transfer { timestamp, ..*t });
@@ -456,14 +459,8 @@ impl LedgerBackend for MemoryLedger {
         let Some(history) = s.history.get(&f.account_id) else { return Ok(Vec::new()) };
         let mut v: Vec<AccountBalance> = history
             .iter()
-            .filter(|b| {
-                s.order
-                    .iter()
-                    .filter_map(|id| s.transfers.get(id))
-                    .find(|t| t.timestamp == b.timestamp)
-                    .is_some_and(|t| matches_filter(t, &f))
-            })
-            .copied()
+            .filter(|(id, _)| s.transfers.get(id).is_some_and(|t| matches_filter(t, &f)))
+            .map(|(_, b)| *b)
             .collect();
         if f.reversed {
             v.reverse();

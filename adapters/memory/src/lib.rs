@@ -41,6 +41,10 @@ struct Tables {
     activities: Vec<ReferralActivity>,
     policies: BTreeMap<(OrgId, PolicyId), Policy>,
     policy_numbers: BTreeMap<(OrgId, String), PolicyId>,
+    /// The policy bound from each quote.
+    policy_by_quote: BTreeMap<(OrgId, QuoteId), PolicyId>,
+    /// Policies that have been renewed (a policy renews once).
+    renewed: std::collections::BTreeSet<(OrgId, PolicyId)>,
     sequences: BTreeMap<(OrgId, String), u64>,
     claims: BTreeMap<(OrgId, ClaimId), Claim>,
     /// The outbox: every event ever appended, in order, with its delivered flag.
@@ -372,7 +376,7 @@ impl BindStore for MemoryStore {
         same_org(org, c.submission.org_id, "submission")?;
         check_events(org, &c.events)?;
         let mut t = self.write();
-        if let Some(existing) = org_range(&t.policies, org, nil()).map(|(_, p)| p).find(|p| p.quote_id == c.quote.id) {
+        if let Some(existing) = t.policy_by_quote.get(&(org, c.quote.id)).and_then(|id| t.policies.get(&(org, *id))) {
             return Ok(BindOutcome::AlreadyBound(existing.clone()));
         }
         let stored = t
@@ -412,6 +416,7 @@ impl BindStore for MemoryStore {
         t.submissions.insert((org, submission.id), submission);
         t.quotes.insert((org, c.quote.id), c.quote.clone());
         t.policy_numbers.insert((org, c.policy.number.clone()), c.policy.id);
+        t.policy_by_quote.insert((org, c.quote.id), c.policy.id);
         t.policies.insert((org, c.policy.id), c.policy.clone());
         if let Some((key, u)) = usage {
             t.usage.insert(key, u);
@@ -435,7 +440,8 @@ impl PolicyStore for MemoryStore {
     }
 
     async fn policy_for_quote(&self, org: OrgId, quote: QuoteId) -> Result<Option<Policy>> {
-        Ok(org_range(&self.read().policies, org, nil()).map(|(_, p)| p).find(|p| p.quote_id == quote).cloned())
+        let t = self.read();
+        Ok(t.policy_by_quote.get(&(org, quote)).and_then(|id| t.policies.get(&(org, *id))).cloned())
     }
 
     async fn list_policies(&self, org: OrgId, p: Page) -> Result<Vec<Policy>> {
@@ -450,11 +456,15 @@ impl PolicyStore for MemoryStore {
             return Err(Error::Conflict(format!("policy `{}` already exists", policy.number)));
         }
         if let Some(prior) = policy.renewal_of
-            && org_range(&t.policies, org, nil()).any(|(_, p)| p.renewal_of == Some(prior))
+            && t.renewed.contains(&(org, prior))
         {
             return Err(Error::Conflict(format!("policy `{prior}` has already been renewed")));
         }
         t.policy_numbers.insert((org, policy.number.clone()), policy.id);
+        t.policy_by_quote.entry((org, policy.quote_id)).or_insert(policy.id);
+        if let Some(prior) = policy.renewal_of {
+            t.renewed.insert((org, prior));
+        }
         t.policies.insert((org, policy.id), policy.clone());
         t.append_events(org, events)
     }
