@@ -422,25 +422,6 @@ impl BillingSchedule {
         self.installments.iter().find(|i| i.status == InstallmentStatus::Due)
     }
 
-    /// Marks installment `number` paid and returns it.
-    ///
-    /// # Errors
-    ///
-    /// [`BillingError::InstallmentNotFound`] when no installment has that number,
-    /// [`BillingError::AlreadyPaid`] when it is already paid (the schedule is unchanged).
-    pub fn mark_paid(&mut self, number: u32) -> Result<&Installment, BillingError> {
-        let installment = self
-            .installments
-            .iter_mut()
-            .find(|i| i.number == number)
-            .ok_or(BillingError::InstallmentNotFound { number })?;
-        if installment.status == InstallmentStatus::Paid {
-            return Err(BillingError::AlreadyPaid { number });
-        }
-        installment.status = InstallmentStatus::Paid;
-        Ok(installment)
-    }
-
     /// Records payment `payment_id` of installment `number`. Returns `true` when it is newly paid,
     /// `false` when this same payment was already recorded (a retry); a different payment of a
     /// paid installment is [`BillingError::AlreadyPaid`]. Nothing changes on an error or a retry.
@@ -701,24 +682,25 @@ mod tests {
     }
 
     #[test]
-    fn mark_paid_and_next_due() {
+    fn record_payment_and_next_due() {
+        let pay = |n: u128| uuid::Uuid::from_u128(n);
         let mut s = build(BillingPlan::Quarterly, 100_000);
         assert_eq!(s.next_due().map(|i| i.number), Some(1));
         assert_eq!(s.balance_due().unwrap().cents(), 100_000);
-        let paid = s.mark_paid(1).unwrap();
-        assert_eq!((paid.number, paid.status), (1, InstallmentStatus::Paid));
+        assert_eq!(s.record_payment(1, pay(1)), Ok(true));
+        assert_eq!((s.installments[0].status, s.installments[0].payment_id), (InstallmentStatus::Paid, Some(pay(1))));
         assert_eq!(s.next_due().map(|i| i.number), Some(2));
         // Paying out of order: the next due is still the earliest unpaid.
-        s.mark_paid(3).unwrap();
+        s.record_payment(3, pay(3)).unwrap();
         assert_eq!(s.next_due().map(|i| i.number), Some(2));
         assert_eq!(s.balance_due().unwrap().cents(), 50_000);
         let before = s.clone();
-        assert_eq!(s.mark_paid(1).unwrap_err(), BillingError::AlreadyPaid { number: 1 });
-        assert_eq!(s.mark_paid(0).unwrap_err(), BillingError::InstallmentNotFound { number: 0 });
-        assert_eq!(s.mark_paid(5).unwrap_err().to_string(), "installment `5` not found");
+        assert_eq!(s.record_payment(1, pay(9)).unwrap_err(), BillingError::AlreadyPaid { number: 1 });
+        assert_eq!(s.record_payment(0, pay(9)).unwrap_err(), BillingError::InstallmentNotFound { number: 0 });
+        assert_eq!(s.record_payment(5, pay(9)).unwrap_err().to_string(), "installment `5` not found");
         assert_eq!(s, before);
-        s.mark_paid(2).unwrap();
-        s.mark_paid(4).unwrap();
+        s.record_payment(2, pay(2)).unwrap();
+        s.record_payment(4, pay(4)).unwrap();
         assert_eq!(s.next_due(), None);
         assert_eq!(s.balance_due().unwrap(), Money::ZERO);
     }

@@ -160,13 +160,11 @@ pub enum Matched {
     AboveMinimum,
     /// The minimum premium was applied.
     MinimumApplied,
-    /// A charge by its code in the table.
-    Code,
 }
 
 impl std::fmt::Display for Matched {
     /// A short summary: `state:OH`, `default`, `prefix:3327`, `band:1`, `amount:100000000`,
-    /// `loss_ratio:0.25/band:0`, `no_history`, `schedule:2`, `above_minimum`, `minimum_applied`, `code`.
+    /// `loss_ratio:0.25/band:0`, `no_history`, `schedule:2`, `above_minimum`, `minimum_applied`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Matched::State { state } => write!(f, "state:{state}"),
@@ -181,7 +179,6 @@ impl std::fmt::Display for Matched {
             Matched::Schedule { adjustments } => write!(f, "schedule:{adjustments}"),
             Matched::AboveMinimum => f.write_str("above_minimum"),
             Matched::MinimumApplied => f.write_str("minimum_applied"),
-            Matched::Code => f.write_str("code"),
         }
     }
 }
