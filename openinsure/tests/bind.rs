@@ -139,10 +139,8 @@ async fn all_failing_together_are_all_reported() {
 #[tokio::test]
 async fn no_agreement_blocks() {
     let w = world();
-    let admin = common::caller(1, 1, openinsure_core::tenancy::Role::Admin);
     let producer = common::caller(1, 2, openinsure_core::tenancy::Role::Producer);
     let underwriter = common::caller(1, 3, openinsure_core::tenancy::Role::Underwriter);
-    let _ = admin;
     let sub = w.app.submit(&producer, &acme()).await.unwrap();
     let q = w.app.quote(&underwriter, sub.id, &Schedule::none()).await.unwrap();
     assert!(codes(&q.flags).contains(&"no_da_agreement"));

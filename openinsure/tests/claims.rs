@@ -131,7 +131,6 @@ async fn claims_are_guarded() {
     let w = world();
     let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
     let o = org(&w, 1).await;
-    let other = org(&w, 2).await;
     let sub = app.submit(&o.producer, &acme()).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
@@ -155,7 +154,6 @@ async fn claims_are_guarded() {
     assert!(matches!(app.claim(&sup_b, claim.id, &meta()).await, Err(Error::NotFound { .. })));
     assert!(matches!(app.file_claim(&sup_b, &ok, &meta()).await, Err(Error::NotFound { .. })), "another org's policy");
     assert!(app.claims(&sup_b, Page::first(), &meta()).await.unwrap().is_empty());
-    let _ = other;
     // no audit log configured: PHI is never handled unaudited
     assert!(matches!(w.app.claim(&supervisor, claim.id, &meta()).await, Err(Error::Backend(_))));
 }

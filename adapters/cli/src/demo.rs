@@ -61,7 +61,7 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);
     let senior = Caller::new(user(0xa3)?, org, Role::Underwriter);
     let admin = Caller::new(user(0xa4)?, org, Role::Admin);
-    setup(&app, &admin, &[(&underwriter, 1), (&senior, 2)]).await?;
+    setup(&app, &admin, &[(&underwriter, 1), (&senior, 2)], true).await?;
 
     println!("\n== 1. intake: a producer submits an ACORD 125 application");
     let mut bad: serde_json::Value = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
@@ -284,7 +284,7 @@ impl Subscriber for Printer {
 
 /// A DA agreement for the example GL program and an authority ladder: level 1 up to $25,000
 /// premium and $1M limits, level 2 (approves referrals) up to $100,000 and $2M.
-async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(), Failure> {
+async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: bool) -> Result<(), Failure> {
     app.create_agreement(
         admin,
         &json!({
@@ -310,7 +310,9 @@ async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(),
     )
     .await
     .map_err(fail("DA agreement"))?;
-    println!("\n== 0. set-up: a DA agreement with the carrier, and the authority ladder");
+    if verbose {
+        println!("\n== 0. set-up: a DA agreement with the carrier, and the authority ladder");
+    }
     for (who, level) in users {
         let (premium, limit) = if *level == 1 { (2_500_000i64, 100_000_000i64) } else { (10_000_000, 200_000_000) };
         let profile = app
@@ -329,7 +331,9 @@ async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)]) -> Result<(),
             .await
             .map_err(fail("authority profile"))?;
         app.assign_profile(admin, who.user_id, profile.id).await.map_err(fail("assignment"))?;
-        println!("   user {} holds `{}` (premium up to {})", who.user_id, profile.name, profile.max_premium);
+        if verbose {
+            println!("   user {} holds `{}` (premium up to {})", who.user_id, profile.name, profile.max_premium);
+        }
     }
     Ok(())
 }
@@ -352,7 +356,7 @@ pub async fn example_books(ledger: Arc<dyn LedgerBackend>) -> Result<(App, Calle
     let producer = Caller::new(user(0xa1)?, org, Role::Producer);
     let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);
     let admin = Caller::new(user(0xa4)?, org, Role::Admin);
-    setup_quietly(&app, &admin, &underwriter).await?;
+    setup(&app, &admin, &[(&underwriter, 1)], false).await?;
     let json = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
     let submission = app.submit(&producer, &json).await.map_err(fail("intake"))?;
     let quote = app.quote(&underwriter, submission.id, &Schedule::none()).await.map_err(fail("rating"))?;
@@ -368,36 +372,4 @@ pub async fn example_books(ledger: Arc<dyn LedgerBackend>) -> Result<(App, Calle
         .await
         .map_err(fail("dispatch"))?;
     Ok((app, Caller::new(user(0xa5)?, org, Role::FinanceAnalyst)))
-}
-
-async fn setup_quietly(app: &App, admin: &Caller, underwriter: &Caller) -> Result<(), Failure> {
-    let mut agreement: serde_json::Value = json!({
-        "programId": "0192f0c0-0000-7000-8000-000000000001",
-        "carrierId": "0192f0c0-0000-7000-8000-0000000000ca",
-        "name": "Main Street GL 2026-27",
-        "status": "active",
-        "effectiveDate": "2026-07-01",
-        "expirationDate": "2027-07-01",
-        "maxOccurrenceLimitCents": 200_000_000,
-        "maxAggregateLimitCents": 400_000_000,
-        "maxPremiumCents": 25_000_000,
-        "authorizedStates": "all",
-        "annualPremiumLimitCents": 500_000_000,
-        "allowedTermsMonths": [12],
-    });
-    agreement["mgaCommissionRate"] = json!("0.10");
-    app.create_agreement(admin, &agreement).await.map_err(fail("DA agreement"))?;
-    let profile = app
-        .create_profile(
-            admin,
-            &json!({
-                "name": "GL level 1", "level": 1, "lineOfBusiness": "general_liability",
-                "maxOccurrenceLimitCents": 100_000_000, "maxAggregateLimitCents": 200_000_000,
-                "maxPremiumCents": 2_500_000, "canApproveReferrals": false
-            }),
-        )
-        .await
-        .map_err(fail("authority profile"))?;
-    app.assign_profile(admin, underwriter.user_id, profile.id).await.map_err(fail("assignment"))?;
-    Ok(())
 }
