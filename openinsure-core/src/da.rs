@@ -594,5 +594,8 @@ mod tests {
         a.allowed_terms_months = vec![];
         let e = a.validate().unwrap_err();
         assert_eq!(e.0.len(), 4, "{e}");
+        let mut a = sample_agreement();
+        a.mga_commission_rate = crate::money::Factor::new(Decimal::ONE);
+        assert_eq!(a.validate().unwrap_err().0[0].path, "mgaCommissionRate");
     }
 }

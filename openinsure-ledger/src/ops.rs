@@ -440,6 +440,25 @@ mod tests {
         };
         assert!(claim_transaction(&t).is_err());
         assert!(settle(org(), Uuid::from_u128(1), AccountType::MgaFiduciary, Money::from_cents(1)).is_err());
+        assert!(settle(org(), Uuid::from_u128(1), AccountType::CarrierPayable, Money::ZERO).is_err());
+        assert!(matches!(
+            fund_losses(org(), Uuid::from_u128(1), Money::from_cents(-5)),
+            Err(LedgerError::Invalid { field: "amountCents", .. })
+        ));
+        let pay = |amount, takedown| ClaimTransaction {
+            org: org(),
+            transaction_id: Uuid::from_u128(1),
+            claim_id: Uuid::from_u128(2),
+            kind: ClaimTransactionKind::Payment {
+                amount: Money::from_cents(amount),
+                reserve_takedown: Money::from_cents(takedown),
+            },
+        };
+        assert!(matches!(claim_transaction(&pay(0, 0)), Err(LedgerError::Invalid { field: "amountCents", .. })));
+        assert!(matches!(
+            claim_transaction(&pay(10, -1)),
+            Err(LedgerError::Invalid { field: "reserveTakedownCents", .. })
+        ));
     }
 
     #[test]

@@ -93,6 +93,17 @@ async fn down_payment_and_installment_are_booked_once() {
     app.record_installment_payment(&finance, p.id, 2, second).await.unwrap();
     app.record_installment_payment(&finance, p.id, 2, second).await.unwrap();
     assert!(app.record_installment_payment(&finance, p.id, 2, Uuid::from_u128(0xd2)).await.is_err(), "paid already");
+    assert!(
+        app.record_installment_payment(&finance, p.id, 9, Uuid::from_u128(0xd3)).await.is_err(),
+        "no installment 9"
+    );
+    assert!(
+        matches!(
+            app.record_installment_payment(&o.producer, p.id, 3, Uuid::from_u128(0xd4)).await,
+            Err(Error::Forbidden(_))
+        ),
+        "producers do not record payments"
+    );
     assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0 });
     let fid = app.account_balance(&finance, AccountType::MgaFiduciary).await.unwrap();
     let paid: i64 = p.billing.installments[..2].iter().map(|i| i.total.cents()).sum();
