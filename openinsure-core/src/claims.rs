@@ -193,7 +193,7 @@ pub struct ClaimMoney {
 }
 
 /// A claim. PHI fields are tagged for the redaction matrix and the audit log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, PhiRecord)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, PhiRecord)]
 #[serde(rename_all = "camelCase")]
 #[phi(table = "claims")]
 pub struct Claim {

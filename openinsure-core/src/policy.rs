@@ -88,7 +88,7 @@ pub struct Cancellation {
 }
 
 /// A policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     /// Its id.

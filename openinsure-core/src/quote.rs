@@ -436,7 +436,7 @@ pub enum QuoteStatus {
 }
 
 /// A quote: a rating of a submission, valid until `expires_at`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Quote {
     /// Its id.

@@ -6,7 +6,7 @@ use crate::chart::{AccountType, TransferCode};
 use crate::model::{Account, Transfer};
 
 /// One account's line of the trial balance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrialBalanceRow {
     /// The account type's code.
@@ -22,7 +22,7 @@ pub struct TrialBalanceRow {
 }
 
 /// A trial balance: total debits equal total credits in a sound ledger.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TrialBalance {
     /// One row per account.
@@ -66,7 +66,7 @@ pub fn trial_balance(accounts: &[Account]) -> TrialBalance {
 }
 
 /// One journal entry: a transfer in words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     /// The transfer id (hex).

@@ -1,0 +1,559 @@
+//! Each route's handler: parse, call the use case, answer. No rule lives here.
+
+use std::str::FromStr;
+
+use super::ApiInner;
+use super::body::{DEFAULT_LIMIT, MAX_LIMIT, Query, parse_typed, parse_value};
+use super::reply::{ApiError, Reply};
+use super::routes::{Op, Params, Route};
+use crate::bind::BindRequest;
+use crate::claims::RequestMeta;
+use crate::error::Error;
+use http::StatusCode;
+use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
+use openinsure_core::ids::{
+    AuthorityProfileId, ClaimId, DaAgreementId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
+};
+use openinsure_core::store::Page;
+use openinsure_core::tenancy::Caller;
+use openinsure_ledger::chart::AccountType;
+
+/// Request bodies.
+pub mod bodies {
+    use chrono::NaiveDate;
+    use openinsure_core::billing::{BillingPlan, InstallmentFees};
+    use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
+    use openinsure_core::da::DaStatus;
+    use openinsure_core::ids::{AuthorityProfileId, QuoteId, UserId};
+    use openinsure_core::money::Money;
+    use openinsure_core::policy::CancellationMethod;
+    use openinsure_core::quote::Schedule;
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+    use uuid::Uuid;
+
+    /// A submission: the ACORD 125 fields of `examples/submissions/acme.json`. Every field error
+    /// is reported at once, with its JSON path.
+    #[derive(Deserialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct SubmissionInput {}
+
+    /// A first notice of loss: `policyId`, `lossDate`, `description`, claimant details (PHI).
+    #[derive(Deserialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct ClaimInput {}
+
+    /// A DA agreement without `id` and `orgId` (the server sets them).
+    #[derive(Deserialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct AgreementInput {}
+
+    /// An authority profile without `id` and `orgId`.
+    #[derive(Deserialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct ProfileInput {}
+
+    /// A referral rule without `id` and `orgId`.
+    #[derive(Deserialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct RuleInput {}
+
+    /// Quote options.
+    #[derive(Deserialize, JsonSchema, Default)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct QuoteBody {
+        /// Schedule credits and debits (underwriters only).
+        #[serde(default)]
+        pub schedule: Schedule,
+    }
+
+    /// Bind options.
+    #[derive(Deserialize, JsonSchema, Default)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct BindBody {
+        /// The quote to bind; the submission's latest quote when absent.
+        pub quote_id: Option<QuoteId>,
+        /// The payment plan (paid in full when absent).
+        pub billing_plan: Option<BillingPlan>,
+        /// Installment fees by plan.
+        pub installment_fees: Option<InstallmentFees>,
+        /// A down payment collected at bind: installment 1 is recorded as paid by it.
+        pub down_payment_id: Option<Uuid>,
+    }
+
+    /// An endorsement.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct EndorseBody {
+        /// From when it applies.
+        pub effective_date: NaiveDate,
+        /// The annual premium change (negative for a decrease).
+        #[serde(rename = "annualPremiumChangeCents")]
+        pub annual_premium_change: Money,
+        /// What changed.
+        pub description: String,
+    }
+
+    /// A cancellation.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct CancelBody {
+        /// From when coverage ends.
+        pub effective_date: NaiveDate,
+        /// How the return premium is computed.
+        pub method: CancellationMethod,
+        /// Why.
+        pub reason: String,
+    }
+
+    /// A reason.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ReasonBody {
+        /// Why.
+        pub reason: String,
+    }
+
+    /// A renewal.
+    #[derive(Deserialize, JsonSchema, Default)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct RenewBody {
+        /// The new term's payment plan (paid in full when absent).
+        pub billing_plan: Option<BillingPlan>,
+    }
+
+    /// An installment payment.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct PaymentBody {
+        /// The installment's number (1 = the first).
+        pub installment: u32,
+        /// The payment's id: a retry with the same id records nothing twice.
+        pub payment_id: Uuid,
+    }
+
+    /// A DA agreement change.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct AgreementPatch {
+        /// The new status.
+        pub status: DaStatus,
+    }
+
+    /// A profile assignment.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct AssignBody {
+        /// The user.
+        pub user_id: UserId,
+        /// The profile.
+        pub profile_id: AuthorityProfileId,
+    }
+
+    /// A referral decision.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct DecisionBody {
+        /// A reason code.
+        pub reason_code: String,
+        /// The written rationale.
+        pub rationale: String,
+    }
+
+    /// A withdrawal.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct WithdrawBody {
+        /// Why.
+        #[serde(default)]
+        pub note: String,
+    }
+
+    /// An adjuster assignment.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct AssignClaimBody {
+        /// The adjuster.
+        pub adjuster_id: UserId,
+    }
+
+    /// A claim status change.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ClaimStatusBody {
+        /// The new status.
+        pub status: ClaimStatus,
+    }
+
+    /// A reserve change.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ReserveBody {
+        /// The new case reserve.
+        #[serde(rename = "reserveCents")]
+        pub reserve: Money,
+        /// Why.
+        pub reason: String,
+    }
+
+    /// A claim payment.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ClaimPaymentBody {
+        /// The amount.
+        #[serde(rename = "amountCents")]
+        pub amount: Money,
+        /// The payment's id: a retry with the same id pays nothing twice. A new id when absent.
+        pub payment_id: Option<Uuid>,
+    }
+
+    /// A recovery.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct RecoveryBody {
+        /// Subrogation, salvage or reinsurance recovery.
+        pub kind: ClaimMoneyKind,
+        /// The amount.
+        #[serde(rename = "amountCents")]
+        pub amount: Money,
+        /// The recovery's id: a retry with the same id records nothing twice. A new id when absent.
+        pub recovery_id: Option<Uuid>,
+    }
+
+    /// Loss fund funding.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct FundBody {
+        /// The amount.
+        #[serde(rename = "amountCents")]
+        pub amount: Money,
+        /// The funding's id: a retry with the same id moves nothing twice.
+        pub funding_id: Uuid,
+    }
+}
+
+/// Response bodies that are not domain types.
+pub mod views {
+    use openinsure_core::authority::{Referral, ReferralActivity};
+    use schemars::JsonSchema;
+    use serde::Serialize;
+
+    /// An OpenAPI 3.1 document.
+    #[derive(Serialize, JsonSchema)]
+    #[schemars(extend("additionalProperties" = true))]
+    pub struct Document {}
+
+    /// A referral with its activity trail.
+    #[derive(Serialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ReferralWithTrail {
+        /// The referral.
+        pub referral: Referral,
+        /// What happened to it, oldest first.
+        pub activities: Vec<ReferralActivity>,
+    }
+
+    /// What a deletion removed.
+    #[derive(Serialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Removed {
+        /// Always true.
+        pub removed: bool,
+    }
+
+    /// A completed loss fund funding.
+    #[derive(Serialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Funded {
+        /// The funding's id.
+        pub funding_id: uuid::Uuid,
+        /// The amount moved.
+        pub amount_cents: i64,
+    }
+
+    /// One ledger account's balance.
+    #[derive(Serialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct AccountBalance {
+        /// The account's name (`LOSS_FUND`).
+        pub account: &'static str,
+        /// Its code.
+        pub code: u16,
+        /// Posted debits.
+        pub debits_posted_cents: u128,
+        /// Posted credits.
+        pub credits_posted_cents: u128,
+        /// Pending debits.
+        pub debits_pending_cents: u128,
+        /// Pending credits.
+        pub credits_pending_cents: u128,
+        /// Credits minus debits, posted.
+        pub net_credit_cents: i128,
+    }
+}
+
+/// What a handler has to work with.
+pub(crate) struct Ctx<'a> {
+    pub api: &'a ApiInner,
+    pub caller: Caller,
+    pub params: Params<'a>,
+    pub query: Query,
+    pub body: &'a [u8],
+    pub meta: RequestMeta,
+}
+
+impl Ctx<'_> {
+    fn id<T: FromStr>(&self, n: usize, name: &str) -> Result<T, ApiError> {
+        let raw = self.params[n];
+        raw.parse().map_err(|_| ApiError::field(format!("path.{name}"), format!("`{raw}` is not a valid id")))
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_typed(self.body, self.api.config.max_json_depth)
+    }
+
+    fn value(&self) -> Result<serde_json::Value, ApiError> {
+        parse_value(self.body, self.api.config.max_json_depth)
+    }
+
+    fn page(&self) -> Result<Page, ApiError> {
+        let limit = self.query.uint("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
+        let offset = self.query.uint("offset", 0, 0, u32::MAX)?;
+        Ok(Page::new(limit, offset))
+    }
+}
+
+fn list<T: serde::Serialize>(items: &[T], page: Page) -> Result<Reply, ApiError> {
+    Reply::list(items, page.limit, page.offset)
+}
+
+fn balance_view(a: &openinsure_ledger::model::Account) -> views::AccountBalance {
+    let ty = AccountType::from_code(a.code);
+    views::AccountBalance {
+        account: ty.map_or("UNKNOWN", AccountType::name),
+        code: a.code,
+        debits_posted_cents: a.debits_posted,
+        credits_posted_cents: a.credits_posted,
+        debits_pending_cents: a.debits_pending,
+        credits_pending_cents: a.credits_pending,
+        net_credit_cents: i128::try_from(a.credits_posted).unwrap_or(i128::MAX)
+            - i128::try_from(a.debits_posted).unwrap_or(i128::MAX),
+    }
+}
+
+fn account_type(name: &str) -> Result<AccountType, ApiError> {
+    AccountType::ALL
+        .into_iter()
+        .find(|t| t.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("ledger account `{name}` not found")))
+}
+
+/// Runs the route's use case.
+pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let app = &cx.api.app;
+    let caller = &cx.caller;
+    match route.op {
+        Op::OpenApi => Ok(Reply { status: StatusCode::OK, body: cx.api.openapi.clone() }),
+        Op::Submit => Reply::created(&app.submit(caller, &cx.value()?).await?),
+        Op::ListSubmissions => {
+            let page = cx.page()?;
+            list(&app.submissions(caller, page).await?, page)
+        }
+        Op::GetSubmission => Reply::ok(&app.submission(caller, cx.id::<SubmissionId>(0, "id")?).await?),
+        Op::QuoteSubmission => {
+            let id = cx.id::<SubmissionId>(0, "id")?;
+            let body: bodies::QuoteBody = cx.json()?;
+            Reply::created(&app.quote(caller, id, &body.schedule).await?)
+        }
+        Op::ListQuotes => Reply::ok(&app.quotes_for(caller, cx.id::<SubmissionId>(0, "id")?).await?),
+        Op::GetQuote => Reply::ok(&app.get_quote(caller, cx.id::<QuoteId>(0, "id")?).await?),
+        Op::BindSubmission => {
+            let id = cx.id::<SubmissionId>(0, "id")?;
+            let body: bodies::BindBody = cx.json()?;
+            let quote_id = match body.quote_id {
+                Some(q) => {
+                    let quote = app.get_quote(caller, q).await?;
+                    if quote.submission_id != id {
+                        return Err(Error::NotFound { entity: "quote", id: q.to_string() }.into());
+                    }
+                    q
+                }
+                None => {
+                    let quotes = app.quotes_for(caller, id).await?;
+                    let latest = quotes.iter().max_by_key(|q| (q.quoted_at, q.id)).ok_or_else(|| {
+                        ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "no_quote",
+                            format!("submission `{id}` has no quote to bind"),
+                        )
+                    })?;
+                    latest.id
+                }
+            };
+            let defaults = BindRequest::default();
+            let request = BindRequest {
+                billing_plan: body.billing_plan.unwrap_or(defaults.billing_plan),
+                installment_fees: body.installment_fees.unwrap_or(defaults.installment_fees),
+                down_payment_id: body.down_payment_id,
+            };
+            Reply::created(&app.bind(caller, quote_id, &request).await?)
+        }
+        Op::ListPolicies => {
+            let page = cx.page()?;
+            list(&app.policies(caller, page).await?, page)
+        }
+        Op::GetPolicy => Reply::ok(&app.policy(caller, cx.id::<PolicyId>(0, "id")?).await?),
+        Op::IssuePolicy => Reply::ok(&app.issue_policy(caller, cx.id(0, "id")?).await?),
+        Op::ActivatePolicy => Reply::ok(&app.activate_policy(caller, cx.id(0, "id")?).await?),
+        Op::EndorsePolicy => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::EndorseBody = cx.json()?;
+            Reply::ok(&app.endorse_policy(caller, id, b.effective_date, b.annual_premium_change, &b.description).await?)
+        }
+        Op::CancelPolicy => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::CancelBody = cx.json()?;
+            Reply::ok(&app.cancel_policy(caller, id, b.effective_date, b.method, &b.reason).await?)
+        }
+        Op::ReinstatePolicy => Reply::ok(&app.reinstate_policy(caller, cx.id(0, "id")?).await?),
+        Op::ExpirePolicy => Reply::ok(&app.expire_policy(caller, cx.id(0, "id")?).await?),
+        Op::NonRenewPolicy => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::ReasonBody = cx.json()?;
+            Reply::ok(&app.non_renew_policy(caller, id, &b.reason).await?)
+        }
+        Op::RenewPolicy => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::RenewBody = cx.json()?;
+            let plan = b.billing_plan.unwrap_or(BindRequest::default().billing_plan);
+            Reply::created(&app.renew_policy(caller, id, plan).await?)
+        }
+        Op::RecordPayment => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::PaymentBody = cx.json()?;
+            Reply::ok(&app.record_installment_payment(caller, id, b.installment, b.payment_id).await?)
+        }
+        Op::PolicyTransfers => {
+            let id = cx.id::<PolicyId>(0, "id")?;
+            let transfers = app.policy_transfers(caller, id).await?;
+            let accounts = openinsure_ledger::chart::chart_of_accounts(caller.org_id);
+            Reply::ok(&openinsure_ledger::reports::journal(&accounts, &transfers))
+        }
+        Op::CreateAgreement => Reply::created(&app.create_agreement(caller, &cx.value()?).await?),
+        Op::ListAgreements => {
+            let page = cx.page()?;
+            list(&app.agreements(caller, page).await?, page)
+        }
+        Op::GetAgreement => Reply::ok(&app.agreement(caller, cx.id::<DaAgreementId>(0, "id")?).await?),
+        Op::UpdateAgreement => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::AgreementPatch = cx.json()?;
+            Reply::ok(&app.set_agreement_status(caller, id, b.status).await?)
+        }
+        Op::AgreementUsage => {
+            let id = cx.id(0, "id")?;
+            let year = cx.query.uint("year", 1, 1, 100)?;
+            Reply::ok(&app.agreement_usage(caller, id, year).await?)
+        }
+        Op::CreateProfile => Reply::created(&app.create_profile(caller, &cx.value()?).await?),
+        Op::ListProfiles => Reply::ok(&app.profiles(caller).await?),
+        Op::Assign => {
+            let b: bodies::AssignBody = cx.json()?;
+            Reply::created(&app.assign_profile(caller, b.user_id, b.profile_id).await?)
+        }
+        Op::ListAssignments => Reply::ok(&app.assignments(caller).await?),
+        Op::Unassign => {
+            let user = cx.id::<UserId>(0, "userId")?;
+            let profile = cx.id::<AuthorityProfileId>(1, "profileId")?;
+            app.unassign_profile(caller, user, profile).await?;
+            Reply::ok(&views::Removed { removed: true })
+        }
+        Op::CreateRule => Reply::created(&app.create_rule(caller, &cx.value()?).await?),
+        Op::ListRules => Reply::ok(&app.rules(caller).await?),
+        Op::ListReferrals => {
+            let page = cx.page()?;
+            let status = cx.query.enumeration("status")?;
+            list(&app.referrals(caller, status, page).await?, page)
+        }
+        Op::GetReferral => {
+            let (referral, activities) = app.referral(caller, cx.id::<ReferralId>(0, "id")?).await?;
+            Reply::ok(&views::ReferralWithTrail { referral, activities })
+        }
+        Op::ApproveReferral | Op::DeclineReferral => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::DecisionBody = cx.json()?;
+            let r = if route.op == Op::ApproveReferral {
+                app.approve_referral(caller, id, &b.reason_code, &b.rationale).await?
+            } else {
+                app.decline_referral(caller, id, &b.reason_code, &b.rationale).await?
+            };
+            Reply::ok(&r)
+        }
+        Op::WithdrawReferral => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::WithdrawBody = cx.json()?;
+            Reply::ok(&app.withdraw_referral(caller, id, &b.note).await?)
+        }
+        Op::FileClaim => Reply::created(&app.file_claim(caller, &cx.value()?, &cx.meta).await?),
+        Op::ListClaims => {
+            let page = cx.page()?;
+            list(&app.claims(caller, page, &cx.meta).await?, page)
+        }
+        Op::GetClaim => Reply::ok(&app.claim(caller, cx.id::<ClaimId>(0, "id")?, &cx.meta).await?),
+        Op::AssignClaim => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::AssignClaimBody = cx.json()?;
+            Reply::ok(&app.assign_claim(caller, id, b.adjuster_id, &cx.meta).await?)
+        }
+        Op::TransitionClaim => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::ClaimStatusBody = cx.json()?;
+            let to: ClaimStatus = b.status;
+            Reply::ok(&app.transition_claim(caller, id, to, &cx.meta).await?)
+        }
+        Op::SetReserve => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::ReserveBody = cx.json()?;
+            Reply::ok(&app.set_claim_reserve(caller, id, b.reserve, &b.reason, &cx.meta).await?)
+        }
+        Op::PayClaim => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::ClaimPaymentBody = cx.json()?;
+            let payment = b.payment_id.unwrap_or_else(|| app.ids.next_uuid());
+            Reply::ok(&app.pay_claim(caller, id, b.amount, payment, &cx.meta).await?)
+        }
+        Op::RecoverOnClaim => {
+            let id = cx.id(0, "id")?;
+            let b: bodies::RecoveryBody = cx.json()?;
+            let kind: ClaimMoneyKind = b.kind;
+            let recovery = b.recovery_id.unwrap_or_else(|| app.ids.next_uuid());
+            Reply::ok(&app.recover_on_claim(caller, id, kind, b.amount, recovery, &cx.meta).await?)
+        }
+        Op::Balances => {
+            let mut rows = Vec::with_capacity(AccountType::ALL.len());
+            for ty in AccountType::ALL {
+                match app.account_balance(caller, ty).await {
+                    Ok(a) => rows.push(balance_view(&a)),
+                    // books not opened yet: the account has no balance
+                    Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Reply::ok(&rows)
+        }
+        Op::Balance => {
+            let ty = account_type(cx.params[0])?;
+            Reply::ok(&balance_view(&app.account_balance(caller, ty).await?))
+        }
+        Op::TrialBalance => Reply::ok(&app.trial_balance(caller).await?),
+        Op::Journal => {
+            let limit = cx.query.uint("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
+            Reply::ok(&app.journal(caller, limit).await?)
+        }
+        Op::FundLossFund => {
+            let b: bodies::FundBody = cx.json()?;
+            app.fund_loss_fund(caller, b.amount, b.funding_id).await?;
+            Reply::ok(&views::Funded { funding_id: b.funding_id, amount_cents: b.amount.cents() })
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The HTTP API over plain [`http`] types, written once for every host (axum, Workers).
+//!
+//! [`Api::handle`] takes an `http::Request<Bytes>` and returns an `http::Response<Bytes>`: it
+//! authenticates the bearer token, scopes the caller to their org, applies the rate limit and the
+//! `Idempotency-Key` rules, parses the body (every field error at once), calls the use case and
+//! answers with the JSON envelope. Hosts only move bytes.
+//!
+//! - Success: `{"data": ...}` (lists add `"page": {"limit", "offset", "count"}`).
+//! - Errors: `{"error": {"code", "message", "requestId", "fields"?, "flags"?}}` with 400 (malformed
+//!   JSON, invalid fields, nesting too deep), 401, 403, 404 (also for another org's records: their
+//!   existence is not leaked), 405, 409, 413, 415, 422 (a business rule, failing pre-bind checks
+//!   with their flags), 429 (with `Retry-After`), 500.
+//! - Cross-org roles ([`Role::is_cross_org`]) may act for another org with the `X-Org-Id` header;
+//!   any other role naming another org gets 403.
+//! - Every response carries `x-request-id` (the client's, when it sent a well-formed one); the
+//!   request's tracing span carries it too. Headers, tokens and bodies are never logged.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use openinsure::api::Api;
+//! use openinsure::system::{SystemClock, UuidV7};
+//! use openinsure_core::auth::TokenKeys;
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = openinsure::App::new(
+//!     Arc::new(openinsure_memory::MemoryStore::default()),
+//!     Arc::new(openinsure_core::authz::RelationshipAuthorizer::new()),
+//!     Arc::new(openinsure_rating::RateBook::new()),
+//!     Arc::new(SystemClock),
+//!     Arc::new(UuidV7),
+//! );
+//! let api = Api::new(app, TokenKeys::new("dev", b"a development key of 32 bytes!!!")?);
+//! let request = http::Request::get("/v1/submissions").body(Bytes::new())?;
+//! let response = api.handle(request, None).await;
+//! assert_eq!(response.status(), 401); // no token
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(run()).unwrap();
+//! ```
+//!
+//! [`Role::is_cross_org`]: openinsure_core::tenancy::Role::is_cross_org
+
+mod body;
+mod handlers;
+mod idempotency;
+mod limit;
+mod openapi;
+mod reply;
+mod routes;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use openinsure_core::auth::TokenKeys;
+use openinsure_core::ids::OrgId;
+use openinsure_core::tenancy::Caller;
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+pub use handlers::{bodies, views};
+pub use idempotency::{Begin, IdempotencyScope, IdempotencyStore, MemoryIdempotency, StoredResponse};
+pub use limit::{RateLimit, RateLimiter};
+pub use reply::PageInfo;
+pub use routes::{Op, ROUTES, Route, SchemaFn};
+
+use crate::App;
+use crate::claims::RequestMeta;
+use reply::{ApiError, Extra, Reply, json_response};
+
+/// The request id header.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The header a cross-org role names the org it acts for with.
+pub const ORG_HEADER: &str = "x-org-id";
+/// The idempotency key header.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Set on a response replayed for an idempotency key.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// Limits and policies of the API.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The largest request body, in bytes (413 beyond). Hosts should stop reading there too.
+    pub max_body_bytes: usize,
+    /// The deepest nesting of arrays and objects in a JSON body (400 beyond).
+    pub max_json_depth: usize,
+    /// Requests per caller, when limited (429 beyond, with `Retry-After`).
+    pub rate_limit: Option<RateLimit>,
+    /// How long an idempotency key's first request may run before a retry may take it over.
+    /// Set it above the host's request timeout.
+    pub idempotency_lease: chrono::Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 1 << 20,
+            max_json_depth: 32,
+            rate_limit: None,
+            idempotency_lease: chrono::Duration::seconds(60),
+        }
+    }
+}
+
+/// The API: the application, the token keys, and the request policies. Cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) app: App,
+    keys: Arc<TokenKeys>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    limiter: Option<Arc<RateLimiter>>,
+    pub(crate) config: Arc<ApiConfig>,
+    pub(crate) openapi: Bytes,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api").field("app", &self.app).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+pub(crate) type ApiInner = Api;
+
+impl Api {
+    /// The API over `app`, verifying tokens with `keys`, with the default [`ApiConfig`] and keys
+    /// kept in memory ([`MemoryIdempotency`]).
+    pub fn new(app: App, keys: TokenKeys) -> Self {
+        Api {
+            app,
+            keys: Arc::new(keys),
+            idempotency: Arc::new(MemoryIdempotency::default()),
+            limiter: None,
+            config: Arc::new(ApiConfig::default()),
+            openapi: Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default()),
+        }
+    }
+
+    /// Uses `config`.
+    #[must_use]
+    pub fn with_config(mut self, config: ApiConfig) -> Self {
+        self.limiter = config.rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Keeps idempotency keys in `store`.
+    #[must_use]
+    pub fn with_idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = store;
+        self
+    }
+
+    /// The application.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    /// The OpenAPI 3.1 document (as served at `GET /openapi.json`).
+    pub fn openapi_json(&self) -> &Bytes {
+        &self.openapi
+    }
+
+    /// Answers one request. `peer` is the client's address, for the PHI audit log.
+    pub async fn handle(&self, request: Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
+        let request_id = request_id(request.headers()).unwrap_or_else(|| self.app.ids.next_uuid().to_string());
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            route = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        async {
+            let mut response = match self.serve(&request, peer).await {
+                Ok(r) => r,
+                Err(e) => e.into_response(&request_id),
+            };
+            let status = response.status().as_u16();
+            tracing::Span::current().record("status", status);
+            if status >= 500 {
+                tracing::error!("request failed");
+            } else {
+                tracing::debug!("request answered");
+            }
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert(REQUEST_ID, v);
+            }
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn serve(&self, request: &Request<Bytes>, peer: Option<IpAddr>) -> Result<Response<Bytes>, ApiError> {
+        let path = request.uri().path();
+        let (route, params) = match routes::find(request.method().as_str(), path) {
+            routes::Lookup::Route(route, params) => (route, params),
+            routes::Lookup::WrongMethod(allowed) => {
+                let mut e = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("`{}` is not allowed on this path", request.method()),
+                );
+                e.extra.allow = Some(allowed.join(", "));
+                return Err(e);
+            }
+            routes::Lookup::Missing => {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route"));
+            }
+        };
+        tracing::Span::current().record("route", route.path);
+        let body = request.body();
+        if body.len() > self.config.max_body_bytes {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {} bytes", self.config.max_body_bytes),
+            ));
+        }
+        if route.public {
+            // the only public route is the OpenAPI document
+            return Ok(json_response(StatusCode::OK, self.openapi.clone()));
+        }
+        let caller = self.authenticate(request.headers())?;
+        if let Some(limiter) = &self.limiter
+            && let Err(secs) = limiter.check(caller.user_id, self.app.clock.now())
+        {
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
+            e.extra.retry_after_secs = Some(secs);
+            return Err(e);
+        }
+        if route.request.is_some() && !body.is_empty() && !is_json(request.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be `application/json`",
+            ));
+        }
+        let key = match request.headers().get(IDEMPOTENCY_KEY) {
+            Some(k) if request.method() == http::Method::POST => Some(idempotency_scope(&caller, k)?),
+            _ => None,
+        };
+        let Some(scope) = key else {
+            let cx = self.context(request, params, caller, peer);
+            return handlers::dispatch(route, cx).await.map(reply_response);
+        };
+        let fingerprint = fingerprint(request);
+        let now = self.app.clock.now();
+        match self.idempotency.begin(&scope, fingerprint, now, self.config.idempotency_lease).await? {
+            Begin::Proceed => {}
+            Begin::Replay(stored) => {
+                let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+                let mut response = json_response(status, stored.body);
+                response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+                return Ok(response);
+            }
+            Begin::InFlight => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_in_flight",
+                    "a request with this idempotency key is still running; retry later",
+                ));
+            }
+            Begin::Mismatch => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this idempotency key was used with a different request",
+                ));
+            }
+        }
+        let cx = self.context(request, params, caller, peer);
+        let outcome = handlers::dispatch(route, cx).await;
+        // a failure of the server's own (5xx) frees the key for a retry; anything else is the answer
+        let stored = match &outcome {
+            Ok(reply) => Some(StoredResponse { status: reply.status.as_u16(), body: reply.body.clone() }),
+            Err(e) if e.status.is_server_error() => None,
+            Err(e) => {
+                let r = error_body(e, request);
+                Some(StoredResponse { status: e.status.as_u16(), body: r })
+            }
+        };
+        match stored {
+            Some(s) => self.idempotency.complete(&scope, s, self.app.clock.now()).await?,
+            None => self.idempotency.release(&scope).await?,
+        }
+        outcome.map(reply_response)
+    }
+
+    fn context<'a>(
+        &'a self,
+        request: &'a Request<Bytes>,
+        params: routes::Params<'a>,
+        caller: Caller,
+        peer: Option<IpAddr>,
+    ) -> handlers::Ctx<'a> {
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        handlers::Ctx {
+            api: self,
+            caller,
+            params,
+            query: body::Query::parse(request.uri().query()),
+            body: request.body(),
+            meta: RequestMeta { ip: peer, user_agent },
+        }
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized("a bearer token is required"));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let claims =
+            self.keys.verify(token, self.app.clock.now()).map_err(|e| ApiError::unauthorized(format!("{e}")))?;
+        let mut caller = claims.caller();
+        if let Some(v) = headers.get(ORG_HEADER) {
+            let target: OrgId = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| ApiError::field("X-Org-Id", "is not a valid org id"))?;
+            caller.org_id = caller.org_for(target).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "cross_org_forbidden",
+                    format!("role `{}` may not act for another org", caller.role),
+                )
+            })?;
+        }
+        Ok(caller)
+    }
+}
+
+fn reply_response(reply: Reply) -> Response<Bytes> {
+    json_response(reply.status, reply.body)
+}
+
+/// The stored body of a refused first request: its error envelope, with the first request's id.
+fn error_body(e: &ApiError, request: &Request<Bytes>) -> Bytes {
+    let copy = ApiError {
+        status: e.status,
+        code: e.code.clone(),
+        message: e.message.clone(),
+        extra: Box::new(Extra { fields: e.extra.fields.clone(), flags: e.extra.flags.clone(), ..Extra::default() }),
+    };
+    let id = request_id(request.headers()).unwrap_or_default();
+    copy.into_response(&id).into_body()
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(ct) => {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || (essence.len() > 5 && essence[..essence.len() - 5].contains('/') && essence.ends_with("+json"))
+        }
+    }
+}
+
+/// The client's request id, if it is 1 to 128 characters of `[A-Za-z0-9._-]`.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(REQUEST_ID)?.to_str().ok()?;
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    ok.then(|| v.to_owned())
+}
+
+fn idempotency_scope(caller: &Caller, value: &HeaderValue) -> Result<IdempotencyScope, ApiError> {
+    let key =
+        value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()));
+    let key = key.ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?;
+    Ok(IdempotencyScope { org: caller.org_id, user: caller.user_id, key: key.to_owned() })
+}
+
+fn fingerprint(request: &Request<Bytes>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(request.method().as_str().as_bytes());
+    h.update([0]);
+    h.update(request.uri().path().as_bytes());
+    h.update([0]);
+    h.update(request.uri().query().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(request.body());
+    h.finalize().into()
+}

@@ -1,0 +1,793 @@
+//! The route table: one list drives the router and the OpenAPI document, so a route cannot be
+//! served without being documented.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use super::handlers::bodies as b;
+use super::handlers::views as v;
+
+/// Makes a schema for a type.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// What a route does (the router dispatches on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs, reason = "each is described by its route's summary")]
+pub enum Op {
+    OpenApi,
+    Submit,
+    ListSubmissions,
+    GetSubmission,
+    QuoteSubmission,
+    ListQuotes,
+    GetQuote,
+    BindSubmission,
+    ListPolicies,
+    GetPolicy,
+    IssuePolicy,
+    ActivatePolicy,
+    EndorsePolicy,
+    CancelPolicy,
+    ReinstatePolicy,
+    ExpirePolicy,
+    NonRenewPolicy,
+    RenewPolicy,
+    RecordPayment,
+    PolicyTransfers,
+    CreateAgreement,
+    ListAgreements,
+    GetAgreement,
+    UpdateAgreement,
+    AgreementUsage,
+    CreateProfile,
+    ListProfiles,
+    Assign,
+    ListAssignments,
+    Unassign,
+    CreateRule,
+    ListRules,
+    ListReferrals,
+    GetReferral,
+    ApproveReferral,
+    DeclineReferral,
+    WithdrawReferral,
+    FileClaim,
+    ListClaims,
+    GetClaim,
+    AssignClaim,
+    TransitionClaim,
+    SetReserve,
+    PayClaim,
+    RecoverOnClaim,
+    Balances,
+    Balance,
+    TrialBalance,
+    Journal,
+    FundLossFund,
+}
+
+/// One route: method, path template (`:name` segments are parameters), and its documentation.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path template, for example `/v1/submissions/:id/quote`.
+    pub path: &'static str,
+    /// What it does.
+    pub op: Op,
+    /// The OpenAPI `operationId`.
+    pub operation_id: &'static str,
+    /// The OpenAPI tag.
+    pub tag: &'static str,
+    /// One line for people.
+    pub summary: &'static str,
+    /// The status of a success.
+    pub status: u16,
+    /// The request body's schema, if it takes one.
+    pub request: Option<SchemaFn>,
+    /// The schema of `data` in a success.
+    pub response: SchemaFn,
+    /// Whether `data` is a page of a list (`limit` and `offset` apply).
+    pub list: bool,
+    /// The query parameters it reads besides `limit` and `offset`.
+    pub query: &'static [&'static str],
+    /// Whether it needs no token.
+    pub public: bool,
+}
+
+#[allow(clippy::too_many_arguments, reason = "a table row")]
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    op: Op,
+    operation_id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    status: u16,
+    request: Option<SchemaFn>,
+    response: SchemaFn,
+) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        operation_id,
+        tag,
+        summary,
+        status,
+        request,
+        response,
+        list: false,
+        query: &[],
+        public: false,
+    }
+}
+
+const fn list(mut route: Route, query: &'static [&'static str]) -> Route {
+    route.list = true;
+    route.query = query;
+    route
+}
+
+use openinsure_core::authority::{AuthorityAssignment, AuthorityProfile, Referral, ReferralRule};
+use openinsure_core::claims::Claim;
+use openinsure_core::da::{DaAgreement, DaUsage};
+use openinsure_core::policy::Policy;
+use openinsure_core::quote::Quote;
+use openinsure_core::submission::Submission;
+use openinsure_ledger::reports::{JournalEntry, TrialBalance};
+
+/// Every route the API serves.
+pub static ROUTES: &[Route] = &[
+    Route {
+        public: true,
+        ..r(
+            "GET",
+            "/openapi.json",
+            Op::OpenApi,
+            "openapi",
+            "meta",
+            "This OpenAPI document",
+            200,
+            None,
+            s::<v::Document>,
+        )
+    },
+    // submissions and quotes
+    r(
+        "POST",
+        "/v1/submissions",
+        Op::Submit,
+        "submit",
+        "submissions",
+        "Take in a submission (ACORD 125 fields)",
+        201,
+        Some(s::<b::SubmissionInput>),
+        s::<Submission>,
+    ),
+    list(
+        r(
+            "GET",
+            "/v1/submissions",
+            Op::ListSubmissions,
+            "listSubmissions",
+            "submissions",
+            "List submissions",
+            200,
+            None,
+            s::<Vec<Submission>>,
+        ),
+        &[],
+    ),
+    r(
+        "GET",
+        "/v1/submissions/:id",
+        Op::GetSubmission,
+        "getSubmission",
+        "submissions",
+        "Read a submission",
+        200,
+        None,
+        s::<Submission>,
+    ),
+    r(
+        "POST",
+        "/v1/submissions/:id/quote",
+        Op::QuoteSubmission,
+        "quoteSubmission",
+        "submissions",
+        "Rate a submission into a quote, with pre-bind checks as flags",
+        201,
+        Some(s::<b::QuoteBody>),
+        s::<Quote>,
+    ),
+    r(
+        "GET",
+        "/v1/submissions/:id/quotes",
+        Op::ListQuotes,
+        "listQuotes",
+        "submissions",
+        "A submission's quotes",
+        200,
+        None,
+        s::<Vec<Quote>>,
+    ),
+    r(
+        "GET",
+        "/v1/quotes/:id",
+        Op::GetQuote,
+        "getQuote",
+        "submissions",
+        "Read a quote with its worksheet",
+        200,
+        None,
+        s::<Quote>,
+    ),
+    r(
+        "POST",
+        "/v1/submissions/:id/bind",
+        Op::BindSubmission,
+        "bindSubmission",
+        "submissions",
+        "Bind a quote of the submission (its latest unless `quoteId` is given)",
+        201,
+        Some(s::<b::BindBody>),
+        s::<Policy>,
+    ),
+    // policies
+    list(
+        r(
+            "GET",
+            "/v1/policies",
+            Op::ListPolicies,
+            "listPolicies",
+            "policies",
+            "List policies",
+            200,
+            None,
+            s::<Vec<Policy>>,
+        ),
+        &[],
+    ),
+    r("GET", "/v1/policies/:id", Op::GetPolicy, "getPolicy", "policies", "Read a policy", 200, None, s::<Policy>),
+    r(
+        "POST",
+        "/v1/policies/:id/issue",
+        Op::IssuePolicy,
+        "issuePolicy",
+        "policies",
+        "Issue a bound policy",
+        200,
+        None,
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/activate",
+        Op::ActivatePolicy,
+        "activatePolicy",
+        "policies",
+        "Start an issued policy's period",
+        200,
+        None,
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/endorse",
+        Op::EndorsePolicy,
+        "endorsePolicy",
+        "policies",
+        "Endorse: an annual premium change from a date, pro-rated",
+        200,
+        Some(s::<b::EndorseBody>),
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/cancel",
+        Op::CancelPolicy,
+        "cancelPolicy",
+        "policies",
+        "Cancel from a date with a return premium",
+        200,
+        Some(s::<b::CancelBody>),
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/reinstate",
+        Op::ReinstatePolicy,
+        "reinstatePolicy",
+        "policies",
+        "Reinstate a cancelled policy",
+        200,
+        None,
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/expire",
+        Op::ExpirePolicy,
+        "expirePolicy",
+        "policies",
+        "Expire a policy at the end of its term",
+        200,
+        None,
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/non-renew",
+        Op::NonRenewPolicy,
+        "nonRenewPolicy",
+        "policies",
+        "Record a non-renewal notice",
+        200,
+        Some(s::<b::ReasonBody>),
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/renew",
+        Op::RenewPolicy,
+        "renewPolicy",
+        "policies",
+        "Renew into a new policy for the next term",
+        201,
+        Some(s::<b::RenewBody>),
+        s::<Policy>,
+    ),
+    r(
+        "POST",
+        "/v1/policies/:id/payments",
+        Op::RecordPayment,
+        "recordPayment",
+        "policies",
+        "Record an installment payment (booked on the ledger)",
+        200,
+        Some(s::<b::PaymentBody>),
+        s::<Policy>,
+    ),
+    r(
+        "GET",
+        "/v1/policies/:id/transfers",
+        Op::PolicyTransfers,
+        "policyTransfers",
+        "ledger",
+        "The ledger transfers booked for a policy",
+        200,
+        None,
+        s::<Vec<JournalEntry>>,
+    ),
+    // delegated authority
+    r(
+        "POST",
+        "/v1/da-agreements",
+        Op::CreateAgreement,
+        "createAgreement",
+        "underwriting",
+        "Create a delegated-authority agreement",
+        201,
+        Some(s::<b::AgreementInput>),
+        s::<DaAgreement>,
+    ),
+    list(
+        r(
+            "GET",
+            "/v1/da-agreements",
+            Op::ListAgreements,
+            "listAgreements",
+            "underwriting",
+            "List DA agreements",
+            200,
+            None,
+            s::<Vec<DaAgreement>>,
+        ),
+        &[],
+    ),
+    r(
+        "GET",
+        "/v1/da-agreements/:id",
+        Op::GetAgreement,
+        "getAgreement",
+        "underwriting",
+        "Read a DA agreement",
+        200,
+        None,
+        s::<DaAgreement>,
+    ),
+    r(
+        "PATCH",
+        "/v1/da-agreements/:id",
+        Op::UpdateAgreement,
+        "updateAgreement",
+        "underwriting",
+        "Change a DA agreement's status",
+        200,
+        Some(s::<b::AgreementPatch>),
+        s::<DaAgreement>,
+    ),
+    Route {
+        query: &["year"],
+        ..r(
+            "GET",
+            "/v1/da-agreements/:id/usage",
+            Op::AgreementUsage,
+            "agreementUsage",
+            "underwriting",
+            "Premium and policies written in an agreement year",
+            200,
+            None,
+            s::<DaUsage>,
+        )
+    },
+    // authority matrix
+    r(
+        "POST",
+        "/v1/authority/profiles",
+        Op::CreateProfile,
+        "createProfile",
+        "underwriting",
+        "Create an authority profile",
+        201,
+        Some(s::<b::ProfileInput>),
+        s::<AuthorityProfile>,
+    ),
+    r(
+        "GET",
+        "/v1/authority/profiles",
+        Op::ListProfiles,
+        "listProfiles",
+        "underwriting",
+        "List authority profiles",
+        200,
+        None,
+        s::<Vec<AuthorityProfile>>,
+    ),
+    r(
+        "POST",
+        "/v1/authority/assignments",
+        Op::Assign,
+        "assignProfile",
+        "underwriting",
+        "Assign a profile to a user",
+        201,
+        Some(s::<b::AssignBody>),
+        s::<AuthorityAssignment>,
+    ),
+    r(
+        "GET",
+        "/v1/authority/assignments",
+        Op::ListAssignments,
+        "listAssignments",
+        "underwriting",
+        "List profile assignments",
+        200,
+        None,
+        s::<Vec<AuthorityAssignment>>,
+    ),
+    r(
+        "DELETE",
+        "/v1/authority/assignments/:userId/:profileId",
+        Op::Unassign,
+        "unassignProfile",
+        "underwriting",
+        "Remove a profile assignment",
+        200,
+        None,
+        s::<v::Removed>,
+    ),
+    r(
+        "POST",
+        "/v1/authority/rules",
+        Op::CreateRule,
+        "createRule",
+        "underwriting",
+        "Create a referral rule",
+        201,
+        Some(s::<b::RuleInput>),
+        s::<ReferralRule>,
+    ),
+    r(
+        "GET",
+        "/v1/authority/rules",
+        Op::ListRules,
+        "listRules",
+        "underwriting",
+        "List referral rules",
+        200,
+        None,
+        s::<Vec<ReferralRule>>,
+    ),
+    // referrals
+    list(
+        r(
+            "GET",
+            "/v1/referrals",
+            Op::ListReferrals,
+            "listReferrals",
+            "underwriting",
+            "The referral queue",
+            200,
+            None,
+            s::<Vec<Referral>>,
+        ),
+        &["status"],
+    ),
+    r(
+        "GET",
+        "/v1/referrals/:id",
+        Op::GetReferral,
+        "getReferral",
+        "underwriting",
+        "A referral and its activity trail",
+        200,
+        None,
+        s::<v::ReferralWithTrail>,
+    ),
+    r(
+        "POST",
+        "/v1/referrals/:id/approve",
+        Op::ApproveReferral,
+        "approveReferral",
+        "underwriting",
+        "Approve a referral",
+        200,
+        Some(s::<b::DecisionBody>),
+        s::<Referral>,
+    ),
+    r(
+        "POST",
+        "/v1/referrals/:id/decline",
+        Op::DeclineReferral,
+        "declineReferral",
+        "underwriting",
+        "Decline a referral",
+        200,
+        Some(s::<b::DecisionBody>),
+        s::<Referral>,
+    ),
+    r(
+        "POST",
+        "/v1/referrals/:id/withdraw",
+        Op::WithdrawReferral,
+        "withdrawReferral",
+        "underwriting",
+        "Withdraw a pending referral (its requester)",
+        200,
+        Some(s::<b::WithdrawBody>),
+        s::<Referral>,
+    ),
+    // claims
+    r(
+        "POST",
+        "/v1/claims",
+        Op::FileClaim,
+        "fileClaim",
+        "claims",
+        "File a claim (first notice of loss)",
+        201,
+        Some(s::<b::ClaimInput>),
+        s::<Claim>,
+    ),
+    list(
+        r(
+            "GET",
+            "/v1/claims",
+            Op::ListClaims,
+            "listClaims",
+            "claims",
+            "List claims, redacted for the caller's role",
+            200,
+            None,
+            s::<Vec<Claim>>,
+        ),
+        &[],
+    ),
+    r(
+        "GET",
+        "/v1/claims/:id",
+        Op::GetClaim,
+        "getClaim",
+        "claims",
+        "Read a claim, redacted for the caller's role (the read is audited)",
+        200,
+        None,
+        s::<Claim>,
+    ),
+    r(
+        "POST",
+        "/v1/claims/:id/assign",
+        Op::AssignClaim,
+        "assignClaim",
+        "claims",
+        "Assign an adjuster",
+        200,
+        Some(s::<b::AssignClaimBody>),
+        s::<Claim>,
+    ),
+    r(
+        "POST",
+        "/v1/claims/:id/status",
+        Op::TransitionClaim,
+        "transitionClaim",
+        "claims",
+        "Move a claim to another status",
+        200,
+        Some(s::<b::ClaimStatusBody>),
+        s::<Claim>,
+    ),
+    r(
+        "POST",
+        "/v1/claims/:id/reserve",
+        Op::SetReserve,
+        "setReserve",
+        "claims",
+        "Set the case reserve",
+        200,
+        Some(s::<b::ReserveBody>),
+        s::<Claim>,
+    ),
+    r(
+        "POST",
+        "/v1/claims/:id/payments",
+        Op::PayClaim,
+        "payClaim",
+        "claims",
+        "Pay on a claim",
+        200,
+        Some(s::<b::ClaimPaymentBody>),
+        s::<Claim>,
+    ),
+    r(
+        "POST",
+        "/v1/claims/:id/recoveries",
+        Op::RecoverOnClaim,
+        "recoverOnClaim",
+        "claims",
+        "Record a recovery",
+        200,
+        Some(s::<b::RecoveryBody>),
+        s::<Claim>,
+    ),
+    // ledger
+    r(
+        "GET",
+        "/v1/ledger/balances",
+        Op::Balances,
+        "balances",
+        "ledger",
+        "Every account's balance",
+        200,
+        None,
+        s::<Vec<v::AccountBalance>>,
+    ),
+    r(
+        "GET",
+        "/v1/ledger/balances/:account",
+        Op::Balance,
+        "balance",
+        "ledger",
+        "One account's balance, by name (`LOSS_FUND`)",
+        200,
+        None,
+        s::<v::AccountBalance>,
+    ),
+    r(
+        "GET",
+        "/v1/ledger/trial-balance",
+        Op::TrialBalance,
+        "trialBalance",
+        "ledger",
+        "The trial balance",
+        200,
+        None,
+        s::<TrialBalance>,
+    ),
+    Route {
+        query: &["limit"],
+        ..r(
+            "GET",
+            "/v1/ledger/journal",
+            Op::Journal,
+            "journal",
+            "ledger",
+            "The journal, oldest first",
+            200,
+            None,
+            s::<Vec<JournalEntry>>,
+        )
+    },
+    r(
+        "POST",
+        "/v1/ledger/loss-fund",
+        Op::FundLossFund,
+        "fundLossFund",
+        "ledger",
+        "Move funds from the carrier payable into the loss fund",
+        200,
+        Some(s::<b::FundBody>),
+        s::<v::Funded>,
+    ),
+];
+
+/// Path parameters, in template order.
+pub(crate) type Params<'a> = [&'a str; 2];
+
+/// What the path and method match.
+pub(crate) enum Lookup<'a> {
+    Route(&'static Route, Params<'a>),
+    /// The path exists, not with this method; the methods it has.
+    WrongMethod(Vec<&'static str>),
+    Missing,
+}
+
+/// Finds the route for a method and path.
+pub(crate) fn find<'a>(method: &str, path: &'a str) -> Lookup<'a> {
+    let mut allowed = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = matches(route.path, path) {
+            if route.method == method {
+                return Lookup::Route(route, params);
+            }
+            allowed.push(route.method);
+        }
+    }
+    if allowed.is_empty() { Lookup::Missing } else { Lookup::WrongMethod(allowed) }
+}
+
+fn matches<'a>(template: &str, path: &'a str) -> Option<Params<'a>> {
+    let mut params: Params<'a> = ["", ""];
+    let mut n = 0;
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) if ts.starts_with(':') => {
+                if ps.is_empty() || n >= params.len() {
+                    return None;
+                }
+                params[n] = ps;
+                n += 1;
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments() {
+        assert!(matches("/v1/submissions/:id", "/v1/submissions/abc").is_some());
+        assert!(matches("/v1/submissions/:id", "/v1/submissions/").is_none());
+        assert!(matches("/v1/submissions/:id", "/v1/submissions/a/b").is_none());
+        assert_eq!(matches("/v1/a/:x/:y", "/v1/a/1/2").unwrap(), ["1", "2"]);
+        assert!(matches("/v1/submissions", "/v1/submissionsx").is_none());
+    }
+
+    #[test]
+    fn every_route_is_unique_and_found() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(!(a.method == b.method && a.path == b.path), "{} {} twice", a.method, a.path);
+                assert_ne!(a.operation_id, b.operation_id);
+            }
+            let concrete = a.path.replace(":id", "x").replace(":userId", "u").replace(":profileId", "p");
+            let concrete = concrete.replace(":account", "LOSS_FUND");
+            match find(a.method, &concrete) {
+                Lookup::Route(found, _) => assert_eq!(found.op, a.op, "{concrete}"),
+                _ => panic!("{} {concrete} not found", a.method),
+            }
+        }
+    }
+}
