@@ -181,6 +181,9 @@ impl App {
     /// Removes an assignment.
     pub async fn unassign_profile(&self, caller: &Caller, user: UserId, profile: AuthorityProfileId) -> Result<()> {
         require(caller, ADMIN_ROLES, "assign authority")?;
+        if !self.store.profiles_of(caller.org_id, user).await?.iter().any(|p| p.id == profile) {
+            return Err(Error::NotFound { entity: "authority assignment", id: format!("{user}/{profile}") });
+        }
         self.store.unassign(caller.org_id, user, profile).await?;
         self.authorizer.write_relationships(&[], &[Tuple::profile_holder(profile, user)]).await?;
         Ok(())

@@ -176,7 +176,7 @@ impl Api {
             status = tracing::field::Empty,
         );
         async {
-            let mut response = match self.serve(&request, peer).await {
+            let mut response = match self.serve(&request, peer, &request_id).await {
                 Ok(r) => r,
                 Err(e) => e.into_response(&request_id),
             };
@@ -196,7 +196,12 @@ impl Api {
         .await
     }
 
-    async fn serve(&self, request: &Request<Bytes>, peer: Option<IpAddr>) -> Result<Response<Bytes>, ApiError> {
+    async fn serve(
+        &self,
+        request: &Request<Bytes>,
+        peer: Option<IpAddr>,
+        request_id: &str,
+    ) -> Result<Response<Bytes>, ApiError> {
         let path = request.uri().path();
         let (route, params) = match routes::find(request.method().as_str(), path) {
             routes::Lookup::Route(route, params) => (route, params),
@@ -281,7 +286,7 @@ impl Api {
             Ok(reply) => Some(StoredResponse { status: reply.status.as_u16(), body: reply.body.clone() }),
             Err(e) if e.status.is_server_error() => None,
             Err(e) => {
-                let r = error_body(e, request);
+                let r = error_body(e, request_id);
                 Some(StoredResponse { status: e.status.as_u16(), body: r })
             }
         };
@@ -351,15 +356,14 @@ fn reply_response(reply: Reply) -> Response<Bytes> {
 }
 
 /// The stored body of a refused first request: its error envelope, with the first request's id.
-fn error_body(e: &ApiError, request: &Request<Bytes>) -> Bytes {
+fn error_body(e: &ApiError, request_id: &str) -> Bytes {
     let copy = ApiError {
         status: e.status,
         code: e.code.clone(),
         message: e.message.clone(),
         extra: Box::new(Extra { fields: e.extra.fields.clone(), flags: e.extra.flags.clone(), ..Extra::default() }),
     };
-    let id = request_id(request.headers()).unwrap_or_default();
-    copy.into_response(&id).into_body()
+    copy.into_response(request_id).into_body()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

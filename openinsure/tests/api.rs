@@ -1,0 +1,712 @@
+//! The HTTP API in process: the whole flow per role, every error status, cross-org attempts on
+//! every route, idempotency keys, pagination, the OpenAPI document.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Duration;
+use common::{World, acme, agreement_json, caller, org, world};
+use http::{HeaderMap, Request, StatusCode};
+use openinsure::api::{Api, ApiConfig, ROUTES, RateLimit};
+use openinsure::dispatch::Dispatcher;
+use openinsure::ledger::LedgerSubscriber;
+use openinsure_core::auth::TokenKeys;
+use openinsure_core::clock::Clock;
+use openinsure_core::tenancy::{Caller, Role};
+use openinsure_hipaa::{AuditAction, PhiAuditLogExt, REDACTED};
+use openinsure_memory::MemoryLedger;
+use openinsure_memory::audit::MemoryAuditLog;
+use serde_json::{Value, json};
+
+const SECRET: &[u8] = b"api tests: a secret of 32 bytes+";
+
+struct Harness {
+    api: Api,
+    keys: TokenKeys,
+    w: World,
+    ledger: MemoryLedger,
+    audit: MemoryAuditLog,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn harness_with(config: ApiConfig) -> Harness {
+    let w = world();
+    let ledger = MemoryLedger::new();
+    let audit = MemoryAuditLog::default();
+    let app = w.app.clone().with_ledger(Arc::new(ledger.clone())).with_audit_log(Arc::new(audit.clone()));
+    let keys = TokenKeys::new("test", SECRET).unwrap();
+    let api = Api::new(app, keys.clone()).with_config(config);
+    Harness { api, keys, w, ledger, audit }
+}
+
+fn harness() -> Harness {
+    harness_with(ApiConfig::default())
+}
+
+impl Harness {
+    fn token(&self, c: &Caller) -> String {
+        self.keys.issue(c, self.w.clock.now()).unwrap()
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<&Caller>,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = Request::builder().method(method).uri(path).header("user-agent", "api-tests/1.0");
+        if let Some(c) = who {
+            req = req.header("authorization", format!("Bearer {}", self.token(c)));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let peer: IpAddr = "198.51.100.9".parse().unwrap();
+        let resp = self.api.handle(req.body(body).unwrap(), Some(peer)).await;
+        let (parts, body) = resp.into_parts();
+        let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        assert!(parts.headers.contains_key("x-request-id"), "every response has a request id");
+        if !parts.status.is_success() && !parts.headers.contains_key("idempotent-replayed") {
+            assert_eq!(
+                body["error"]["requestId"].as_str(),
+                parts.headers["x-request-id"].to_str().ok(),
+                "{method} {path}: the error names the request id"
+            );
+        }
+        Answer { status: parts.status, headers: parts.headers, body }
+    }
+
+    async fn call(&self, method: &str, path: &str, who: &Caller, body: Option<Value>) -> Answer {
+        let bytes = body.map(|b| Bytes::from(serde_json::to_vec(&b).unwrap())).unwrap_or_default();
+        self.raw(method, path, Some(who), bytes, &[]).await
+    }
+
+    async fn ok(&self, method: &str, path: &str, who: &Caller, body: Option<Value>) -> Value {
+        let a = self.call(method, path, who, body).await;
+        assert!(a.status.is_success(), "{method} {path}: {} {}", a.status, a.body);
+        assert_money_fields_in_cents(&a.body, path);
+        a.body["data"].clone()
+    }
+
+    async fn dispatch_events(&self) {
+        Dispatcher::new(self.api.app().backend().clone())
+            .subscribe(Arc::new(LedgerSubscriber::new(Arc::new(self.ledger.clone()))))
+            .run_once()
+            .await
+            .unwrap();
+    }
+}
+
+/// Every integer that is an amount of money sits in a field whose name ends in `Cents`.
+fn assert_money_fields_in_cents(v: &Value, at: &str) {
+    const MONEY_WORDS: [&str; 12] = [
+        "premium",
+        "amount",
+        "reserve",
+        "paid",
+        "fee",
+        "tax",
+        "commission",
+        "total",
+        "balance",
+        "deductible",
+        "revenue",
+        "limit",
+    ];
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map {
+                if k == "page" {
+                    continue;
+                }
+                let lower = k.to_ascii_lowercase();
+                if val.is_i64() && MONEY_WORDS.iter().any(|w| lower.contains(w)) {
+                    assert!(k.ends_with("Cents") || lower.contains("count"), "{at}: money field `{k}` is not in cents");
+                }
+                assert_money_fields_in_cents(val, at);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| assert_money_fields_in_cents(i, at)),
+        _ => {}
+    }
+}
+
+fn notice(policy_id: &str) -> Value {
+    json!({
+        "policyId": policy_id,
+        "dateOfLoss": "2027-02-14",
+        "lossDescription": "employee fell from a loading dock",
+        "claimantName": "Jane Roe",
+        "claimantDob": "1984-06-02",
+        "claimantSsn": "123-45-6789",
+        "diagnosisCodes": ["S52.501A"],
+        "treatmentNotes": "closed reduction, cast"
+    })
+}
+
+#[tokio::test]
+async fn from_submission_to_claim_as_each_role() {
+    let h = harness();
+    let o = org(&h.w, 1).await;
+    let admin = caller(1, 1, Role::Admin);
+    let adjuster = caller(1, 21, Role::Adjuster);
+    let supervisor = caller(1, 20, Role::ClaimsSupervisor);
+    let finance = caller(1, 24, Role::FinanceAnalyst);
+
+    // the producer submits and quotes
+    let sub = h.ok("POST", "/v1/submissions", &o.producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap().to_owned();
+    assert_eq!(sub["status"], "draft");
+    let quote = h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    assert!(quote["grossPremiumCents"].as_i64().unwrap() > 0);
+    assert!(quote["quotedAt"].as_str().unwrap().ends_with('Z'), "times are RFC 3339 UTC");
+    let read = h.ok("GET", &format!("/v1/quotes/{}", quote["id"].as_str().unwrap()), &o.producer, None).await;
+    assert_eq!(read, quote);
+
+    // the underwriter binds on ten-pay with a down payment
+    let bind = json!({ "billingPlan": "ten_pay", "downPaymentId": "0192f0c0-0000-7000-8000-00000000d0d0" });
+    let policy = h.ok("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, Some(bind)).await;
+    let pid = policy["id"].as_str().unwrap().to_owned();
+    assert_eq!(policy["status"], "bound");
+    assert_eq!(policy["quoteId"], quote["id"], "the latest quote is bound");
+    let installments = policy["billing"]["installments"].as_array().unwrap();
+    assert_eq!(installments.len(), 9, "20% down, then eight monthly payments");
+    let sum: i64 = installments
+        .iter()
+        .map(|i| i["totalCents"].as_i64().unwrap() - i["installmentFeeCents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(sum, quote["totalDueCents"].as_i64().unwrap(), "installments sum to the cent");
+
+    // finance records the second installment; the ledger books both payments from the outbox
+    let pay = json!({ "installment": 2, "paymentId": "0192f0c0-0000-7000-8000-00000000d0d1" });
+    h.ok("POST", &format!("/v1/policies/{pid}/payments"), &finance, Some(pay)).await;
+    h.ok("POST", &format!("/v1/policies/{pid}/issue"), &admin, None).await;
+    h.dispatch_events().await;
+    let tb = h.ok("GET", "/v1/ledger/trial-balance", &finance, None).await;
+    assert_eq!(tb["totalDebitsCents"], tb["totalCreditsCents"]);
+    assert!(tb["totalDebitsCents"].as_u64().unwrap() > 0);
+    let transfers = h.ok("GET", &format!("/v1/policies/{pid}/transfers"), &finance, None).await;
+    assert!(!transfers.as_array().unwrap().is_empty());
+    let balances = h.ok("GET", "/v1/ledger/balances", &finance, None).await;
+    assert_eq!(balances.as_array().unwrap().len(), 14);
+    let fiduciary = h.ok("GET", "/v1/ledger/balances/MGA_FIDUCIARY", &finance, None).await;
+    assert!(fiduciary["debitsPostedCents"].as_u64().unwrap() > 0);
+    let journal = h.ok("GET", "/v1/ledger/journal?limit=5", &finance, None).await;
+    assert_eq!(journal.as_array().unwrap().len(), 5);
+
+    // a claim: filed by the producer, assigned, reserved and paid by the adjuster
+    h.w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let claim = h.ok("POST", "/v1/claims", &o.producer, Some(notice(&pid))).await;
+    let cid = claim["id"].as_str().unwrap().to_owned();
+    assert_eq!(claim["claimantName"], REDACTED, "the producer sees no PHI");
+    h.ok("POST", &format!("/v1/claims/{cid}/assign"), &supervisor, Some(json!({ "adjusterId": adjuster.user_id })))
+        .await;
+    h.ok("POST", &format!("/v1/claims/{cid}/status"), &adjuster, Some(json!({ "status": "open" }))).await;
+    let reserved = h
+        .ok(
+            "POST",
+            &format!("/v1/claims/{cid}/reserve"),
+            &adjuster,
+            Some(json!({ "reserveCents": 1_500_000, "reason": "initial estimate" })),
+        )
+        .await;
+    assert_eq!(reserved["claimantName"], "Jane Roe", "the assigned adjuster sees PHI");
+    h.ok("POST", &format!("/v1/claims/{cid}/status"), &adjuster, Some(json!({ "status": "reserved" }))).await;
+    h.ok(
+        "POST",
+        "/v1/ledger/loss-fund",
+        &finance,
+        Some(json!({ "amountCents": 5_000_000, "fundingId": "0192f0c0-0000-7000-8000-0000000000f1" })),
+    )
+    .await;
+    let paid = h
+        .ok(
+            "POST",
+            &format!("/v1/claims/{cid}/payments"),
+            &adjuster,
+            Some(json!({ "amountCents": 400_000, "paymentId": "0192f0c0-0000-7000-8000-0000000000a1" })),
+        )
+        .await;
+    assert_eq!(paid["paidCents"], 400_000);
+    assert_eq!(paid["reserveCents"], 1_100_000);
+    h.dispatch_events().await;
+    let claims_paid = h.ok("GET", "/v1/ledger/balances/CLAIMS_PAID", &finance, None).await;
+    assert_eq!(claims_paid["creditsPostedCents"], 400_000);
+
+    // each role's view of the claim; every PHI read audited with the request's ip and user agent
+    let as_admin = h.ok("GET", &format!("/v1/claims/{cid}"), &admin, None).await;
+    assert_eq!(as_admin["claimantName"], REDACTED, "admin without MFA");
+    let as_mfa_admin = h.ok("GET", &format!("/v1/claims/{cid}"), &admin.with_mfa(true), None).await;
+    assert_eq!(as_mfa_admin["claimantName"], "Jane Roe");
+    let listed = h.ok("GET", "/v1/claims", &o.producer, None).await;
+    assert_eq!(listed[0]["claimantName"], REDACTED);
+    let (_, entries) = h.audit.chain(o.admin.org_id).await.unwrap();
+    let reads: Vec<_> = entries.iter().filter(|e| e.action == AuditAction::Read).collect();
+    assert!(reads.iter().any(|e| e.user_id == adjuster.user_id));
+    assert!(entries.iter().all(|e| e.ip_address == Some("198.51.100.9".parse().unwrap())));
+    assert!(entries.iter().all(|e| e.user_agent.as_deref() == Some("api-tests/1.0")));
+}
+
+#[tokio::test]
+async fn every_error_status_is_reached() {
+    let h = harness_with(ApiConfig { max_body_bytes: 4096, ..ApiConfig::default() });
+    let o = org(&h.w, 1).await;
+    let sub = h.ok("POST", "/v1/submissions", &o.producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap().to_owned();
+
+    // 400: malformed JSON, every invalid field at once, nesting too deep, a bad id, a bad query
+    let a = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from_static(b"{\"insuredName\": "), &[]).await;
+    assert_eq!((a.status, a.code()), (StatusCode::BAD_REQUEST, "malformed_json"));
+    let mut bad = acme();
+    bad["riskState"] = json!("ZZ");
+    bad["annualRevenueCents"] = json!(-5);
+    bad["effectiveDate"] = json!("soon");
+    let a = h.call("POST", "/v1/submissions", &o.producer, Some(bad)).await;
+    assert_eq!((a.status, a.code()), (StatusCode::BAD_REQUEST, "invalid_fields"));
+    let paths: Vec<&str> =
+        a.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(
+        paths.contains(&"riskState") && paths.contains(&"annualRevenueCents") && paths.contains(&"effectiveDate"),
+        "{paths:?}"
+    );
+    let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+    let a = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(deep), &[]).await;
+    assert_eq!((a.status, a.code()), (StatusCode::BAD_REQUEST, "too_deeply_nested"));
+    let a = h.call("GET", "/v1/submissions/not-a-uuid", &o.producer, None).await;
+    assert_eq!((a.status, a.body["error"]["fields"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("path.id")));
+    let a = h.call("GET", "/v1/submissions?limit=500", &o.producer, None).await;
+    assert_eq!((a.status, a.body["error"]["fields"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("limit")));
+    let a = h
+        .call("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, Some(json!({ "billingPlan": "weekly" })))
+        .await;
+    assert_eq!(
+        (a.status, a.body["error"]["fields"][0]["path"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("billingPlan"))
+    );
+
+    // 401: no token, a garbage token, an expired token, a token signed with another key
+    let a = h.raw("GET", "/v1/submissions", None, Bytes::new(), &[]).await;
+    assert_eq!((a.status, a.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(a.headers["www-authenticate"], "Bearer");
+    let a = h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", "Bearer abc.def.ghi")]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let expired = h.keys.issue(&o.producer, h.w.clock.now() - Duration::days(1)).unwrap();
+    let a =
+        h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &format!("Bearer {expired}"))]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", a.body);
+    let foreign = TokenKeys::new("test", b"another secret that is 32 bytes!").unwrap();
+    let forged = foreign.issue(&o.producer, h.w.clock.now()).unwrap();
+    let a =
+        h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &format!("Bearer {forged}"))]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+
+    // 403: a producer applying schedule rating, creating an agreement; an auditor submitting
+    let schedule = json!({ "schedule": { "adjustments": [{ "reasonCode": "MGMT", "adjustment": "-0.05" }] } });
+    let a = h.call("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, Some(schedule)).await;
+    assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "forbidden"));
+    let a = h.call("POST", "/v1/da-agreements", &o.producer, Some(agreement_json())).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = h.call("POST", "/v1/submissions", &caller(1, 30, Role::Auditor), Some(acme())).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    // 404: an unknown record, an unknown route; 405: a known path with another method
+    let a = h.call("GET", "/v1/submissions/0192f0c0-0000-7000-8000-0000000fffff", &o.producer, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "not_found"));
+    let a = h.call("GET", "/v1/nothing-here", &o.producer, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::NOT_FOUND, "route_not_found"));
+    let a = h.call("DELETE", "/v1/submissions", &o.producer, None).await;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.headers["allow"], "POST, GET");
+
+    // 413 and 415
+    let big = Bytes::from(vec![b' '; 4097]);
+    let a = h.raw("POST", "/v1/submissions", Some(&o.producer), big, &[]).await;
+    assert_eq!((a.status, a.code()), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    let a = h
+        .raw(
+            "POST",
+            "/v1/submissions",
+            Some(&o.producer),
+            Bytes::from_static(b"a=b"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // 422: failing pre-bind checks with their flags; an invalid lifecycle transition; no quote yet
+    let mut florida = acme();
+    florida["riskState"] = json!("FL");
+    florida["mailingAddress"]["state"] = json!("FL");
+    let fl = h.ok("POST", "/v1/submissions", &o.producer, Some(florida)).await;
+    let fl_id = fl["id"].as_str().unwrap();
+    let a = h.call("POST", &format!("/v1/submissions/{fl_id}/bind"), &o.underwriter, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::UNPROCESSABLE_ENTITY, "no_quote"));
+    h.ok("POST", &format!("/v1/submissions/{fl_id}/quote"), &o.producer, None).await;
+    let a = h.call("POST", &format!("/v1/submissions/{fl_id}/bind"), &o.underwriter, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::UNPROCESSABLE_ENTITY, "prebind_checks_failed"));
+    let flags: Vec<&str> =
+        a.body["error"]["flags"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(flags.contains(&"da_state_excluded"), "{flags:?}");
+    h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    let policy = h.ok("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, None).await;
+    let pid = policy["id"].as_str().unwrap();
+    let a = h.call("POST", &format!("/v1/policies/{pid}/reinstate"), &o.underwriter, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"));
+}
+
+#[tokio::test]
+async fn conflicts_answer_409() {
+    let h = harness();
+    let o = org(&h.w, 1).await;
+    let sub = h.ok("POST", "/v1/submissions", &o.producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap();
+    let q1 = h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    let q2 = h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    h.ok("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, Some(json!({ "quoteId": q1["id"] }))).await;
+    let a = h
+        .call("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, Some(json!({ "quoteId": q2["id"] })))
+        .await;
+    assert_eq!((a.status, a.code()), (StatusCode::CONFLICT, "conflict"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn rate_limited_callers_are_told_when_to_retry() {
+    let h = harness_with(ApiConfig { rate_limit: Some(RateLimit { per_second: 1, burst: 2 }), ..ApiConfig::default() });
+    let p = caller(1, 2, Role::Producer);
+    let other = caller(1, 3, Role::Producer);
+    for _ in 0..2 {
+        assert_eq!(h.call("GET", "/v1/submissions", &p, None).await.status, StatusCode::OK);
+    }
+    let a = h.call("GET", "/v1/submissions", &p, None).await;
+    assert_eq!((a.status, a.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert_eq!(a.headers["retry-after"], "1");
+    assert_eq!(h.call("GET", "/v1/submissions", &other, None).await.status, StatusCode::OK, "per caller");
+    h.w.clock.advance(Duration::seconds(1));
+    assert_eq!(h.call("GET", "/v1/submissions", &p, None).await.status, StatusCode::OK);
+}
+
+/// Every id a route can take, from org 1.
+struct Ids {
+    submission: String,
+    quote: String,
+    policy: String,
+    agreement: String,
+    profile: String,
+    referral: String,
+    claim: String,
+    user: String,
+}
+
+async fn org_one_records(h: &Harness) -> Ids {
+    let o = org(&h.w, 1).await;
+    let sub = h.ok("POST", "/v1/submissions", &o.producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap().to_owned();
+    let quote = h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    let policy = h.ok("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, None).await;
+    // a bigger risk, beyond the first underwriter's authority, raises a referral
+    let mut big = acme();
+    big["requestedOccurrenceLimitCents"] = json!(200_000_000);
+    big["requestedAggregateLimitCents"] = json!(400_000_000);
+    let big = h.ok("POST", "/v1/submissions", &o.producer, Some(big)).await;
+    let bid = big["id"].as_str().unwrap().to_owned();
+    h.ok("POST", &format!("/v1/submissions/{bid}/quote"), &o.underwriter, None).await;
+    let refused = h.call("POST", &format!("/v1/submissions/{bid}/bind"), &o.underwriter, None).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    let referrals = h.ok("GET", "/v1/referrals?status=pending", &o.underwriter, None).await;
+    let agreements = h.ok("GET", "/v1/da-agreements", &o.admin, None).await;
+    let profiles = h.ok("GET", "/v1/authority/profiles", &o.admin, None).await;
+    h.w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let pid = policy["id"].as_str().unwrap();
+    let claim = h.ok("POST", "/v1/claims", &o.producer, Some(notice(pid))).await;
+    Ids {
+        submission: sid,
+        quote: quote["id"].as_str().unwrap().to_owned(),
+        policy: pid.to_owned(),
+        agreement: agreements[0]["id"].as_str().unwrap().to_owned(),
+        profile: profiles[0]["id"].as_str().unwrap().to_owned(),
+        referral: referrals[0]["id"].as_str().unwrap().to_owned(),
+        claim: claim["id"].as_str().unwrap().to_owned(),
+        user: o.underwriter.user_id.to_string(),
+    }
+}
+
+fn concrete(path: &str, ids: &Ids) -> String {
+    let id = if path.starts_with("/v1/submissions/") {
+        &ids.submission
+    } else if path.starts_with("/v1/quotes/") {
+        &ids.quote
+    } else if path.starts_with("/v1/policies/") {
+        &ids.policy
+    } else if path.starts_with("/v1/da-agreements/") {
+        &ids.agreement
+    } else if path.starts_with("/v1/referrals/") {
+        &ids.referral
+    } else {
+        &ids.claim
+    };
+    path.replace(":id", id).replace(":userId", &ids.user).replace(":profileId", &ids.profile)
+}
+
+/// A body that passes parsing for each route, so that what is tested is the org scoping.
+fn body_for(path: &str, ids: &Ids) -> Option<Value> {
+    Some(match path {
+        p if p.ends_with("/bind") => json!({ "quoteId": ids.quote }),
+        p if p.ends_with("/endorse") => {
+            json!({ "effectiveDate": "2027-03-01", "annualPremiumChangeCents": 1000, "description": "x" })
+        }
+        p if p.ends_with("/cancel") => json!({ "effectiveDate": "2027-03-01", "method": "pro_rata", "reason": "x" }),
+        p if p.ends_with("/non-renew") => json!({ "reason": "x" }),
+        p if p.ends_with("/policies/:id/payments") => {
+            json!({ "installment": 1, "paymentId": "0192f0c0-0000-7000-8000-0000000000aa" })
+        }
+        "/v1/da-agreements/:id" => json!({ "status": "suspended" }),
+        p if p.ends_with("/approve") || p.ends_with("/decline") => json!({ "reasonCode": "ok", "rationale": "x" }),
+        p if p.ends_with("/assign") => json!({ "adjusterId": ids.user }),
+        p if p.ends_with("/status") => json!({ "status": "open" }),
+        p if p.ends_with("/reserve") => json!({ "reserveCents": 100, "reason": "x" }),
+        p if p.ends_with("/claims/:id/payments") => json!({ "amountCents": 100 }),
+        p if p.ends_with("/recoveries") => json!({ "kind": "subrogation", "amountCents": 100 }),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn another_orgs_records_are_unreachable_on_every_route() {
+    let h = harness();
+    let ids = org_one_records(&h).await;
+    let intruders = [
+        caller(2, 1, Role::Admin).with_mfa(true),
+        caller(2, 2, Role::Underwriter),
+        caller(2, 3, Role::ClaimsSupervisor),
+    ];
+    let mut checked = 0;
+    for route in ROUTES.iter().filter(|r| r.path.contains(':')) {
+        let path = concrete(route.path, &ids);
+        for intruder in &intruders {
+            let a = h.call(route.method, &path, intruder, body_for(route.path, &ids)).await;
+            assert!(
+                a.status == StatusCode::NOT_FOUND || a.status == StatusCode::FORBIDDEN,
+                "{} {path} as {}: {} {}",
+                route.method,
+                intruder.role,
+                a.status,
+                a.body
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 31, "{checked} routes with ids");
+    // lists show none of org 1's records
+    for route in ROUTES.iter().filter(|r| r.method == "GET" && !r.path.contains(':') && !r.public) {
+        for intruder in &intruders {
+            let a = h.call("GET", route.path, intruder, None).await;
+            if a.status.is_success() {
+                let text = a.body.to_string();
+                for id in [&ids.submission, &ids.policy, &ids.claim, &ids.agreement, &ids.referral, &ids.profile] {
+                    assert!(!text.contains(id.as_str()), "{} leaks {id}", route.path);
+                }
+            }
+        }
+    }
+    // nothing changed for org 1
+    let o = caller(1, 1, Role::Admin);
+    let policy = h.ok("GET", &format!("/v1/policies/{}", ids.policy), &o, None).await;
+    assert_eq!(policy["status"], "bound");
+    let agreement = h.ok("GET", &format!("/v1/da-agreements/{}", ids.agreement), &o, None).await;
+    assert_eq!(agreement["status"], "active");
+}
+
+#[tokio::test]
+async fn cross_org_roles_act_for_another_org_and_no_one_else_does() {
+    let h = harness();
+    let ids = org_one_records(&h).await;
+    let path = format!("/v1/submissions/{}", ids.submission);
+    let org_one = "00000000-0000-0000-0000-000000000001";
+    let superadmin = caller(9, 1, Role::Superadmin);
+    let operator = caller(9, 2, Role::PlatformOperator);
+    for c in [&superadmin, &operator] {
+        let token = h.token(c);
+        let bearer = format!("Bearer {token}");
+        let a = h.raw("GET", &path, None, Bytes::new(), &[("authorization", &bearer), ("x-org-id", org_one)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{} {}", c.role, a.body);
+        assert_eq!(a.data()["id"].as_str(), Some(ids.submission.as_str()));
+        let a = h.raw("GET", &path, None, Bytes::new(), &[("authorization", &bearer)]).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "without the header, its own org");
+    }
+    for role in Role::ALL.into_iter().filter(|r| !r.is_cross_org()) {
+        let c = caller(2, 1, role);
+        let bearer = format!("Bearer {}", h.token(&c));
+        let a = h.raw("GET", &path, None, Bytes::new(), &[("authorization", &bearer), ("x-org-id", org_one)]).await;
+        assert_eq!((a.status, a.code()), (StatusCode::FORBIDDEN, "cross_org_forbidden"), "{role}");
+    }
+    let bearer = format!("Bearer {}", h.token(&superadmin));
+    let a = h.raw("GET", &path, None, Bytes::new(), &[("authorization", &bearer), ("x-org-id", "nope")]).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_refuse_other_bodies() {
+    let h = harness();
+    let o = org(&h.w, 1).await;
+    let body = Bytes::from(serde_json::to_vec(&acme()).unwrap());
+    let post = |key: &'static str, body: Bytes, who: Caller| {
+        let h = &h;
+        async move { h.raw("POST", "/v1/submissions", Some(&who), body, &[("idempotency-key", key)]).await }
+    };
+    let first = post("k-1", body.clone(), o.producer).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let retry = post("k-1", body.clone(), o.producer).await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert_eq!(retry.body, first.body, "the first response, again");
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    let list = h.ok("GET", "/v1/submissions", &o.producer, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "no second effect");
+
+    let mut other = acme();
+    other["insuredName"] = json!("Someone Else LLC");
+    let reused = post("k-1", Bytes::from(serde_json::to_vec(&other).unwrap()), o.producer).await;
+    assert_eq!((reused.status, reused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
+
+    // the same key from another user is another key
+    let theirs = post("k-1", body.clone(), o.underwriter).await;
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    assert_ne!(theirs.data()["id"], first.data()["id"]);
+
+    // a refused first request is replayed as refused
+    let bad = Bytes::from_static(br#"{"insuredName": 5}"#);
+    let a = post("k-2", bad.clone(), o.producer).await;
+    let b = post("k-2", bad, o.producer).await;
+    assert_eq!((a.status, b.status), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
+    assert_eq!(a.body["error"]["fields"], b.body["error"]["fields"]);
+
+    // a bind retried with its key binds once and answers the same
+    let sid = first.data()["id"].as_str().unwrap().to_owned();
+    h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.producer, None).await;
+    let bind_path = format!("/v1/submissions/{sid}/bind");
+    let b1 = h.raw("POST", &bind_path, Some(&o.underwriter), Bytes::new(), &[("idempotency-key", "bind-1")]).await;
+    let b2 = h.raw("POST", &bind_path, Some(&o.underwriter), Bytes::new(), &[("idempotency-key", "bind-1")]).await;
+    assert_eq!((b1.status, b2.status), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(b1.body, b2.body);
+    let policies = h.ok("GET", "/v1/policies", &o.admin, None).await;
+    assert_eq!(policies.as_array().unwrap().len(), 1);
+
+    // a malformed key is refused, naming the header
+    let long = "k".repeat(300);
+    let a = h.raw("POST", "/v1/submissions", Some(&o.producer), body, &[("idempotency-key", &long)]).await;
+    assert_eq!(a.body["error"]["fields"][0]["path"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn lists_paginate_with_limit_and_offset() {
+    let h = harness();
+    let p = caller(1, 2, Role::Producer);
+    for i in 0..5 {
+        let mut s = acme();
+        s["insuredName"] = json!(format!("Insured {i}"));
+        h.ok("POST", "/v1/submissions", &p, Some(s)).await;
+    }
+    let a = h.call("GET", "/v1/submissions?limit=2&offset=2", &p, None).await;
+    assert_eq!(a.data().as_array().unwrap().len(), 2);
+    assert_eq!(a.body["page"], json!({ "limit": 2, "offset": 2, "count": 2 }));
+    let all = h.call("GET", "/v1/submissions", &p, None).await;
+    assert_eq!(all.body["page"]["limit"], 50);
+    let names: Vec<&str> = all.data().as_array().unwrap().iter().map(|s| s["insuredName"].as_str().unwrap()).collect();
+    let page: Vec<&str> = a.data().as_array().unwrap().iter().map(|s| s["insuredName"].as_str().unwrap()).collect();
+    assert_eq!(page, names[2..4]);
+    let a = h.call("GET", "/v1/submissions?limit=0", &p, None).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let a = h.call("GET", "/v1/submissions?limit=200&offset=100", &p, None).await;
+    assert_eq!(a.body["page"]["count"], 0);
+}
+
+#[tokio::test]
+async fn the_openapi_document_covers_every_route() {
+    let h = harness();
+    let a = h.raw("GET", "/openapi.json", None, Bytes::new(), &[]).await;
+    assert_eq!(a.status, StatusCode::OK, "public");
+    let doc = &a.body;
+    assert_eq!(doc["openapi"], "3.1.0");
+    for route in ROUTES {
+        let path = route
+            .path
+            .split('/')
+            .map(|s| s.strip_prefix(':').map_or(s.to_owned(), |n| format!("{{{n}}}")))
+            .collect::<Vec<_>>()
+            .join("/");
+        let op = &doc["paths"][&path][route.method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{} {} missing from the document", route.method, route.path);
+        assert_eq!(op["operationId"], route.operation_id);
+    }
+    // the routes the issue names are all served (and so documented)
+    let named = [
+        ("POST", "/v1/submissions"),
+        ("GET", "/v1/submissions/{id}"),
+        ("POST", "/v1/submissions/{id}/quote"),
+        ("POST", "/v1/submissions/{id}/bind"),
+        ("GET", "/v1/policies/{id}"),
+        ("POST", "/v1/policies/{id}/issue"),
+        ("POST", "/v1/policies/{id}/endorse"),
+        ("POST", "/v1/policies/{id}/cancel"),
+        ("POST", "/v1/policies/{id}/reinstate"),
+        ("GET", "/v1/da-agreements"),
+        ("POST", "/v1/da-agreements"),
+        ("GET", "/v1/authority/profiles"),
+        ("POST", "/v1/authority/assignments"),
+        ("GET", "/v1/referrals"),
+        ("POST", "/v1/referrals/{id}/approve"),
+        ("POST", "/v1/referrals/{id}/decline"),
+        ("POST", "/v1/claims"),
+        ("GET", "/v1/claims/{id}"),
+        ("POST", "/v1/claims/{id}/reserve"),
+        ("POST", "/v1/claims/{id}/payments"),
+        ("GET", "/v1/ledger/balances"),
+        ("GET", "/v1/ledger/trial-balance"),
+        ("GET", "/v1/ledger/journal"),
+    ];
+    for (method, path) in named {
+        assert!(doc["paths"][path][method.to_ascii_lowercase()].is_object(), "{method} {path}");
+    }
+    // every schema reference resolves
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+    }
+    assert!(doc["components"]["schemas"]["Policy"]["properties"]["annualPremiumCents"].is_object());
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_made() {
+    let h = harness();
+    let p = caller(1, 2, Role::Producer);
+    let bearer = format!("Bearer {}", h.token(&p));
+    let a = h
+        .raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &bearer), ("x-request-id", "trace-42")])
+        .await;
+    assert_eq!(a.headers["x-request-id"], "trace-42");
+    let a = h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("x-request-id", "bad id with spaces")]).await;
+    let made = a.headers["x-request-id"].to_str().unwrap();
+    assert_ne!(made, "bad id with spaces");
+    assert_eq!(a.body["error"]["requestId"], made);
+}
