@@ -38,12 +38,18 @@ pub fn run(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     runtime.block_on(demo(ledger))
 }
 
-async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
+/// The example rate tables (general liability and cyber).
+pub fn rate_book() -> Result<RateBook, Failure> {
     let mut book = RateBook::new();
     for (name, text) in [("general-liability.json", GL_TABLE), ("cyber.json", CYBER_TABLE)] {
         let table = RateTable::from_json(text).map_err(|e| Failure(format!("{name}: {e}")))?;
         book.insert(table).map_err(|e| Failure(format!("{name}: {e}")))?;
     }
+    Ok(book)
+}
+
+async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
+    let book = rate_book()?;
     let store = MemoryStore::default();
     // the demo's clock starts now and jumps ahead to the policy period for the claim
     let clock = Arc::new(openinsure_core::clock::FixedClock::new(chrono::Utc::now()));
@@ -284,7 +290,7 @@ impl Subscriber for Printer {
 
 /// A DA agreement for the example GL program and an authority ladder: level 1 up to $25,000
 /// premium and $1M limits, level 2 (approves referrals) up to $100,000 and $2M.
-async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: bool) -> Result<(), Failure> {
+pub async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: bool) -> Result<(), Failure> {
     app.create_agreement(
         admin,
         &json!({

@@ -3,6 +3,7 @@
 mod audit;
 mod demo;
 mod render;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +49,52 @@ enum Command {
         /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
         #[arg(long, value_name = "ADDR")]
         tigerbeetle: Option<String>,
+    },
+    /// Serves the HTTP API (and `GET /openapi.json`) on the embedded default: in-memory stores and
+    /// ledger, an example org, a development signing key generated on first start.
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        addr: std::net::SocketAddr,
+        /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
+        #[arg(long, value_name = "ADDR")]
+        tigerbeetle: Option<String>,
+        /// The signing key (hex); generated there when missing.
+        #[arg(long, value_name = "FILE")]
+        signing_key_file: Option<PathBuf>,
+        /// Requests per second per caller (bursts of twice that); 0 turns the limit off.
+        #[arg(long, default_value_t = 100)]
+        rate_limit: u32,
+        /// The largest request body, in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_body_bytes: usize,
+        /// Seconds a request may take before it is answered 503.
+        #[arg(long, default_value_t = 30)]
+        request_timeout_secs: u64,
+        /// Start without the example org.
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Prints a bearer token signed with the development key of `openinsure serve`.
+    Token {
+        /// The org id.
+        #[arg(long)]
+        org: String,
+        /// The role (`producer`, `underwriter`, `adjuster`, `admin`, ...).
+        #[arg(long)]
+        role: String,
+        /// The user id (a new one when absent).
+        #[arg(long)]
+        user: Option<String>,
+        /// The session used multi-factor authentication.
+        #[arg(long)]
+        mfa: bool,
+        /// Hours until it expires.
+        #[arg(long, default_value_t = 8)]
+        hours: u32,
+        /// The signing key (hex) `serve` uses.
+        #[arg(long, value_name = "FILE")]
+        signing_key_file: Option<PathBuf>,
     },
     /// Ledger reports.
     Ledger {
@@ -263,6 +310,29 @@ fn main() -> ExitCode {
             audit::verify_file(&file).map(|s| emit(&s)).map_err(Failure)
         }
         Command::Audit { command: AuditCommand::Example } => audit::example_log().map(|s| emit(&s)).map_err(Failure),
+        Command::Serve {
+            addr,
+            tigerbeetle,
+            signing_key_file,
+            rate_limit,
+            max_body_bytes,
+            request_timeout_secs,
+            empty,
+        } => ledger_backend(tigerbeetle.as_deref()).and_then(|ledger| {
+            let options = serve::ServeOptions {
+                addr,
+                key_file: signing_key_file.unwrap_or_else(serve::default_key_file),
+                rate_limit,
+                max_body_bytes,
+                request_timeout: std::time::Duration::from_secs(request_timeout_secs.max(1)),
+                empty,
+            };
+            serve::serve(options, ledger)
+        }),
+        Command::Token { org, role, user, mfa, hours, signing_key_file } => {
+            let key_file = signing_key_file.unwrap_or_else(serve::default_key_file);
+            serve::token(&key_file, &org, &role, user.as_deref(), mfa, hours).map(|t| emit(&t))
+        }
         Command::Demo { tigerbeetle } => ledger_backend(tigerbeetle.as_deref()).and_then(demo::run),
         Command::Ledger { command } => {
             let address = match &command {

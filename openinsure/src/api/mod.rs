@@ -165,6 +165,25 @@ impl Api {
         &self.openapi
     }
 
+    /// An error response in the API's envelope for a refusal the host makes before the API sees
+    /// the request (a body over the limit while streaming it, a request timeout), with the client's
+    /// request id when it sent one.
+    pub fn host_error(
+        &self,
+        headers: &HeaderMap,
+        status: StatusCode,
+        code: &'static str,
+        message: &str,
+    ) -> Response<Bytes> {
+        let request_id = request_id(headers).unwrap_or_else(|| self.app.ids.next_uuid().to_string());
+        tracing::warn!(request_id = %request_id, status = status.as_u16(), code, "refused by the host");
+        let mut response = ApiError::new(status, code, message).into_response(&request_id);
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, v);
+        }
+        response
+    }
+
     /// Answers one request. `peer` is the client's address, for the PHI audit log.
     pub async fn handle(&self, request: Request<Bytes>, peer: Option<IpAddr>) -> Response<Bytes> {
         let request_id = request_id(request.headers()).unwrap_or_else(|| self.app.ids.next_uuid().to_string());

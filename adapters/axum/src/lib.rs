@@ -1,0 +1,140 @@
+#![doc = include_str!("../README.md")]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::StatusCode;
+use openinsure::api::Api;
+use openinsure::dispatch::Dispatcher;
+use tokio::net::TcpListener;
+
+/// What the host adds around the API.
+#[derive(Clone, Copy, Debug)]
+pub struct HostConfig {
+    /// How long a request may take before it is answered `503 timeout`.
+    pub request_timeout: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig { request_timeout: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Clone)]
+struct Host {
+    api: Api,
+    config: HostConfig,
+}
+
+/// The API as an [`axum::Router`] with the default [`HostConfig`]: every route of
+/// [`openinsure::api::ROUTES`], plus `GET /healthz`. Mount it in another service with
+/// [`Router::nest`] or [`Router::merge`].
+pub fn router(api: Api) -> Router {
+    router_with(api, HostConfig::default())
+}
+
+/// The API as an [`axum::Router`] with `config`.
+pub fn router_with(api: Api, config: HostConfig) -> Router {
+    Router::new().route("/healthz", get(healthz)).fallback(handle).with_state(Host { api, config })
+}
+
+async fn healthz() -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#)
+}
+
+/// Translation only: collect the body up to the API's limit, hand the request to the API, and
+/// return its response.
+async fn handle(State(host): State<Host>, request: Request) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let (parts, body) = request.into_parts();
+    let limit = host.api.config().max_body_bytes;
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        let message = format!("the body is larger than {limit} bytes");
+        host.api.host_error(&parts.headers, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &message).map(Body::from)
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    let headers = parts.headers.clone();
+    let request = http::Request::from_parts(parts, bytes);
+    match tokio::time::timeout(host.config.request_timeout, host.api.handle(request, peer)).await {
+        Ok(response) => response.map(Body::from),
+        Err(_) => host
+            .api
+            .host_error(&headers, StatusCode::SERVICE_UNAVAILABLE, "timeout", "the request took too long")
+            .map(Body::from),
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops taking connections and
+/// lets requests in flight finish (graceful shutdown). Clients' addresses reach the API (for the
+/// PHI audit log).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// Delivers the outbox's events to the dispatcher's subscribers every `every` until `shutdown`
+/// completes, then delivers once more. Failures are logged and retried on the next round.
+pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => break,
+        }
+        if let Err(e) = dispatcher.run_once().await {
+            tracing::warn!(error = %e, "event delivery failed; retrying");
+        }
+    }
+    if let Err(e) = dispatcher.run_once().await {
+        tracing::warn!(error = %e, "final event delivery failed");
+    }
+}

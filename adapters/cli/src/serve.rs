@@ -1,0 +1,194 @@
+//! `openinsure serve` and `openinsure token`: the HTTP API on the embedded default (in-memory
+//! stores and ledger, or a TigerBeetle cluster), and development tokens for it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openinsure::App;
+use openinsure::api::{Api, ApiConfig, RateLimit};
+use openinsure::dispatch::Dispatcher;
+use openinsure::ledger::LedgerSubscriber;
+use openinsure::system::{SystemClock, UuidV7};
+use openinsure_core::auth::TokenKeys;
+use openinsure_core::authz::RelationshipAuthorizer;
+use openinsure_core::ids::{OrgId, UserId};
+use openinsure_core::tenancy::{Caller, Role};
+use openinsure_ledger::LedgerBackend;
+use openinsure_memory::MemoryStore;
+use openinsure_memory::audit::MemoryAuditLog;
+
+use crate::Failure;
+use crate::demo;
+
+/// The example org `serve` sets up (unless `--empty`), with fixed ids so the README's walk-through
+/// can name them.
+pub const EXAMPLE_ORG: u128 = 0x0192_f0c0_0000_7000_8000_0000_0000_00a0;
+
+/// How `serve` runs.
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub key_file: PathBuf,
+    pub rate_limit: u32,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub empty: bool,
+}
+
+/// Where the development signing key lives unless `--signing-key-file` says otherwise.
+pub fn default_key_file() -> PathBuf {
+    if let Some(p) = std::env::var_os("OPENINSURE_SIGNING_KEY_FILE") {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("openinsure").join("dev-signing-key")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Reads the signing key, or (`create`) generates a random one and writes it (mode 0600).
+fn signing_key(path: &Path, create: bool) -> Result<TokenKeys, Failure> {
+    let secret = match std::fs::read_to_string(path) {
+        Ok(text) => unhex(&text).ok_or_else(|| Failure(format!("{}: not a hex signing key", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            let mut secret = Vec::with_capacity(32);
+            secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+            }
+            write_private(path, &hex(&secret))?;
+            eprintln!("generated a development signing key in {}", path.display());
+            secret
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure(format!(
+                "{}: no signing key (start `openinsure serve` first, or pass --signing-key-file)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Failure(format!("{}: {e}", path.display()))),
+    };
+    TokenKeys::new("dev", &secret).map_err(|e| Failure(format!("{}: {e}", path.display())))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    f.write_all(text.as_bytes()).map_err(|e| Failure(format!("{}: {e}", path.display())))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text).map_err(|e| Failure(format!("{}: {e}", path.display())))
+}
+
+/// `openinsure token`: a token for the development key.
+pub fn token(
+    key_file: &Path,
+    org: &str,
+    role: &str,
+    user: Option<&str>,
+    mfa: bool,
+    hours: u32,
+) -> Result<String, Failure> {
+    let keys = signing_key(key_file, false)?.with_lifetime(chrono::Duration::hours(i64::from(hours.max(1))));
+    let org: OrgId = org.parse().map_err(|_| Failure(format!("--org: `{org}` is not a valid id")))?;
+    let role: Role = role.parse().map_err(|e| Failure(format!("--role: {e}")))?;
+    let user: UserId = match user {
+        Some(u) => u.parse().map_err(|_| Failure(format!("--user: `{u}` is not a valid id")))?,
+        None => UserId::from_uuid(uuid::Uuid::now_v7()),
+    };
+    let caller = Caller::new(user, org, role).with_mfa(mfa);
+    keys.issue(&caller, chrono::Utc::now()).map_err(|e| Failure(e.to_string()))
+}
+
+fn user(n: u128) -> UserId {
+    UserId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0000 + n))
+}
+
+/// `openinsure serve`.
+pub fn serve(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENINSURE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
+    runtime.block_on(run(options, ledger))
+}
+
+async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
+    let keys = signing_key(&options.key_file, true)?;
+    let store = MemoryStore::default();
+    let app = App::new(
+        Arc::new(store.clone()),
+        Arc::new(RelationshipAuthorizer::new()),
+        Arc::new(demo::rate_book()?),
+        Arc::new(SystemClock),
+        Arc::new(UuidV7),
+    )
+    .with_ledger(ledger.clone())
+    .with_audit_log(Arc::new(MemoryAuditLog::default()));
+    if !options.empty {
+        let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
+        let admin = Caller::new(user(0xa4), org, Role::Admin);
+        let underwriter = Caller::new(user(0xa2), org, Role::Underwriter);
+        let senior = Caller::new(user(0xa3), org, Role::Underwriter);
+        demo::setup(&app, &admin, &[(&underwriter, 1), (&senior, 2)], false).await?;
+        println!(
+            "example org {org}: a GL DA agreement; underwriter {} (authority level 1), senior underwriter {} (level 2)",
+            underwriter.user_id, senior.user_id
+        );
+    }
+    let rate_limit = (options.rate_limit > 0)
+        .then(|| RateLimit { per_second: options.rate_limit, burst: options.rate_limit.saturating_mul(2) });
+    let config = ApiConfig {
+        max_body_bytes: options.max_body_bytes,
+        rate_limit,
+        idempotency_lease: chrono::Duration::from_std(options.request_timeout * 2)
+            .unwrap_or(chrono::Duration::seconds(60)),
+        ..ApiConfig::default()
+    };
+    let api = Api::new(app.clone(), keys).with_config(config);
+    let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
+    let router = openinsure_axum::router_with(api, host);
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {}: {e}", options.addr)))?;
+    let local = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    println!("listening on http://{local} (signing key {})", options.key_file.display());
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(ledger)));
+    let mut stop = stop_rx.clone();
+    let delivery = tokio::spawn(openinsure_axum::run_dispatcher(dispatcher, Duration::from_millis(100), async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    let served = openinsure_axum::serve(listener, router, openinsure_axum::shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    let _ = delivery.await;
+    println!("stopped");
+    served.map_err(|e| Failure(e.to_string()))
+}
