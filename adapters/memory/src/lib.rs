@@ -32,6 +32,8 @@ use openinsure_core::submission::Submission;
 struct Tables {
     submissions: BTreeMap<(OrgId, SubmissionId), Submission>,
     quotes: BTreeMap<(OrgId, QuoteId), Quote>,
+    /// Each submission's quotes.
+    quotes_by_submission: std::collections::BTreeSet<(OrgId, SubmissionId, QuoteId)>,
     agreements: BTreeMap<(OrgId, DaAgreementId), DaAgreement>,
     usage: BTreeMap<(OrgId, DaAgreementId, u32), DaUsage>,
     profiles: BTreeMap<(OrgId, AuthorityProfileId), AuthorityProfile>,
@@ -148,6 +150,7 @@ impl QuoteStore for MemoryStore {
             return Err(Error::Conflict(format!("quote `{}` already exists", quote.id)));
         }
         t.quotes.insert((org, quote.id), quote.clone());
+        t.quotes_by_submission.insert((org, quote.submission_id, quote.id));
         Ok(())
     }
 
@@ -157,11 +160,10 @@ impl QuoteStore for MemoryStore {
 
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>> {
         let t = self.read();
-        let range = t.quotes.range((org, QuoteId::from_uuid(Default::default()))..);
-        Ok(range
-            .take_while(|((o, _), _)| *o == org)
-            .filter(|(_, q)| q.submission_id == submission)
-            .map(|(_, q)| q.clone())
+        Ok(t.quotes_by_submission
+            .range((org, submission, nil())..)
+            .take_while(|(o, s, _)| *o == org && *s == submission)
+            .filter_map(|(_, _, q)| t.quotes.get(&(org, *q)).cloned())
             .collect())
     }
 }
