@@ -233,6 +233,21 @@ impl TokenKeys {
         claims_from(&raw)
     }
 
+    /// Re-checks the time claims of claims this key set verified earlier (for a host that caches
+    /// verified tokens): expired or not yet valid at `now`, with the same leeway as [`Self::verify`].
+    pub fn still_valid(&self, claims: &Claims, now: DateTime<Utc>) -> Result<(), AuthError> {
+        let now = now.timestamp();
+        if now >= claims.exp.saturating_add(self.leeway_secs) {
+            return Err(AuthError::Expired);
+        }
+        if now < claims.nbf.unwrap_or(i64::MIN).saturating_sub(self.leeway_secs)
+            || now < claims.iat.saturating_sub(self.leeway_secs)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        Ok(())
+    }
+
     /// Verifies signature, algorithm, key and the time claims (`exp` required, `nbf` and `iat`
     /// when present), and returns the claims as JSON for callers with claims of their own.
     pub fn verify_raw(&self, token: &str, now: DateTime<Utc>) -> Result<serde_json::Map<String, Value>, AuthError> {

@@ -315,6 +315,16 @@ async fn every_error_status_is_reached() {
         h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &format!("Bearer {expired}"))]).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", a.body);
+    // a token that worked is refused once it expires (verified tokens are cached; their times are not)
+    let short = h.keys.clone().with_lifetime(Duration::minutes(5)).issue(&o.producer, h.w.clock.now()).unwrap();
+    let bearer = format!("Bearer {short}");
+    let a = h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &bearer)]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    h.w.clock.advance(Duration::minutes(6));
+    let a = h.raw("GET", "/v1/submissions", None, Bytes::new(), &[("authorization", &bearer)]).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("expired"), "{}", a.body);
+    h.w.clock.set(h.w.clock.now() - Duration::minutes(6));
     let foreign = TokenKeys::new("test", b"another secret that is 32 bytes!").unwrap();
     let forged = foreign.issue(&o.producer, h.w.clock.now()).unwrap();
     let a =

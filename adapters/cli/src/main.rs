@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: the server's many small, short-lived allocations (request and response buffers,
+/// JSON values) cost less than with the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use openinsure_core::ids::{OrgId, SubmissionId, UserId};
 use openinsure_core::quote::Schedule;
 use openinsure_core::submission::Submission;

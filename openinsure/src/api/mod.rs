@@ -51,8 +51,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use openinsure_core::auth::TokenKeys;
+use openinsure_core::auth::{AuthError, Claims, TokenKeys};
 use openinsure_core::ids::OrgId;
 use openinsure_core::tenancy::Caller;
 use sha2::{Digest, Sha256};
@@ -107,6 +108,7 @@ impl Default for ApiConfig {
 pub struct Api {
     pub(crate) app: App,
     keys: Arc<TokenKeys>,
+    tokens: Arc<TokenCache>,
     idempotency: Arc<dyn IdempotencyStore>,
     limiter: Option<Arc<RateLimiter>>,
     pub(crate) config: Arc<ApiConfig>,
@@ -128,6 +130,7 @@ impl Api {
         Api {
             app,
             keys: Arc::new(keys),
+            tokens: Arc::new(TokenCache::default()),
             idempotency: Arc::new(MemoryIdempotency::default()),
             limiter: None,
             config: Arc::new(ApiConfig::default()),
@@ -349,8 +352,8 @@ impl Api {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let claims =
-            self.keys.verify(token, self.app.clock.now()).map_err(|e| ApiError::unauthorized(format!("{e}")))?;
+        let now = self.app.clock.now();
+        let claims = self.tokens.verify(&self.keys, token, now).map_err(|e| ApiError::unauthorized(format!("{e}")))?;
         let mut caller = claims.caller();
         if let Some(v) = headers.get(ORG_HEADER) {
             let target: OrgId = v
@@ -367,6 +370,34 @@ impl Api {
             })?;
         }
         Ok(caller)
+    }
+}
+
+/// Tokens already verified (signature, algorithm, key, claims), so a client's repeated requests
+/// skip the HMAC and the decoding; the time claims are checked again on every use. Keyed by the
+/// whole token, so only the very same bytes hit. Bounded: emptied when full.
+#[derive(Default)]
+struct TokenCache {
+    verified: std::sync::RwLock<std::collections::HashMap<Box<str>, Claims>>,
+}
+
+impl TokenCache {
+    const CAPACITY: usize = 1 << 16;
+
+    fn verify(&self, keys: &TokenKeys, token: &str, now: DateTime<Utc>) -> Result<Claims, AuthError> {
+        let hit = self.verified.read().ok().and_then(|m| m.get(token).cloned());
+        if let Some(claims) = hit {
+            keys.still_valid(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = keys.verify(token, now)?;
+        if let Ok(mut m) = self.verified.write() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
     }
 }
 

@@ -43,14 +43,16 @@ struct ListData<'a, T> {
 impl Reply {
     /// `{"data": value}` with `status`.
     pub fn data<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Reply, ApiError> {
-        let body = serde_json::to_vec(&Data { data: value }).map_err(ApiError::serialize)?;
+        let mut body = Vec::with_capacity(4096);
+        serde_json::to_writer(&mut body, &Data { data: value }).map_err(ApiError::serialize)?;
         Ok(Reply { status, body: Bytes::from(body) })
     }
 
     /// `{"data": [...], "page": {...}}`.
     pub fn list<T: Serialize>(items: &[T], limit: u32, offset: u32) -> Result<Reply, ApiError> {
         let page = PageInfo { limit, offset, count: items.len() };
-        let body = serde_json::to_vec(&ListData { data: items, page }).map_err(ApiError::serialize)?;
+        let mut body = Vec::with_capacity(4096);
+        serde_json::to_writer(&mut body, &ListData { data: items, page }).map_err(ApiError::serialize)?;
         Ok(Reply { status: StatusCode::OK, body: Bytes::from(body) })
     }
 
