@@ -156,3 +156,61 @@ fn audit_verify_finds_tampering() {
     assert!(stderr(&o).contains("removed.json"), "{}", stderr(&o));
     assert!(stderr(&o).contains("sequence"), "{}", stderr(&o));
 }
+
+/// `serve` on a free port with a fresh key, `token` for that key, one request end to end, then a
+/// graceful stop on SIGTERM.
+#[test]
+fn serve_and_token_work_together() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = std::env::temp_dir().join(format!("openinsure-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key");
+    let _ = std::fs::remove_file(&key);
+    let mut server = Command::new(env!("CARGO_BIN_EXE_openinsure"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--signing-key-file", key.to_str().unwrap()])
+        .current_dir(root())
+        .env("OPENINSURE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let org = "0192f0c0-0000-7000-8000-0000000000a0";
+    let token = run(&["token", "--org", org, "--role", "producer", "--signing-key-file", key.to_str().unwrap()]);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let token = stdout(&token).trim().to_owned();
+    assert_eq!(token.split('.').count(), 3);
+    let body = std::fs::read_to_string(root().join("examples/submissions/acme.json")).unwrap();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/submissions HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(response.contains(org), "the token's org scopes the submission");
+
+    // a key that does not exist is named, not generated, by `token`
+    let missing = run(&["token", "--org", org, "--role", "producer", "--signing-key-file", "/nonexistent/key"]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/nonexistent/key"));
+    let bad_role = run(&["token", "--org", org, "--role", "wizard", "--signing-key-file", key.to_str().unwrap()]);
+    assert!(stderr(&bad_role).contains("--role"), "{}", stderr(&bad_role));
+
+    let pid = server.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "graceful stop: {status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

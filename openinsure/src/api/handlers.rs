@@ -327,6 +327,14 @@ fn list<T: serde::Serialize>(items: &[T], page: Page) -> Result<Reply, ApiError>
     Reply::list(items, page.limit, page.offset)
 }
 
+/// A page of a list the use case returns whole (an org's profiles, rules, assignments, a
+/// submission's quotes: short lists).
+fn slice<T: serde::Serialize>(items: &[T], page: Page) -> Result<Reply, ApiError> {
+    let start = (page.offset as usize).min(items.len());
+    let end = start.saturating_add(page.limit as usize).min(items.len());
+    list(&items[start..end], page)
+}
+
 fn balance_view(a: &openinsure_ledger::model::Account) -> views::AccountBalance {
     let ty = AccountType::from_code(a.code);
     views::AccountBalance {
@@ -365,7 +373,10 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             let body: bodies::QuoteBody = cx.json()?;
             Reply::created(&app.quote(caller, id, &body.schedule).await?)
         }
-        Op::ListQuotes => Reply::ok(&app.quotes_for(caller, cx.id::<SubmissionId>(0, "id")?).await?),
+        Op::ListQuotes => {
+            let page = cx.page()?;
+            slice(&app.quotes_for(caller, cx.id::<SubmissionId>(0, "id")?).await?, page)
+        }
         Op::GetQuote => Reply::ok(&app.get_quote(caller, cx.id::<QuoteId>(0, "id")?).await?),
         Op::BindSubmission => {
             let id = cx.id::<SubmissionId>(0, "id")?;
@@ -456,12 +467,18 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             Reply::ok(&app.agreement_usage(caller, id, year).await?)
         }
         Op::CreateProfile => Reply::created(&app.create_profile(caller, &cx.value()?).await?),
-        Op::ListProfiles => Reply::ok(&app.profiles(caller).await?),
+        Op::ListProfiles => {
+            let page = cx.page()?;
+            slice(&app.profiles(caller).await?, page)
+        }
         Op::Assign => {
             let b: bodies::AssignBody = cx.json()?;
             Reply::created(&app.assign_profile(caller, b.user_id, b.profile_id).await?)
         }
-        Op::ListAssignments => Reply::ok(&app.assignments(caller).await?),
+        Op::ListAssignments => {
+            let page = cx.page()?;
+            slice(&app.assignments(caller).await?, page)
+        }
         Op::Unassign => {
             let user = cx.id::<UserId>(0, "userId")?;
             let profile = cx.id::<AuthorityProfileId>(1, "profileId")?;
@@ -469,7 +486,10 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             Reply::ok(&views::Removed { removed: true })
         }
         Op::CreateRule => Reply::created(&app.create_rule(caller, &cx.value()?).await?),
-        Op::ListRules => Reply::ok(&app.rules(caller).await?),
+        Op::ListRules => {
+            let page = cx.page()?;
+            slice(&app.rules(caller).await?, page)
+        }
         Op::ListReferrals => {
             let page = cx.page()?;
             let status = cx.query.enumeration("status")?;
