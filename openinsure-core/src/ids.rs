@@ -108,6 +108,18 @@ typed_id!(
     /// A claim.
     ClaimId, "claim"
 );
+typed_id!(
+    /// A deal room: real-time collaboration on one submission.
+    DealRoomId, "deal room"
+);
+typed_id!(
+    /// A chat message of a deal room.
+    DealMessageId, "deal room message"
+);
+typed_id!(
+    /// An annotation in a deal room.
+    AnnotationId, "annotation"
+);
 
 #[cfg(test)]
 mod tests {

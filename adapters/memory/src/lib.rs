@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod dealroom;
 pub mod ledger;
 
+pub use dealroom::MemoryDealRooms;
 pub use ledger::MemoryLedger;
 
 use std::collections::BTreeMap;

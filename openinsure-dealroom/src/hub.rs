@@ -1,0 +1,664 @@
+//! The room hub: a state machine with no IO. The host feeds it connections, frames and
+//! disconnections, and carries out the [`Effect`]s it returns: frames to send, records to persist.
+//!
+//! - On connect: `init` (room, participants, online users, the last 50 messages, every
+//!   annotation, the user's permissions), then the notepad's Yjs state as one binary frame (only
+//!   what the client lacks when it gave its state vector), then `participant_joined` to everyone.
+//! - Chat, annotations and reactions are checked against the participant's permissions on the
+//!   server; a refusal is an `error` frame to that client only.
+//! - Binary frames are Yjs updates: from a participant who may edit, applied to the server's
+//!   document and relayed to the others; persisted every [`HubConfig::persist_every`] updates and
+//!   when the last client leaves. From anyone else: an `error` frame (`edit_forbidden`), and
+//!   the update reaches neither the document nor the others.
+//! - The last [`HubConfig::history`] messages stay in memory; every message is handed to the host
+//!   to persist ([`Effect::PersistMessage`]).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use openinsure_core::clock::IdGen;
+use openinsure_core::ids::{AnnotationId, DealMessageId, UserId};
+use serde::Serialize;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, ReadTxn, StateVector, Transact, Update};
+
+use crate::protocol::{
+    Annotation, AnnotationStatus, AnnotationTarget, ChatMessage, ClientMessage, Position, Presence, RichContent,
+    ServerEvent, TargetType, You,
+};
+use crate::room::{DealRoom, Participant, ParticipantRole, ParticipantStatus, Permissions, RoomStatus};
+
+/// A connection, numbered by the host.
+pub type ConnId = u64;
+
+/// Limits and cadences of a hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HubConfig {
+    /// The largest text frame, in bytes.
+    pub max_text_bytes: usize,
+    /// The largest binary frame (Yjs update), in bytes.
+    pub max_binary_bytes: usize,
+    /// How many messages stay in memory.
+    pub history: usize,
+    /// How many messages `init` carries.
+    pub init_messages: usize,
+    /// Persist the document after this many updates.
+    pub persist_every: u32,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            max_text_bytes: 64 * 1024,
+            max_binary_bytes: 1024 * 1024,
+            history: 1000,
+            init_messages: 50,
+            persist_every: 10,
+        }
+    }
+}
+
+/// A frame for a connection; shared between the connections it goes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A JSON text frame.
+    Text(Arc<str>),
+    /// A binary frame (a Yjs update).
+    Binary(Arc<[u8]>),
+}
+
+/// What the host must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Send a frame to a connection.
+    Send {
+        /// To whom.
+        conn: ConnId,
+        /// What.
+        frame: Frame,
+    },
+    /// Store a new chat message (at least once; the id makes a repeat harmless).
+    PersistMessage(ChatMessage),
+    /// Store an annotation as it now is.
+    PersistAnnotation(Annotation),
+    /// Store the notepad: the whole document as one Yjs update (v1).
+    PersistDocument(Vec<u8>),
+    /// A user's last connection closed at this time.
+    Seen {
+        /// Who.
+        user_id: UserId,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// No connection is left: the host may unload the room (the document is already persisted).
+    Idle,
+}
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HubError {
+    /// The persisted document is not a Yjs update.
+    #[error("the stored notepad is not a valid Yjs update: {0}")]
+    Document(String),
+}
+
+/// Who a connection is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The user.
+    pub user_id: UserId,
+    /// Their role in the room (`viewer` for someone who is not a participant).
+    pub role: ParticipantRole,
+    /// What they may do.
+    pub permissions: Permissions,
+    /// A display name.
+    pub name: Option<String>,
+}
+
+/// A room's summary for the server-to-server `state` route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomState {
+    /// The room.
+    pub room: DealRoom,
+    /// Who is connected.
+    pub online: Vec<UserId>,
+    /// Open connections.
+    pub connections: usize,
+    /// Messages in memory.
+    pub messages_in_memory: usize,
+    /// Annotations.
+    pub annotations: usize,
+    /// The notepad's size as a Yjs update, in bytes.
+    pub document_bytes: usize,
+    /// Updates applied since the notepad was last persisted.
+    pub unsaved_updates: u32,
+}
+
+/// One room's live state.
+pub struct Hub {
+    room: DealRoom,
+    participants: Vec<Participant>,
+    conns: BTreeMap<ConnId, Member>,
+    messages: VecDeque<ChatMessage>,
+    annotations: Vec<Annotation>,
+    doc: Doc,
+    unsaved: u32,
+    config: HubConfig,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("room", &self.room.id)
+            .field("connections", &self.conns.len())
+            .field("messages", &self.messages.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn text(event: &ServerEvent) -> Frame {
+    // serializing these types cannot fail: no maps with non-string keys, no custom serializers
+    Frame::Text(serde_json::to_string(event).unwrap_or_else(|_| String::from("{}")).into())
+}
+
+fn error_frame(code: &str, message: impl Into<String>) -> Frame {
+    text(&ServerEvent::Error { code: code.to_owned(), message: message.into() })
+}
+
+fn bounded(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
+    let n = value.chars().count();
+    if n < min || (min > 0 && value.trim().is_empty()) {
+        Err(format!("`{field}` must have at least {min} character(s)"))
+    } else if n > max {
+        Err(format!("`{field}` must have at most {max} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// What a chat message says, however it arrived (WebSocket or the service route).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatInput {
+    /// The text.
+    pub content: String,
+    /// The message replied to.
+    #[serde(default)]
+    pub parent_message_id: Option<DealMessageId>,
+    /// Mentions and attachments.
+    #[serde(default)]
+    pub rich_content: Option<RichContent>,
+    /// What it is about.
+    #[serde(default)]
+    pub annotation_target: Option<AnnotationTarget>,
+}
+
+/// A new annotation, however it arrived.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnnotationInput {
+    /// What it points at.
+    pub target_type: TargetType,
+    /// Which one.
+    pub target_id: String,
+    /// Where on it.
+    #[serde(default)]
+    pub position: Option<Position>,
+    /// The note.
+    pub content: String,
+}
+
+/// An annotation change, however it arrived.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnnotationChange {
+    /// A new status.
+    #[serde(default)]
+    pub status: Option<AnnotationStatus>,
+    /// A new note.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// Why the hub refused a request (sent to the client as an `error` frame).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// A stable code.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { code, message: message.into() }
+}
+
+impl Hub {
+    /// A hub over a room's stored state: its active participants, recent messages (oldest first),
+    /// annotations, and the stored notepad (a Yjs update), if any.
+    pub fn new(
+        room: DealRoom,
+        participants: Vec<Participant>,
+        recent: Vec<ChatMessage>,
+        annotations: Vec<Annotation>,
+        document: Option<&[u8]>,
+        config: HubConfig,
+    ) -> Result<Hub, HubError> {
+        let doc = Doc::new();
+        if let Some(bytes) = document.filter(|b| !b.is_empty()) {
+            let update = Update::decode_v1(bytes).map_err(|e| HubError::Document(e.to_string()))?;
+            doc.transact_mut().apply_update(update).map_err(|e| HubError::Document(e.to_string()))?;
+        }
+        let mut messages: VecDeque<ChatMessage> = recent.into();
+        while messages.len() > config.history {
+            messages.pop_front();
+        }
+        let participants = participants.into_iter().filter(|p| p.status == ParticipantStatus::Active).collect();
+        Ok(Hub { room, participants, conns: BTreeMap::new(), messages, annotations, doc, unsaved: 0, config })
+    }
+
+    /// The room.
+    pub fn room(&self) -> &DealRoom {
+        &self.room
+    }
+
+    /// The room changed (through the REST API): closing it takes every permission away.
+    pub fn set_room(&mut self, room: DealRoom) {
+        self.room = room;
+        self.refresh_members();
+    }
+
+    /// The participants changed (through the REST API): live connections get the new permissions.
+    pub fn set_participants(&mut self, participants: Vec<Participant>) {
+        self.participants = participants.into_iter().filter(|p| p.status == ParticipantStatus::Active).collect();
+        self.refresh_members();
+    }
+
+    fn refresh_members(&mut self) {
+        let users: Vec<(ConnId, UserId)> = self.conns.iter().map(|(c, m)| (*c, m.user_id)).collect();
+        for (conn, user) in users {
+            let member = self.member(user);
+            self.conns.insert(conn, member);
+        }
+    }
+
+    /// Who `user` is in this room: their participant record, or a viewer.
+    pub fn member(&self, user: UserId) -> Member {
+        let closed = self.room.status == RoomStatus::Closed;
+        match self.participants.iter().find(|p| p.user_id == user) {
+            Some(p) => Member {
+                user_id: user,
+                role: p.role,
+                permissions: if closed { Permissions::default() } else { p.permissions },
+                name: p.name.clone(),
+            },
+            None => {
+                Member { user_id: user, role: ParticipantRole::Viewer, permissions: Permissions::default(), name: None }
+            }
+        }
+    }
+
+    /// Connections open.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The messages in memory, oldest first.
+    pub fn messages(&self) -> &VecDeque<ChatMessage> {
+        &self.messages
+    }
+
+    /// Every annotation.
+    pub fn annotations(&self) -> &[Annotation] {
+        &self.annotations
+    }
+
+    /// The notepad as one Yjs update (v1).
+    pub fn document(&self) -> Vec<u8> {
+        self.doc.transact().encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// The text of the document's `Y.Text` named `name` (empty when there is none).
+    pub fn document_text(&self, name: &str) -> String {
+        let txn = self.doc.transact();
+        txn.get_text(name).map(|t| t.get_string(&txn)).unwrap_or_default()
+    }
+
+    /// The summary the service route returns.
+    pub fn state(&self) -> RoomState {
+        RoomState {
+            room: self.room.clone(),
+            online: self.online(),
+            connections: self.conns.len(),
+            messages_in_memory: self.messages.len(),
+            annotations: self.annotations.len(),
+            document_bytes: self.document().len(),
+            unsaved_updates: self.unsaved,
+        }
+    }
+
+    fn online(&self) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self.conns.values().map(|m| m.user_id).collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    fn presence(&self) -> Vec<Presence> {
+        let online = self.online();
+        let mut list: Vec<Presence> = self
+            .participants
+            .iter()
+            .map(|p| Presence {
+                user_id: p.user_id,
+                role: p.role,
+                name: p.name.clone(),
+                online: online.contains(&p.user_id),
+            })
+            .collect();
+        for m in self.conns.values() {
+            if !list.iter().any(|p| p.user_id == m.user_id) {
+                list.push(Presence { user_id: m.user_id, role: m.role, name: m.name.clone(), online: true });
+            }
+        }
+        list
+    }
+
+    fn broadcast(&self, frame: &Frame, except: Option<ConnId>, effects: &mut Vec<Effect>) {
+        for conn in self.conns.keys().filter(|c| Some(**c) != except) {
+            effects.push(Effect::Send { conn: *conn, frame: frame.clone() });
+        }
+    }
+
+    /// A connection of `user` opened. `state_vector` is the client's Yjs state vector, when it
+    /// gave one (it then receives only what it lacks).
+    pub fn connect(&mut self, conn: ConnId, user: UserId, state_vector: Option<&[u8]>) -> Vec<Effect> {
+        let member = self.member(user);
+        let first_of_user = !self.conns.values().any(|m| m.user_id == user);
+        self.conns.insert(conn, member.clone());
+        let skip = self.messages.len().saturating_sub(self.config.init_messages);
+        let init = ServerEvent::Init {
+            room: self.room.clone(),
+            participants: self.participants.clone(),
+            online: self.online(),
+            messages: self.messages.iter().skip(skip).cloned().collect(),
+            annotations: self.annotations.clone(),
+            you: You { user_id: user, role: member.role, permissions: member.permissions },
+        };
+        let mut effects = vec![Effect::Send { conn, frame: text(&init) }];
+        let sv = match state_vector.map(StateVector::decode_v1) {
+            Some(Ok(sv)) => sv,
+            Some(Err(_)) => {
+                effects.push(Effect::Send {
+                    conn,
+                    frame: error_frame("invalid_state_vector", "the state vector is not a Yjs state vector"),
+                });
+                StateVector::default()
+            }
+            None => StateVector::default(),
+        };
+        let update = self.doc.transact().encode_state_as_update_v1(&sv);
+        // an empty document encodes as two zero bytes: nothing to send
+        if update.len() > 2 {
+            effects.push(Effect::Send { conn, frame: Frame::Binary(update.into()) });
+        }
+        if first_of_user {
+            let joined = text(&ServerEvent::ParticipantJoined { user_id: user, participants: self.presence() });
+            self.broadcast(&joined, None, &mut effects);
+        }
+        effects
+    }
+
+    /// A connection closed.
+    pub fn disconnect(&mut self, conn: ConnId, now: DateTime<Utc>) -> Vec<Effect> {
+        let Some(member) = self.conns.remove(&conn) else { return vec![] };
+        let mut effects = Vec::new();
+        if !self.conns.values().any(|m| m.user_id == member.user_id) {
+            let left = text(&ServerEvent::ParticipantLeft { user_id: member.user_id, participants: self.presence() });
+            self.broadcast(&left, None, &mut effects);
+            effects.push(Effect::Seen { user_id: member.user_id, at: now });
+        }
+        if self.conns.is_empty() {
+            if self.unsaved > 0 {
+                self.unsaved = 0;
+                effects.push(Effect::PersistDocument(self.document()));
+            }
+            effects.push(Effect::Idle);
+        }
+        effects
+    }
+
+    /// A text frame from a connection.
+    pub fn text(&mut self, conn: ConnId, frame: &str, ids: &dyn IdGen, now: DateTime<Utc>) -> Vec<Effect> {
+        let Some(member) = self.conns.get(&conn).cloned() else { return vec![] };
+        if frame.len() > self.config.max_text_bytes {
+            let message = format!("text frames are limited to {} bytes", self.config.max_text_bytes);
+            return vec![Effect::Send { conn, frame: error_frame("frame_too_large", message) }];
+        }
+        let message: ClientMessage = match serde_json::from_str(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                let frame = error_frame("invalid_message", format!("not a message of the protocol: {e}"));
+                return vec![Effect::Send { conn, frame }];
+            }
+        };
+        let mut effects = Vec::new();
+        let outcome = match message {
+            ClientMessage::Chat { content, parent_message_id, rich_content, annotation_target } => {
+                let input = ChatInput { content, parent_message_id, rich_content, annotation_target };
+                self.chat(&member, input, ids, now, &mut effects).map(|_| ())
+            }
+            ClientMessage::Typing { is_typing } => {
+                let frame = text(&ServerEvent::Typing { user_id: member.user_id, is_typing });
+                self.broadcast(&frame, Some(conn), &mut effects);
+                Ok(())
+            }
+            ClientMessage::Annotation { target_type, target_id, position, content } => {
+                let input = AnnotationInput { target_type, target_id, position, content };
+                self.annotate(&member, input, ids, now, &mut effects).map(|_| ())
+            }
+            ClientMessage::AnnotationUpdate { annotation_id, status, content } => {
+                let change = AnnotationChange { status, content };
+                self.change_annotation(&member, annotation_id, &change, now, &mut effects).map(|_| ())
+            }
+            ClientMessage::Awareness { state } => {
+                if serde_json::to_string(&state).map_or(usize::MAX, |s| s.len()) > 4096 {
+                    Err(refuse("invalid_message", "awareness state is limited to 4096 bytes"))
+                } else {
+                    let frame = text(&ServerEvent::Awareness { user_id: member.user_id, state });
+                    self.broadcast(&frame, Some(conn), &mut effects);
+                    Ok(())
+                }
+            }
+            ClientMessage::Reaction { message_id, emoji } => {
+                if !member.permissions.can_chat {
+                    Err(refuse("chat_forbidden", "you may not chat or react in this room"))
+                } else if let Err(m) = bounded(&emoji, "emoji", 1, 16) {
+                    Err(refuse("invalid_message", m))
+                } else {
+                    let frame = text(&ServerEvent::Reaction { message_id, user_id: member.user_id, emoji });
+                    self.broadcast(&frame, None, &mut effects);
+                    Ok(())
+                }
+            }
+            ClientMessage::Sync { state_vector } => match STANDARD.decode(state_vector.as_bytes()) {
+                Ok(bytes) => match StateVector::decode_v1(&bytes) {
+                    Ok(sv) => {
+                        let update = self.doc.transact().encode_state_as_update_v1(&sv);
+                        effects.push(Effect::Send { conn, frame: Frame::Binary(update.into()) });
+                        Ok(())
+                    }
+                    Err(_) => Err(refuse("invalid_state_vector", "the state vector is not a Yjs state vector")),
+                },
+                Err(_) => Err(refuse("invalid_state_vector", "`stateVector` is not base64")),
+            },
+        };
+        if let Err(r) = outcome {
+            effects.push(Effect::Send { conn, frame: error_frame(r.code, r.message) });
+        }
+        effects
+    }
+
+    /// A chat message from `member` (a WebSocket frame or the service route).
+    pub fn chat(
+        &mut self,
+        member: &Member,
+        input: ChatInput,
+        ids: &dyn IdGen,
+        now: DateTime<Utc>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<ChatMessage, Refusal> {
+        if !member.permissions.can_chat {
+            return Err(refuse("chat_forbidden", "you may not chat in this room"));
+        }
+        bounded(&input.content, "content", 1, 10_000).map_err(|m| refuse("invalid_message", m))?;
+        if let Some(rc) = &input.rich_content
+            && (rc.mentions.len() > 50 || rc.attachments.len() > 20)
+        {
+            return Err(refuse("invalid_message", "at most 50 mentions and 20 attachments"));
+        }
+        let message = ChatMessage {
+            id: DealMessageId::from_uuid(ids.next_uuid()),
+            room_id: self.room.id,
+            sender_id: member.user_id,
+            sender_name: member.name.clone(),
+            sender_role: member.role,
+            content: input.content,
+            parent_message_id: input.parent_message_id,
+            rich_content: input.rich_content.filter(|r| !r.mentions.is_empty() || !r.attachments.is_empty()),
+            annotation_target: input.annotation_target,
+            created_at: now,
+        };
+        self.messages.push_back(message.clone());
+        while self.messages.len() > self.config.history {
+            self.messages.pop_front();
+        }
+        self.room.last_activity_at = now;
+        effects.push(Effect::PersistMessage(message.clone()));
+        let frame = text(&ServerEvent::Chat { message: message.clone() });
+        self.broadcast(&frame, None, effects);
+        Ok(message)
+    }
+
+    /// A new annotation from `member`.
+    pub fn annotate(
+        &mut self,
+        member: &Member,
+        input: AnnotationInput,
+        ids: &dyn IdGen,
+        now: DateTime<Utc>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Annotation, Refusal> {
+        if !member.permissions.can_annotate {
+            return Err(refuse("annotate_forbidden", "you may not annotate in this room"));
+        }
+        bounded(&input.target_id, "targetId", 1, 200).map_err(|m| refuse("invalid_message", m))?;
+        bounded(&input.content, "content", 1, 5_000).map_err(|m| refuse("invalid_message", m))?;
+        let annotation = Annotation {
+            id: AnnotationId::from_uuid(ids.next_uuid()),
+            room_id: self.room.id,
+            target_type: input.target_type,
+            target_id: input.target_id,
+            position: input.position,
+            content: input.content,
+            status: AnnotationStatus::Open,
+            created_by: member.user_id,
+            created_at: now,
+            updated_at: now,
+            resolved_by: None,
+            resolved_at: None,
+        };
+        self.annotations.push(annotation.clone());
+        effects.push(Effect::PersistAnnotation(annotation.clone()));
+        let frame = text(&ServerEvent::AnnotationCreated { annotation: annotation.clone() });
+        self.broadcast(&frame, None, effects);
+        Ok(annotation)
+    }
+
+    /// A change of an annotation by `member`: its status (open, resolved, dismissed) or its note.
+    pub fn change_annotation(
+        &mut self,
+        member: &Member,
+        id: AnnotationId,
+        change: &AnnotationChange,
+        now: DateTime<Utc>,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Annotation, Refusal> {
+        if !member.permissions.can_annotate {
+            return Err(refuse("annotate_forbidden", "you may not annotate in this room"));
+        }
+        if let Some(c) = &change.content {
+            bounded(c, "content", 1, 5_000).map_err(|m| refuse("invalid_message", m))?;
+        }
+        let Some(a) = self.annotations.iter_mut().find(|a| a.id == id) else {
+            return Err(refuse("not_found", format!("annotation `{id}` not found")));
+        };
+        if let Some(status) = change.status {
+            a.status = status;
+            match status {
+                AnnotationStatus::Open => {
+                    a.resolved_by = None;
+                    a.resolved_at = None;
+                }
+                AnnotationStatus::Resolved | AnnotationStatus::Dismissed => {
+                    a.resolved_by = Some(member.user_id);
+                    a.resolved_at = Some(now);
+                }
+            }
+        }
+        if let Some(c) = &change.content {
+            a.content.clone_from(c);
+        }
+        a.updated_at = now;
+        let annotation = a.clone();
+        effects.push(Effect::PersistAnnotation(annotation.clone()));
+        let frame = text(&ServerEvent::AnnotationUpdated { annotation: annotation.clone() });
+        self.broadcast(&frame, None, effects);
+        Ok(annotation)
+    }
+
+    /// A binary frame (a Yjs update) from a connection.
+    pub fn binary(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<Effect> {
+        let Some(member) = self.conns.get(&conn) else { return vec![] };
+        let refuse_with = |code: &str, message: String| vec![Effect::Send { conn, frame: error_frame(code, message) }];
+        if bytes.len() > self.config.max_binary_bytes {
+            return refuse_with(
+                "frame_too_large",
+                format!("binary frames are limited to {} bytes", self.config.max_binary_bytes),
+            );
+        }
+        if !member.permissions.can_edit {
+            return refuse_with("edit_forbidden", "you may not edit the notepad: the update was not applied".into());
+        }
+        let update = match Update::decode_v1(bytes) {
+            Ok(u) => u,
+            Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
+        };
+        if let Err(e) = self.doc.transact_mut().apply_update(update) {
+            return refuse_with("invalid_update", format!("the update could not be applied: {e}"));
+        }
+        let mut effects = Vec::with_capacity(self.conns.len() + 1);
+        let frame = Frame::Binary(bytes.into());
+        self.broadcast(&frame, Some(conn), &mut effects);
+        self.unsaved += 1;
+        if self.unsaved >= self.config.persist_every {
+            self.unsaved = 0;
+            effects.push(Effect::PersistDocument(self.document()));
+        }
+        effects
+    }
+
+    /// Persists the document now if it changed (a host unloading the room, or shutting down).
+    pub fn flush(&mut self) -> Option<Effect> {
+        (self.unsaved > 0).then(|| {
+            self.unsaved = 0;
+            Effect::PersistDocument(self.document())
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! The deal room store port: rooms, participants, messages, annotations and the notepad, every
+//! call scoped to an org.
+
+use async_trait::async_trait;
+use openinsure_core::Result;
+use openinsure_core::ids::{DealRoomId, OrgId, SubmissionId, UserId};
+use openinsure_core::store::Page;
+
+use crate::protocol::{Annotation, ChatMessage};
+use crate::room::{DealRoom, Participant, RoomStatus};
+
+/// Where deal rooms live. Every method takes the caller's org; another org's room is `NotFound`.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait DealRoomStore: Send + Sync {
+    /// Stores a new room with its lead participant. `Conflict` when the submission has a room.
+    async fn insert_room(&self, org: OrgId, room: &DealRoom, lead: &Participant) -> Result<()>;
+
+    /// A room.
+    async fn get_room(&self, org: OrgId, id: DealRoomId) -> Result<DealRoom>;
+
+    /// The room of a submission, if any.
+    async fn room_for_submission(&self, org: OrgId, submission: SubmissionId) -> Result<Option<DealRoom>>;
+
+    /// Rooms of one status, most recent activity first.
+    async fn list_rooms(&self, org: OrgId, status: RoomStatus, page: Page) -> Result<Vec<DealRoom>>;
+
+    /// Replaces a room (its status, title, activity time).
+    async fn update_room(&self, org: OrgId, room: &DealRoom) -> Result<()>;
+
+    /// Inserts or replaces the participant record of (room, user).
+    async fn upsert_participant(&self, org: OrgId, participant: &Participant) -> Result<()>;
+
+    /// Every participant record of a room, those who left included.
+    async fn participants(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Participant>>;
+
+    /// Records when a participant was last connected.
+    async fn touch_participant(
+        &self,
+        org: OrgId,
+        room: DealRoomId,
+        user: UserId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
+
+    /// Stores a message; storing the same id again changes nothing (at-least-once delivery).
+    async fn insert_message(&self, org: OrgId, message: &ChatMessage) -> Result<()>;
+
+    /// A room's messages, newest first.
+    async fn messages(&self, org: OrgId, room: DealRoomId, page: Page) -> Result<Vec<ChatMessage>>;
+
+    /// Inserts or replaces an annotation.
+    async fn upsert_annotation(&self, org: OrgId, annotation: &Annotation) -> Result<()>;
+
+    /// A room's annotations, oldest first.
+    async fn annotations(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Annotation>>;
+
+    /// Stores the notepad (a Yjs update holding the whole document).
+    async fn save_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> Result<()>;
+
+    /// The stored notepad, if any.
+    async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Option<Vec<u8>>>;
+}
