@@ -51,6 +51,8 @@ pub struct App {
     pub(crate) ids: Arc<dyn IdGen>,
     pub(crate) ledger: Option<Arc<dyn openinsure_ledger::LedgerBackend>>,
     pub(crate) audit: Option<Arc<dyn openinsure_hipaa::PhiAuditLog>>,
+    pub(crate) rooms: Option<Arc<dyn openinsure_dealroom::DealRoomStore>>,
+    pub(crate) live_rooms: Option<Arc<dyn crate::dealrooms::RoomGateway>>,
 }
 
 impl std::fmt::Debug for App {
@@ -68,7 +70,7 @@ impl App {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGen>,
     ) -> Self {
-        App { store, authorizer, rates, clock, ids, ledger: None, audit: None }
+        App { store, authorizer, rates, clock, ids, ledger: None, audit: None, rooms: None, live_rooms: None }
     }
 
     /// The rate book.
@@ -84,6 +86,11 @@ impl App {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The id generator.
+    pub fn ids(&self) -> &Arc<dyn IdGen> {
+        &self.ids
     }
 }
 

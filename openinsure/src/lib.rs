@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod bind;
 pub mod claims;
+pub mod dealrooms;
 pub mod dispatch;
 pub mod error;
 pub mod ledger;

@@ -51,7 +51,12 @@ fn harness_with(config: ApiConfig) -> Harness {
     let w = world();
     let ledger = MemoryLedger::new();
     let audit = MemoryAuditLog::default();
-    let app = w.app.clone().with_ledger(Arc::new(ledger.clone())).with_audit_log(Arc::new(audit.clone()));
+    let app = w
+        .app
+        .clone()
+        .with_ledger(Arc::new(ledger.clone()))
+        .with_audit_log(Arc::new(audit.clone()))
+        .with_deal_rooms(Arc::new(openinsure_memory::MemoryDealRooms::default()));
     let keys = TokenKeys::new("test", SECRET).unwrap();
     let api = Api::new(app, keys.clone()).with_config(config);
     Harness { api, keys, w, ledger, audit }
@@ -426,6 +431,7 @@ struct Ids {
     referral: String,
     claim: String,
     user: String,
+    room: String,
 }
 
 async fn org_one_records(h: &Harness) -> Ids {
@@ -449,7 +455,10 @@ async fn org_one_records(h: &Harness) -> Ids {
     h.w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
     let pid = policy["id"].as_str().unwrap();
     let claim = h.ok("POST", "/v1/claims", &o.producer, Some(notice(pid))).await;
+    let room =
+        h.ok("POST", "/v1/deal-rooms", &o.underwriter, Some(json!({ "submissionId": sid, "title": "Acme GL" }))).await;
     Ids {
+        room: room["id"].as_str().unwrap().to_owned(),
         submission: sid,
         quote: quote["id"].as_str().unwrap().to_owned(),
         policy: pid.to_owned(),
@@ -472,10 +481,15 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.agreement
     } else if path.starts_with("/v1/referrals/") {
         &ids.referral
+    } else if path.starts_with("/v1/deal-rooms/") {
+        &ids.room
     } else {
         &ids.claim
     };
-    path.replace(":id", id).replace(":userId", &ids.user).replace(":profileId", &ids.profile)
+    path.replace(":id", id)
+        .replace(":userId", &ids.user)
+        .replace(":profileId", &ids.profile)
+        .replace(":annotationId", "0192f0c0-0000-7000-8000-0000000000a7")
 }
 
 /// A body that passes parsing for each route, so that what is tested is the org scoping.
@@ -497,6 +511,11 @@ fn body_for(path: &str, ids: &Ids) -> Option<Value> {
         p if p.ends_with("/reserve") => json!({ "reserveCents": 100, "reason": "x" }),
         p if p.ends_with("/claims/:id/payments") => json!({ "amountCents": 100 }),
         p if p.ends_with("/recoveries") => json!({ "kind": "subrogation", "amountCents": 100 }),
+        "/v1/deal-rooms/:id" => json!({ "status": "closed" }),
+        p if p.ends_with("/participants") => json!({ "userId": ids.user, "role": "actuary" }),
+        p if p.ends_with("/live/messages") => json!({ "content": "x" }),
+        p if p.ends_with("/live/annotations") => json!({ "targetType": "field", "targetId": "x", "content": "y" }),
+        p if p.ends_with("/live/annotations/:annotationId") => json!({ "status": "resolved" }),
         _ => return None,
     })
 }
@@ -515,8 +534,13 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
         let path = concrete(route.path, &ids);
         for intruder in &intruders {
             let a = h.call(route.method, &path, intruder, body_for(route.path, &ids)).await;
+            let expected = if route.public {
+                [StatusCode::UPGRADE_REQUIRED; 2]
+            } else {
+                [StatusCode::NOT_FOUND, StatusCode::FORBIDDEN]
+            };
             assert!(
-                a.status == StatusCode::NOT_FOUND || a.status == StatusCode::FORBIDDEN,
+                expected.contains(&a.status),
                 "{} {path} as {}: {} {}",
                 route.method,
                 intruder.role,
@@ -526,14 +550,16 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
         }
         checked += 1;
     }
-    assert!(checked >= 31, "{checked} routes with ids");
+    assert!(checked >= 44, "{checked} routes with ids");
     // lists show none of org 1's records
     for route in ROUTES.iter().filter(|r| r.method == "GET" && !r.path.contains(':') && !r.public) {
         for intruder in &intruders {
             let a = h.call("GET", route.path, intruder, None).await;
             if a.status.is_success() {
                 let text = a.body.to_string();
-                for id in [&ids.submission, &ids.policy, &ids.claim, &ids.agreement, &ids.referral, &ids.profile] {
+                for id in
+                    [&ids.submission, &ids.policy, &ids.claim, &ids.agreement, &ids.referral, &ids.profile, &ids.room]
+                {
                     assert!(!text.contains(id.as_str()), "{} leaks {id}", route.path);
                 }
             }
@@ -545,6 +571,8 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
     assert_eq!(policy["status"], "bound");
     let agreement = h.ok("GET", &format!("/v1/da-agreements/{}", ids.agreement), &o, None).await;
     assert_eq!(agreement["status"], "active");
+    let room = h.ok("GET", &format!("/v1/deal-rooms/{}", ids.room), &o, None).await;
+    assert_eq!((room["status"].as_str(), room["participants"].as_array().unwrap().len()), (Some("active"), 1));
 }
 
 #[tokio::test]

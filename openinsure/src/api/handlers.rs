@@ -12,7 +12,7 @@ use crate::error::Error;
 use http::StatusCode;
 use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
 use openinsure_core::ids::{
-    AuthorityProfileId, ClaimId, DaAgreementId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
+    AuthorityProfileId, ClaimId, DaAgreementId, DealRoomId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
 };
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
@@ -300,6 +300,7 @@ pub(crate) struct Ctx<'a> {
     pub query: Query,
     pub body: &'a [u8],
     pub meta: RequestMeta,
+    pub host: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -569,6 +570,64 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
         Op::Journal => {
             let limit = cx.query.uint("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?;
             Reply::ok(&app.journal(caller, limit).await?)
+        }
+        Op::CreateRoom => {
+            let b: openinsure_dealroom::room::NewRoom = cx.json()?;
+            Reply::created(&app.create_room(caller, &b).await?)
+        }
+        Op::ListRooms => {
+            let page = cx.page()?;
+            let status = cx.query.enumeration("status")?.unwrap_or(openinsure_dealroom::RoomStatus::Active);
+            list(&app.rooms(caller, status, page).await?, page)
+        }
+        Op::GetRoom => Reply::ok(&app.room_details(caller, cx.id::<DealRoomId>(0, "id")?).await?),
+        Op::UpdateRoom => {
+            let id = cx.id(0, "id")?;
+            let b: openinsure_dealroom::room::RoomPatch = cx.json()?;
+            Reply::ok(&app.update_room(caller, id, &b).await?)
+        }
+        Op::AddParticipant => {
+            let id = cx.id(0, "id")?;
+            let b: openinsure_dealroom::room::NewParticipant = cx.json()?;
+            Reply::ok(&app.add_participant(caller, id, &b).await?)
+        }
+        Op::RoomWs => {
+            let id = cx.id(0, "id")?;
+            let base = match (&cx.api.config.public_ws_origin, &cx.host) {
+                (Some(origin), _) => origin.clone(),
+                (None, Some(host)) => format!("ws://{host}"),
+                (None, None) => "ws://localhost".to_owned(),
+            };
+            Reply::ok(&app.room_ws_ticket(caller, id, cx.api.keys(), &base).await?)
+        }
+        Op::RoomConnect => Err(ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "this is a WebSocket endpoint: connect with `Upgrade: websocket` to a host that serves deal rooms",
+        )),
+        Op::RoomMessages => {
+            let page = cx.page()?;
+            list(&app.room_messages(caller, cx.id(0, "id")?, page).await?, page)
+        }
+        Op::RoomAnnotations => Reply::ok(&app.room_annotations(caller, cx.id(0, "id")?).await?),
+        Op::LiveRoomState => Reply::ok(&app.live_room_state(caller, cx.id(0, "id")?).await?),
+        Op::LiveRoomMessages => Reply::ok(&app.live_room_messages(caller, cx.id(0, "id")?).await?),
+        Op::PostLiveRoomMessage => {
+            let id = cx.id(0, "id")?;
+            let b: openinsure_dealroom::hub::ChatInput = cx.json()?;
+            Reply::created(&app.post_room_message(caller, id, b).await?)
+        }
+        Op::LiveRoomAnnotations => Reply::ok(&app.live_room_annotations(caller, cx.id(0, "id")?).await?),
+        Op::CreateLiveRoomAnnotation => {
+            let id = cx.id(0, "id")?;
+            let b: openinsure_dealroom::hub::AnnotationInput = cx.json()?;
+            Reply::created(&app.create_room_annotation(caller, id, b).await?)
+        }
+        Op::UpdateLiveRoomAnnotation => {
+            let id = cx.id(0, "id")?;
+            let annotation = cx.id(1, "annotationId")?;
+            let b: openinsure_dealroom::hub::AnnotationChange = cx.json()?;
+            Reply::ok(&app.update_room_annotation(caller, id, annotation, b).await?)
         }
         Op::FundLossFund => {
             let b: bodies::FundBody = cx.json()?;

@@ -90,6 +90,9 @@ pub struct ApiConfig {
     /// How long an idempotency key's first request may run before a retry may take it over.
     /// Set it above the host's request timeout.
     pub idempotency_lease: chrono::Duration,
+    /// The WebSocket origin deal room URLs name (`wss://api.example.com`); `ws://` and the
+    /// request's `Host` when absent.
+    pub public_ws_origin: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -99,6 +102,7 @@ impl Default for ApiConfig {
             max_json_depth: 32,
             rate_limit: None,
             idempotency_lease: chrono::Duration::seconds(60),
+            public_ws_origin: None,
         }
     }
 }
@@ -156,6 +160,11 @@ impl Api {
     /// The application.
     pub fn app(&self) -> &App {
         &self.app
+    }
+
+    /// The token keys (hosts verify WebSocket tokens with them).
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
     }
 
     /// The configuration.
@@ -250,10 +259,16 @@ impl Api {
             ));
         }
         if route.public {
-            // the only public route is the OpenAPI document
-            return Ok(json_response(StatusCode::OK, self.openapi.clone()));
+            return match route.op {
+                Op::OpenApi => Ok(json_response(StatusCode::OK, self.openapi.clone())),
+                _ => Err(ApiError::new(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "upgrade_required",
+                    "this is a WebSocket endpoint: connect with `Upgrade: websocket` to a host that serves deal rooms",
+                )),
+            };
         }
-        let caller = self.authenticate(request.headers())?;
+        let caller = self.authenticate(request.headers(), route)?;
         if let Some(limiter) = &self.limiter
             && let Err(secs) = limiter.check(caller.user_id, self.app.clock.now())
         {
@@ -338,10 +353,16 @@ impl Api {
             query: body::Query::parse(request.uri().query()),
             body: request.body(),
             meta: RequestMeta { ip: peer, user_agent },
+            host: request
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| request.uri().authority().map(|a| a.as_str()))
+                .map(str::to_owned),
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    fn authenticate(&self, headers: &HeaderMap, route: &Route) -> Result<Caller, ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized("a bearer token is required"));
         };
@@ -361,13 +382,18 @@ impl Api {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ApiError::field("X-Org-Id", "is not a valid org id"))?;
-            caller.org_id = caller.org_for(target).ok_or_else(|| {
-                ApiError::new(
+            // deal rooms have the seed's own cross-org roles (superadmin, system, service)
+            let allowed = target == caller.org_id
+                || caller.role.is_cross_org()
+                || (route.tag == "deal-rooms" && crate::dealrooms::room_cross_org(caller.role));
+            if !allowed {
+                return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     "cross_org_forbidden",
                     format!("role `{}` may not act for another org", caller.role),
-                )
-            })?;
+                ));
+            }
+            caller.org_id = target;
         }
         Ok(caller)
     }

@@ -68,6 +68,21 @@ pub enum Op {
     TrialBalance,
     Journal,
     FundLossFund,
+    CreateRoom,
+    ListRooms,
+    GetRoom,
+    UpdateRoom,
+    AddParticipant,
+    RoomWs,
+    RoomConnect,
+    RoomMessages,
+    RoomAnnotations,
+    LiveRoomState,
+    LiveRoomMessages,
+    PostLiveRoomMessage,
+    LiveRoomAnnotations,
+    CreateLiveRoomAnnotation,
+    UpdateLiveRoomAnnotation,
 }
 
 /// One route: method, path template (`:name` segments are parameters), and its documentation.
@@ -139,7 +154,12 @@ use openinsure_core::da::{DaAgreement, DaUsage};
 use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
 use openinsure_core::submission::Submission;
+use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, RoomState};
+use openinsure_dealroom::protocol::{Annotation, ChatMessage};
+use openinsure_dealroom::room::{DealRoom, NewParticipant, NewRoom, Participant, RoomPatch};
 use openinsure_ledger::reports::{JournalEntry, TrialBalance};
+
+use crate::dealrooms::{RoomDetails, RoomListItem, WsTicket};
 
 /// Every route the API serves.
 pub static ROUTES: &[Route] = &[
@@ -726,6 +746,181 @@ pub static ROUTES: &[Route] = &[
         Some(s::<b::FundBody>),
         s::<v::Funded>,
     ),
+    // deal rooms
+    r(
+        "POST",
+        "/v1/deal-rooms",
+        Op::CreateRoom,
+        "createDealRoom",
+        "deal-rooms",
+        "Create a deal room on a submission (one per submission); the creator joins as lead underwriter",
+        201,
+        Some(s::<NewRoom>),
+        s::<DealRoom>,
+    ),
+    list(
+        r(
+            "GET",
+            "/v1/deal-rooms",
+            Op::ListRooms,
+            "listDealRooms",
+            "deal-rooms",
+            "The org's rooms of a status (`active` by default), most recent activity first",
+            200,
+            None,
+            s::<Vec<RoomListItem>>,
+        ),
+        &["status"],
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id",
+        Op::GetRoom,
+        "getDealRoom",
+        "deal-rooms",
+        "A room with its participants",
+        200,
+        None,
+        s::<RoomDetails>,
+    ),
+    r(
+        "PATCH",
+        "/v1/deal-rooms/:id",
+        Op::UpdateRoom,
+        "updateDealRoom",
+        "deal-rooms",
+        "Change a room; closing records who and when",
+        200,
+        Some(s::<RoomPatch>),
+        s::<DealRoom>,
+    ),
+    r(
+        "POST",
+        "/v1/deal-rooms/:id/participants",
+        Op::AddParticipant,
+        "addDealRoomParticipant",
+        "deal-rooms",
+        "Add a participant, or update one added before",
+        200,
+        Some(s::<NewParticipant>),
+        s::<Participant>,
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id/ws",
+        Op::RoomWs,
+        "dealRoomWebSocket",
+        "deal-rooms",
+        "A signed WebSocket URL with a 5-minute token",
+        200,
+        None,
+        s::<WsTicket>,
+    ),
+    Route {
+        public: true,
+        ..r(
+            "GET",
+            "/v1/deal-rooms/:id/connect",
+            Op::RoomConnect,
+            "connectDealRoom",
+            "deal-rooms",
+            "The WebSocket itself (`?token=` from `/ws`, optional `&sv=` base64 Yjs state vector): JSON text frames of the protocol, binary frames of Yjs updates. Hosts answer it with `101 Switching Protocols`",
+            101,
+            None,
+            s::<v::Document>,
+        )
+    },
+    list(
+        r(
+            "GET",
+            "/v1/deal-rooms/:id/messages",
+            Op::RoomMessages,
+            "dealRoomMessages",
+            "deal-rooms",
+            "Chat history, newest first",
+            200,
+            None,
+            s::<Vec<ChatMessage>>,
+        ),
+        &[],
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id/annotations",
+        Op::RoomAnnotations,
+        "dealRoomAnnotations",
+        "deal-rooms",
+        "Every annotation of the room",
+        200,
+        None,
+        s::<Vec<Annotation>>,
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id/live/state",
+        Op::LiveRoomState,
+        "liveRoomState",
+        "deal-rooms",
+        "Service: the live room's state",
+        200,
+        None,
+        s::<RoomState>,
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id/live/messages",
+        Op::LiveRoomMessages,
+        "liveRoomMessages",
+        "deal-rooms",
+        "Service: the live room's in-memory messages",
+        200,
+        None,
+        s::<Vec<ChatMessage>>,
+    ),
+    r(
+        "POST",
+        "/v1/deal-rooms/:id/live/messages",
+        Op::PostLiveRoomMessage,
+        "postLiveRoomMessage",
+        "deal-rooms",
+        "Service: post a message without a WebSocket",
+        201,
+        Some(s::<ChatInput>),
+        s::<ChatMessage>,
+    ),
+    r(
+        "GET",
+        "/v1/deal-rooms/:id/live/annotations",
+        Op::LiveRoomAnnotations,
+        "liveRoomAnnotations",
+        "deal-rooms",
+        "Service: the live room's annotations",
+        200,
+        None,
+        s::<Vec<Annotation>>,
+    ),
+    r(
+        "POST",
+        "/v1/deal-rooms/:id/live/annotations",
+        Op::CreateLiveRoomAnnotation,
+        "createLiveRoomAnnotation",
+        "deal-rooms",
+        "Service: create an annotation",
+        201,
+        Some(s::<AnnotationInput>),
+        s::<Annotation>,
+    ),
+    r(
+        "PATCH",
+        "/v1/deal-rooms/:id/live/annotations/:annotationId",
+        Op::UpdateLiveRoomAnnotation,
+        "updateLiveRoomAnnotation",
+        "deal-rooms",
+        "Service: change an annotation's status or note",
+        200,
+        Some(s::<AnnotationChange>),
+        s::<Annotation>,
+    ),
 ];
 
 /// Path parameters, in template order.
@@ -795,7 +990,7 @@ mod tests {
                 assert_ne!(a.operation_id, b.operation_id);
             }
             let concrete = a.path.replace(":id", "x").replace(":userId", "u").replace(":profileId", "p");
-            let concrete = concrete.replace(":account", "LOSS_FUND");
+            let concrete = concrete.replace(":account", "LOSS_FUND").replace(":annotationId", "a");
             match find(a.method, &concrete) {
                 Lookup::Route(found, _) => assert_eq!(found.op, a.op, "{concrete}"),
                 _ => panic!("{} {concrete} not found", a.method),
