@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need (Zig for the TigerBeetle
-# client, libclang), builds and starts a TigerBeetle server on loopback, runs every test of the
-# workspace with every feature against it, and stops the server.
+# client, libclang; the Node.js Yjs clients of tests/yjs from npm), builds and starts a TigerBeetle
+# server on loopback, runs every test of the workspace with every feature against it, and stops
+# the server.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -- -p openinsure-ledger    # extra arguments go to cargo test
@@ -9,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/tigerbeetle.sh install >/dev/null
+scripts/yjs.sh install
+export OPENINSURE_REQUIRE_YJS=1
 scripts/tigerbeetle.sh build
 eval "$(scripts/tigerbeetle.sh env)"
 

@@ -62,7 +62,7 @@ doc.on('update', (update, origin) => {
 
 overall = setTimeout(() => {
   fail(2, `timeout after ${OVERALL_TIMEOUT_MS} ms (init=${gotInit}, length=${notepad.length}, ` +
-    `expected=${expectedLength ?? 'idle'}): ${JSON.stringify(report())}`)
+    `expected=${expectedLength ?? 'idle'}): ${summary()}`)
 }, OVERALL_TIMEOUT_MS)
 
 ws.on('message', (data, isBinary) => {
@@ -105,7 +105,7 @@ ws.on('close', (code, reason) => {
   if (viewer && gotForbidden) return done()
   fail(viewer && gotInit ? 3 : 1,
     `[${name}] socket closed by server before finishing (code ${code}${reason?.length ? `, ${reason}` : ''}): ` +
-    JSON.stringify(report()))
+    summary())
 })
 
 async function run () {
@@ -113,7 +113,7 @@ async function run () {
     notepad.insert(randomIndex(), `${name}0;`)
     const deadline = Date.now() + VIEWER_WAIT_MS
     while (!gotForbidden && Date.now() < deadline) await sleep(POLL_MS)
-    if (!gotForbidden) fail(3, `[${name}] no edit_forbidden error within ${VIEWER_WAIT_MS} ms: ${JSON.stringify(report())}`)
+    if (!gotForbidden) fail(3, `[${name}] no edit_forbidden error within ${VIEWER_WAIT_MS} ms: ${summary()}`)
     return done()
   }
   for (let i = 0; i < edits; i++) {
@@ -137,6 +137,13 @@ async function run () {
 function report () {
   const text = notepad.toString()
   return { name, text, length: text.length, errors, received }
+}
+
+// report() for diagnostics on stderr, with the text cut short
+function summary () {
+  const r = report()
+  if (r.text.length > 200) r.text = `${r.text.slice(0, 200)}…`
+  return JSON.stringify(r)
 }
 
 function done () {

@@ -14,6 +14,10 @@ use openinsure::api::Api;
 use openinsure::dispatch::Dispatcher;
 use tokio::net::TcpListener;
 
+pub mod rooms;
+
+pub use rooms::{RoomHost, RoomHostConfig};
+
 /// What the host adds around the API.
 #[derive(Clone, Copy, Debug)]
 pub struct HostConfig {
@@ -31,6 +35,7 @@ impl Default for HostConfig {
 struct Host {
     api: Api,
     config: HostConfig,
+    rooms: Option<RoomHost>,
 }
 
 /// The API as an [`axum::Router`] with the default [`HostConfig`]: every route of
@@ -42,7 +47,33 @@ pub fn router(api: Api) -> Router {
 
 /// The API as an [`axum::Router`] with `config`.
 pub fn router_with(api: Api, config: HostConfig) -> Router {
-    Router::new().route("/healthz", get(healthz)).fallback(handle).with_state(Host { api, config })
+    Router::new().route("/healthz", get(healthz)).fallback(handle).with_state(Host { api, config, rooms: None })
+}
+
+/// The API with deal rooms: `GET /v1/deal-rooms/{id}/connect` upgrades to the room's WebSocket.
+/// The API's `App` should reach the same rooms (`App::with_room_gateway(Arc::new(rooms.clone()))`)
+/// so that its service routes and participant changes meet the live rooms.
+pub fn router_with_rooms(api: Api, config: HostConfig, rooms: RoomHost) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/deal-rooms/{id}/connect", get(connect))
+        .fallback(handle)
+        .with_state(Host { api, config, rooms: Some(rooms) })
+}
+
+async fn connect(
+    State(host): State<Host>,
+    upgrade: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    request: Request,
+) -> Response {
+    match (upgrade, &host.rooms) {
+        (Ok(upgrade), Some(rooms)) => {
+            let id = request.uri().path().split('/').nth(3).unwrap_or("").to_owned();
+            rooms.connect(&host.api, &id, request.uri().query(), request.headers(), upgrade).await
+        }
+        // not a WebSocket handshake: the API explains (426)
+        _ => handle(State(host), request).await,
+    }
 }
 
 async fn healthz() -> impl IntoResponse {
