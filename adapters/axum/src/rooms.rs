@@ -118,6 +118,7 @@ enum Command {
         participants: Vec<Participant>,
     },
     Document(Reply<Vec<u8>>),
+    Flush(Reply<()>),
 }
 
 struct Inner {
@@ -181,6 +182,16 @@ impl RoomHost {
         while self.inner.pending.load(Ordering::Acquire) > 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Persists every loaded room's notepad changes and waits until everything queued is
+    /// written (a host shutting down).
+    pub async fn flush(&self) {
+        let rooms: Vec<mpsc::Sender<Command>> = self.inner.rooms.lock().await.values().cloned().collect();
+        for tx in rooms {
+            let _ = ask(&tx, Command::Flush).await;
+        }
+        self.drain().await;
     }
 
     /// The live notepad of a room as one Yjs update (loading the room if needed).
@@ -434,6 +445,10 @@ async fn run_room(inner: Arc<Inner>, mut hub: Hub, org: OrgId, mut rx: mpsc::Rec
             Command::Document(reply) => {
                 let _ = reply.send(hub.document());
                 vec![]
+            }
+            Command::Flush(reply) => {
+                let _ = reply.send(());
+                hub.flush().into_iter().collect()
             }
         };
         if carry_out(&inner, org, &mut hub, &mut conns, effects) {

@@ -564,6 +564,7 @@ async fn idle_rooms_persist_unload_and_come_back() {
     s.rooms.drain().await;
     let org = OrgId::from_uuid(uuid::Uuid::from_u128(1));
     assert!(s.store.load_document(org, room.parse().unwrap()).await.unwrap().is_some());
+    assert_eq!(s.rooms.loaded().await, 0);
     // reloaded on the next connection, notepad and history intact
     let (mut again, init) = s.join(&room, &lead).await;
     assert_eq!(init["messages"][0]["content"], "bye");
@@ -626,6 +627,13 @@ async fn real_yjs_clients_converge_with_the_server() {
     d.transact_mut().apply_update(Update::decode_v1(&s.rooms.document(&stored).await.unwrap()).unwrap()).unwrap();
     let t = d.get_or_insert_text("notepad");
     assert_eq!(Value::String(t.get_string(&d.transact())), a["text"], "and with the server's document");
+    // a shutting-down host persists what the notepad has not saved yet
+    s.rooms.flush().await;
+    let saved = s.store.load_document(stored.org_id, stored.id).await.unwrap().unwrap();
+    let d = Doc::new();
+    d.transact_mut().apply_update(Update::decode_v1(&saved).unwrap()).unwrap();
+    let t = d.get_or_insert_text("notepad");
+    assert_eq!(Value::String(t.get_string(&d.transact())), a["text"], "flushed to the store");
     // a viewer's edit is refused with an error frame, and changes nothing
     let v = client(url(&viewer).await, "V", &["1", "-", "viewer"]).await.unwrap();
     assert!(v.status.success(), "viewer: {}", String::from_utf8_lossy(&v.stderr));

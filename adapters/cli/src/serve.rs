@@ -142,6 +142,14 @@ pub fn serve(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
 async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let keys = signing_key(&options.key_file, true)?;
     let store = MemoryStore::default();
+    let deal_rooms: Arc<dyn openinsure_dealroom::DealRoomStore> =
+        Arc::new(openinsure_memory::MemoryDealRooms::default());
+    let rooms = openinsure_axum::RoomHost::new(
+        deal_rooms.clone(),
+        Arc::new(UuidV7),
+        Arc::new(SystemClock),
+        openinsure_axum::RoomHostConfig::default(),
+    );
     let app = App::new(
         Arc::new(store.clone()),
         Arc::new(RelationshipAuthorizer::new()),
@@ -150,7 +158,9 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
         Arc::new(UuidV7),
     )
     .with_ledger(ledger.clone())
-    .with_audit_log(Arc::new(MemoryAuditLog::default()));
+    .with_audit_log(Arc::new(MemoryAuditLog::default()))
+    .with_deal_rooms(deal_rooms)
+    .with_room_gateway(Arc::new(rooms.clone()));
     if !options.empty {
         let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
         let admin = Caller::new(user(0xa4), org, Role::Admin);
@@ -173,7 +183,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     };
     let api = Api::new(app.clone(), keys).with_config(config);
     let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
-    let router = openinsure_axum::router_with(api, host);
+    let router = openinsure_axum::router_with_rooms(api, host, rooms.clone());
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| Failure(format!("cannot listen on {}: {e}", options.addr)))?;
@@ -189,6 +199,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let served = openinsure_axum::serve(listener, router, openinsure_axum::shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = delivery.await;
+    rooms.flush().await;
     println!("stopped");
     served.map_err(|e| Failure(e.to_string()))
 }
