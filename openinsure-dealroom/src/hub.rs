@@ -45,8 +45,10 @@ pub struct HubConfig {
     pub history: usize,
     /// How many messages `init` carries.
     pub init_messages: usize,
-    /// Persist the document after this many updates.
+    /// Persist the document after this many updates (their merge is appended to the store).
     pub persist_every: u32,
+    /// Every this many appends, the whole document is written instead (a compaction).
+    pub compact_every: u32,
 }
 
 impl Default for HubConfig {
@@ -57,6 +59,7 @@ impl Default for HubConfig {
             history: 1000,
             init_messages: 50,
             persist_every: 10,
+            compact_every: 100,
         }
     }
 }
@@ -84,8 +87,10 @@ pub enum Effect {
     PersistMessage(ChatMessage),
     /// Store an annotation as it now is.
     PersistAnnotation(Annotation),
-    /// Store the notepad: the whole document as one Yjs update (v1).
+    /// Store the notepad: the whole document as one Yjs update (v1), replacing what was stored.
     PersistDocument(Vec<u8>),
+    /// Append to the stored notepad: the updates since the last write, merged into one.
+    AppendDocument(Vec<u8>),
     /// A user's last connection closed at this time.
     Seen {
         /// Who.
@@ -147,7 +152,10 @@ pub struct Hub {
     messages: VecDeque<ChatMessage>,
     annotations: Vec<Annotation>,
     doc: Doc,
-    unsaved: u32,
+    /// Updates applied since the store last heard of the document.
+    pending: Vec<Vec<u8>>,
+    /// Appends since the last whole document.
+    appends: u32,
     config: HubConfig,
 }
 
@@ -241,17 +249,17 @@ fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
 
 impl Hub {
     /// A hub over a room's stored state: its active participants, recent messages (oldest first),
-    /// annotations, and the stored notepad (a Yjs update), if any.
+    /// annotations, and the stored notepad (Yjs updates, applied in order; empty for none).
     pub fn new(
         room: DealRoom,
         participants: Vec<Participant>,
         recent: Vec<ChatMessage>,
         annotations: Vec<Annotation>,
-        document: Option<&[u8]>,
+        document: &[Vec<u8>],
         config: HubConfig,
     ) -> Result<Hub, HubError> {
         let doc = Doc::new();
-        if let Some(bytes) = document.filter(|b| !b.is_empty()) {
+        for bytes in document.iter().filter(|b| !b.is_empty()) {
             let update = Update::decode_v1(bytes).map_err(|e| HubError::Document(e.to_string()))?;
             doc.transact_mut().apply_update(update).map_err(|e| HubError::Document(e.to_string()))?;
         }
@@ -260,7 +268,17 @@ impl Hub {
             messages.pop_front();
         }
         let participants = participants.into_iter().filter(|p| p.status == ParticipantStatus::Active).collect();
-        Ok(Hub { room, participants, conns: BTreeMap::new(), messages, annotations, doc, unsaved: 0, config })
+        Ok(Hub {
+            room,
+            participants,
+            conns: BTreeMap::new(),
+            messages,
+            annotations,
+            doc,
+            pending: Vec::new(),
+            appends: 0,
+            config,
+        })
     }
 
     /// The room.
@@ -339,7 +357,7 @@ impl Hub {
             messages_in_memory: self.messages.len(),
             annotations: self.annotations.len(),
             document_bytes: self.document().len(),
-            unsaved_updates: self.unsaved,
+            unsaved_updates: u32::try_from(self.pending.len()).unwrap_or(u32::MAX),
         }
     }
 
@@ -425,10 +443,7 @@ impl Hub {
             effects.push(Effect::Seen { user_id: member.user_id, at: now });
         }
         if self.conns.is_empty() {
-            if self.unsaved > 0 {
-                self.unsaved = 0;
-                effects.push(Effect::PersistDocument(self.document()));
-            }
+            effects.extend(self.flush());
             effects.push(Effect::Idle);
         }
         effects
@@ -646,18 +661,33 @@ impl Hub {
         let mut effects = Vec::with_capacity(self.conns.len() + 1);
         let frame = Frame::Binary(bytes.into());
         self.broadcast(&frame, Some(conn), &mut effects);
-        self.unsaved += 1;
-        if self.unsaved >= self.config.persist_every {
-            self.unsaved = 0;
-            effects.push(Effect::PersistDocument(self.document()));
+        self.pending.push(bytes.to_vec());
+        if self.pending.len() >= self.config.persist_every as usize {
+            effects.push(self.checkpoint());
         }
         effects
     }
 
-    /// Persists the document now if it changed (a host unloading the room, or shutting down).
+    /// The pending updates merged and appended, or every [`HubConfig::compact_every`] appends
+    /// the whole document.
+    fn checkpoint(&mut self) -> Effect {
+        let pending = std::mem::take(&mut self.pending);
+        self.appends += 1;
+        if self.appends < self.config.compact_every
+            && let Ok(merged) = yrs::merge_updates_v1(pending.iter().map(Vec::as_slice))
+        {
+            return Effect::AppendDocument(merged);
+        }
+        self.appends = 0;
+        Effect::PersistDocument(self.document())
+    }
+
+    /// Writes the whole document now if it changed since the store last heard of it (the last
+    /// client leaving, a host unloading the room or shutting down).
     pub fn flush(&mut self) -> Option<Effect> {
-        (self.unsaved > 0).then(|| {
-            self.unsaved = 0;
+        (!self.pending.is_empty()).then(|| {
+            self.pending.clear();
+            self.appends = 0;
             Effect::PersistDocument(self.document())
         })
     }

@@ -55,9 +55,14 @@ pub trait DealRoomStore: Send + Sync {
     /// A room's annotations, oldest first.
     async fn annotations(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Annotation>>;
 
-    /// Stores the notepad (a Yjs update holding the whole document).
+    /// Stores the whole notepad (a Yjs update holding the whole document), replacing what was
+    /// stored and appended before (a compaction).
     async fn save_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> Result<()>;
 
-    /// The stored notepad, if any.
-    async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Option<Vec<u8>>>;
+    /// Appends an incremental Yjs update to the stored notepad.
+    async fn append_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> Result<()>;
+
+    /// The stored notepad: the last whole document, then the updates appended since, in order
+    /// (empty when nothing was stored). Applying them all in order rebuilds the document.
+    async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Vec<u8>>>;
 }

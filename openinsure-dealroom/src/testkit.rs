@@ -138,10 +138,15 @@ pub async fn deal_room_store(store: &dyn DealRoomStore) {
     assert!(matches!(store.annotations(other, room.id).await, Err(Error::NotFound { .. })));
 
     // the notepad
-    assert_eq!(store.load_document(org, room.id).await.unwrap(), None);
+    assert!(store.load_document(org, room.id).await.unwrap().is_empty());
+    store.append_document(org, room.id, &[1]).await.unwrap();
     store.save_document(org, room.id, &[1, 2, 3]).await.unwrap();
-    store.save_document(org, room.id, &[4, 5]).await.unwrap();
-    assert_eq!(store.load_document(org, room.id).await.unwrap(), Some(vec![4, 5]));
+    store.append_document(org, room.id, &[4]).await.unwrap();
+    store.append_document(org, room.id, &[5]).await.unwrap();
+    assert_eq!(store.load_document(org, room.id).await.unwrap(), vec![vec![1, 2, 3], vec![4], vec![5]]);
+    store.save_document(org, room.id, &[6, 7]).await.unwrap();
+    assert_eq!(store.load_document(org, room.id).await.unwrap(), vec![vec![6, 7]], "a whole document compacts");
     assert!(matches!(store.load_document(other, room.id).await, Err(Error::NotFound { .. })));
     assert!(matches!(store.save_document(other, room.id, &[9]).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.append_document(other, room.id, &[9]).await, Err(Error::NotFound { .. })));
 }

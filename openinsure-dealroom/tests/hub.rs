@@ -63,7 +63,7 @@ fn setup() -> (DealRoom, Vec<Participant>) {
 
 fn hub() -> Hub {
     let (room, people) = setup();
-    Hub::new(room, people, vec![], vec![], None, HubConfig::default()).unwrap()
+    Hub::new(room, people, vec![], vec![], &[], HubConfig::default()).unwrap()
 }
 
 /// The JSON frames sent to `conn`.
@@ -215,7 +215,7 @@ fn permissions_hold_on_the_server() {
 fn permission_changes_apply_to_live_connections() {
     let ids = SequentialIds::new(1);
     let (room, mut people) = setup();
-    let mut h = Hub::new(room, people.clone(), vec![], vec![], None, HubConfig::default()).unwrap();
+    let mut h = Hub::new(room, people.clone(), vec![], vec![], &[], HubConfig::default()).unwrap();
     h.connect(1, user(UW), None);
     assert!(
         !h.text(1, &chat("ok"), &ids, now())
@@ -229,30 +229,53 @@ fn permission_changes_apply_to_live_connections() {
 
 #[test]
 fn yjs_updates_are_applied_relayed_and_persisted_every_ten() {
-    let mut h = hub();
+    let (room, people) = setup();
+    let config = HubConfig { compact_every: 3, ..HubConfig::default() };
+    let mut h = Hub::new(room, people, vec![], vec![], &[], config).unwrap();
     h.connect(1, user(LEAD), None);
     h.connect(2, user(UW), None);
     h.connect(3, user(VIEWER), None);
     let doc = Doc::new();
-    let mut persisted = 0;
-    for n in 0..25u32 {
+    // what a store would hold: whole documents replace, appended merges follow
+    let mut stored: Vec<Vec<u8>> = Vec::new();
+    let mut writes = Vec::new();
+    for n in 0..45u32 {
         let update = edit(&doc, n, "x");
         let e = h.binary(1, &update);
         assert_eq!(binaries(&e, 2), vec![update.clone()], "relayed as sent");
         assert_eq!(binaries(&e, 3).len(), 1, "viewers see edits");
         assert!(binaries(&e, 1).is_empty(), "not echoed to the sender");
-        persisted += e.iter().filter(|e| matches!(e, Effect::PersistDocument(_))).count();
+        for effect in e {
+            match effect {
+                Effect::AppendDocument(d) => {
+                    stored.push(d);
+                    writes.push(("append", n));
+                }
+                Effect::PersistDocument(d) => {
+                    stored = vec![d];
+                    writes.push(("whole", n));
+                }
+                _ => {}
+            }
+        }
     }
-    assert_eq!(persisted, 2, "after the 10th and the 20th update");
-    assert_eq!(h.document_text("notepad"), "x".repeat(25));
-    // the last client leaving persists the rest and lets the room go idle
+    assert_eq!(
+        writes,
+        [("append", 9), ("append", 19), ("whole", 29), ("append", 39)],
+        "every 10th update; every 3rd write compacts"
+    );
+    assert_eq!(h.document_text("notepad"), "x".repeat(45));
+    // the last client leaving writes the whole document and lets the room go idle
     h.disconnect(2, now());
     h.disconnect(3, now());
     let e = h.disconnect(1, now());
     let last = e.iter().find_map(|e| if let Effect::PersistDocument(d) = e { Some(d.clone()) } else { None }).unwrap();
     assert!(e.contains(&Effect::Idle));
-    let reloaded = Hub::new(h.room().clone(), vec![], vec![], vec![], Some(&last), HubConfig::default()).unwrap();
-    assert_eq!(reloaded.document_text("notepad"), "x".repeat(25));
+    let reloaded = Hub::new(h.room().clone(), vec![], vec![], vec![], &[last], HubConfig::default()).unwrap();
+    assert_eq!(reloaded.document_text("notepad"), "x".repeat(45));
+    // the appended log alone rebuilds what was written up to its last write
+    let replayed = Hub::new(h.room().clone(), vec![], vec![], vec![], &stored, HubConfig::default()).unwrap();
+    assert_eq!(replayed.document_text("notepad"), "x".repeat(40));
 }
 
 #[test]

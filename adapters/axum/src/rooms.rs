@@ -70,6 +70,7 @@ enum Persist {
     Message(OrgId, ChatMessage),
     Annotation(OrgId, Annotation),
     Document(OrgId, DealRoomId, Vec<u8>),
+    Append(OrgId, DealRoomId, Vec<u8>),
     Seen(OrgId, DealRoomId, UserId, DateTime<Utc>),
 }
 
@@ -219,7 +220,7 @@ impl RoomHost {
         recent.reverse();
         let annotations = store.annotations(room.org_id, room.id).await?;
         let document = store.load_document(room.org_id, room.id).await?;
-        let hub = Hub::new(room.clone(), participants, recent, annotations, document.as_deref(), self.inner.config.hub)
+        let hub = Hub::new(room.clone(), participants, recent, annotations, &document, self.inner.config.hub)
             .map_err(backend)?;
         let (tx, rx) = mpsc::channel(1024);
         rooms.insert(room.id, tx.clone());
@@ -309,7 +310,7 @@ impl RoomHost {
         let last_heard = Arc::new(AtomicI64::new(0));
         let heard = last_heard.clone();
         let ping_every = self.inner.config.ping_every;
-        let writer = tokio::spawn(async move {
+        let mut writer = tokio::spawn(async move {
             let mut ping = tokio::time::interval(ping_every);
             ping.tick().await;
             loop {
@@ -344,7 +345,18 @@ impl RoomHost {
             }
             let _ = sink.close().await;
         });
-        while let Some(Ok(message)) = stream.next().await {
+        // the connection ends when the client closes or goes away, or when the writer gives up
+        // on it (too slow, or silent past the ping timeout)
+        let mut writer_done = false;
+        loop {
+            let message = tokio::select! {
+                m = stream.next() => m,
+                _ = &mut writer => {
+                    writer_done = true;
+                    break;
+                }
+            };
+            let Some(Ok(message)) = message else { break };
             last_heard.store(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
             let command = match message {
                 Message::Text(t) => Command::Text { conn, text: t.as_str().to_owned() },
@@ -352,12 +364,14 @@ impl RoomHost {
                 Message::Close(_) => break,
                 Message::Ping(_) | Message::Pong(_) => continue,
             };
-            if room.send(command).await.is_err() || writer.is_finished() {
+            if room.send(command).await.is_err() {
                 break;
             }
         }
         let _ = room.send(Command::Disconnect { conn }).await;
-        let _ = writer.await;
+        if !writer_done {
+            let _ = writer.await;
+        }
     }
 }
 
@@ -479,6 +493,7 @@ fn carry_out(inner: &Inner, org: OrgId, hub: &mut Hub, conns: &mut HashMap<u64, 
                 Effect::PersistMessage(m) => persist(inner, Persist::Message(org, m)),
                 Effect::PersistAnnotation(a) => persist(inner, Persist::Annotation(org, a)),
                 Effect::PersistDocument(d) => persist(inner, Persist::Document(org, hub.room().id, d)),
+                Effect::AppendDocument(d) => persist(inner, Persist::Append(org, hub.room().id, d)),
                 Effect::Seen { user_id, at } => persist(inner, Persist::Seen(org, hub.room().id, user_id, at)),
                 Effect::Idle => idle = true,
             }
@@ -514,6 +529,7 @@ async fn persister(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Persist>) 
                 Persist::Message(org, m) => store.insert_message(*org, m).await,
                 Persist::Annotation(org, a) => store.upsert_annotation(*org, a).await,
                 Persist::Document(org, room, d) => store.save_document(*org, *room, d).await,
+                Persist::Append(org, room, d) => store.append_document(*org, *room, d).await,
                 Persist::Seen(org, room, user, at) => store.touch_participant(*org, *room, *user, *at).await,
             };
             match outcome {

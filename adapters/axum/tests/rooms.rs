@@ -512,7 +512,10 @@ impl DealRoomStore for SlowStore {
     async fn save_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> openinsure_core::Result<()> {
         self.0.save_document(org, room, update).await
     }
-    async fn load_document(&self, org: OrgId, room: DealRoomId) -> openinsure_core::Result<Option<Vec<u8>>> {
+    async fn append_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> openinsure_core::Result<()> {
+        self.0.append_document(org, room, update).await
+    }
+    async fn load_document(&self, org: OrgId, room: DealRoomId) -> openinsure_core::Result<Vec<Vec<u8>>> {
         self.0.load_document(org, room).await
     }
 }
@@ -563,7 +566,11 @@ async fn idle_rooms_persist_unload_and_come_back() {
     }
     s.rooms.drain().await;
     let org = OrgId::from_uuid(uuid::Uuid::from_u128(1));
-    assert!(s.store.load_document(org, room.parse().unwrap()).await.unwrap().is_some());
+    assert_eq!(
+        s.store.load_document(org, room.parse().unwrap()).await.unwrap().len(),
+        1,
+        "compacted on the last leave"
+    );
     assert_eq!(s.rooms.loaded().await, 0);
     // reloaded on the next connection, notepad and history intact
     let (mut again, init) = s.join(&room, &lead).await;
@@ -629,9 +636,11 @@ async fn real_yjs_clients_converge_with_the_server() {
     assert_eq!(Value::String(t.get_string(&d.transact())), a["text"], "and with the server's document");
     // a shutting-down host persists what the notepad has not saved yet
     s.rooms.flush().await;
-    let saved = s.store.load_document(stored.org_id, stored.id).await.unwrap().unwrap();
+    let saved = s.store.load_document(stored.org_id, stored.id).await.unwrap();
     let d = Doc::new();
-    d.transact_mut().apply_update(Update::decode_v1(&saved).unwrap()).unwrap();
+    for u in &saved {
+        d.transact_mut().apply_update(Update::decode_v1(u).unwrap()).unwrap();
+    }
     let t = d.get_or_insert_text("notepad");
     assert_eq!(Value::String(t.get_string(&d.transact())), a["text"], "flushed to the store");
     // a viewer's edit is refused with an error frame, and changes nothing
@@ -641,4 +650,24 @@ async fn real_yjs_clients_converge_with_the_server() {
     d.transact_mut().apply_update(Update::decode_v1(&s.rooms.document(&stored).await.unwrap()).unwrap()).unwrap();
     let t = d.get_or_insert_text("notepad");
     assert_eq!(t.get_string(&d.transact()).len(), 380);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_let_go_after_missed_pings() {
+    let config = RoomHostConfig { ping_every: Duration::from_millis(100), ..RoomHostConfig::default() };
+    let s = start_with(Arc::new(MemoryDealRooms::default()), config).await;
+    let (lead, quiet) = (who(1, Role::Underwriter), who(2, Role::Underwriter));
+    let room = s.room(&lead, &[(&quiet, "underwriter")]).await;
+    let (mut a, _) = s.join(&room, &lead).await;
+    let (_silent, _) = s.join(&room, &quiet).await;
+    expect(&mut a, "participant_joined").await;
+    expect(&mut a, "participant_joined").await;
+    // `a` keeps reading (and so answers pings); the other never reads again, so never pongs
+    let left = expect(&mut a, "participant_left").await;
+    assert_eq!(left["userId"], json!(quiet.user_id));
+    // `a`, reading all along, is still in the room several ping intervals later
+    nothing_of(&mut a, "participant_left").await;
+    nothing_of(&mut a, "participant_left").await;
+    send(&mut a, json!({ "type": "chat", "content": "still here" })).await;
+    assert_eq!(expect(&mut a, "chat").await["message"]["content"], "still here");
 }

@@ -22,7 +22,8 @@ struct Tables {
     message_ids: std::collections::BTreeSet<DealMessageId>,
     annotations: BTreeMap<(OrgId, DealRoomId), Vec<AnnotationId>>,
     annotation_records: BTreeMap<AnnotationId, Annotation>,
-    documents: BTreeMap<(OrgId, DealRoomId), Vec<u8>>,
+    /// The last whole document, then the updates appended since.
+    documents: BTreeMap<(OrgId, DealRoomId), Vec<Vec<u8>>>,
 }
 
 impl Tables {
@@ -164,14 +165,21 @@ impl DealRoomStore for MemoryDealRooms {
     async fn save_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> Result<()> {
         let mut t = self.write();
         t.room(org, room)?;
-        t.documents.insert((org, room), update.to_vec());
+        t.documents.insert((org, room), vec![update.to_vec()]);
         Ok(())
     }
 
-    async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Option<Vec<u8>>> {
+    async fn append_document(&self, org: OrgId, room: DealRoomId, update: &[u8]) -> Result<()> {
+        let mut t = self.write();
+        t.room(org, room)?;
+        t.documents.entry((org, room)).or_default().push(update.to_vec());
+        Ok(())
+    }
+
+    async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Vec<u8>>> {
         let t = self.read();
         t.room(org, room)?;
-        Ok(t.documents.get(&(org, room)).cloned())
+        Ok(t.documents.get(&(org, room)).cloned().unwrap_or_default())
     }
 }
 
