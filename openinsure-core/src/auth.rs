@@ -321,8 +321,12 @@ fn str_claim<'a>(claims: &'a serde_json::Map<String, Value>, name: &'static str)
     }
 }
 
-/// Reads the seed's claims out of verified raw claims.
+/// Reads the seed's claims out of verified raw claims. A token with a `typ` claim is a token for
+/// something else (a deal room WebSocket token, say) and is no API token.
 pub fn claims_from(claims: &serde_json::Map<String, Value>) -> Result<Claims, AuthError> {
+    if claims.contains_key("typ") {
+        return Err(AuthError::InvalidClaim("typ"));
+    }
     let sub = str_claim(claims, "sub")?;
     let org = str_claim(claims, "org")?;
     let role = str_claim(claims, "role")?;
