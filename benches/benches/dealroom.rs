@@ -29,19 +29,7 @@ fn hub() -> Hub {
         DealRoom::create(Uuid::from_u128(7).into(), Uuid::from_u128(8).into(), &input, lead, now).unwrap();
     let mut people = vec![first];
     for n in 2..=u128::from(CLIENTS) {
-        let add = NewParticipant {
-            user_id: UserId::from_uuid(Uuid::from_u128(n)),
-            role: ParticipantRole::Underwriter,
-            can_edit: None,
-            can_annotate: None,
-            can_chat: None,
-            name: None,
-            email: None,
-            external_org_id: None,
-            external_org_name: None,
-            notify: None,
-            remove: false,
-        };
+        let add = NewParticipant::new(UserId::from_uuid(Uuid::from_u128(n)), ParticipantRole::Underwriter);
         people.push(room.participant(None, &add, now).unwrap());
     }
     let mut hub = Hub::new(room, people, vec![], vec![], &[], HubConfig::default()).unwrap();

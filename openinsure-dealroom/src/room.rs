@@ -201,6 +201,25 @@ pub struct NewParticipant {
     pub remove: bool,
 }
 
+impl NewParticipant {
+    /// `user` with `role` and the role's default permissions, nothing else set.
+    pub fn new(user_id: UserId, role: ParticipantRole) -> Self {
+        NewParticipant {
+            user_id,
+            role,
+            can_edit: None,
+            can_annotate: None,
+            can_chat: None,
+            name: None,
+            email: None,
+            external_org_id: None,
+            external_org_name: None,
+            notify: None,
+            remove: false,
+        }
+    }
+}
+
 /// A room change, as `PATCH /v1/deal-rooms/:id` takes it.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -444,19 +463,7 @@ mod tests {
     }
 
     fn add(role: ParticipantRole) -> NewParticipant {
-        NewParticipant {
-            user_id: id(9),
-            role,
-            can_edit: None,
-            can_annotate: None,
-            can_chat: None,
-            name: None,
-            email: None,
-            external_org_id: None,
-            external_org_name: None,
-            notify: None,
-            remove: false,
-        }
+        NewParticipant::new(id(9), role)
     }
 
     #[test]

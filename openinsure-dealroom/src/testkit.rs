@@ -77,19 +77,7 @@ pub async fn deal_room_store(store: &dyn DealRoomStore) {
 
     // participants: the lead, then an upsert that does not duplicate
     assert_eq!(store.participants(org, room.id).await.unwrap(), vec![lead.clone()]);
-    let add = NewParticipant {
-        user_id: id(7),
-        role: ParticipantRole::Actuary,
-        can_edit: None,
-        can_annotate: None,
-        can_chat: None,
-        name: Some("Ada".into()),
-        email: None,
-        external_org_id: None,
-        external_org_name: None,
-        notify: None,
-        remove: false,
-    };
+    let add = NewParticipant { name: Some("Ada".into()), ..NewParticipant::new(id(7), ParticipantRole::Actuary) };
     let p = room.participant(None, &add, t0()).unwrap();
     store.upsert_participant(org, &p).await.unwrap();
     let removed = room.participant(Some(&p), &NewParticipant { remove: true, ..add.clone() }, t0()).unwrap();

@@ -43,19 +43,7 @@ fn setup() -> (DealRoom, Vec<Participant>) {
     for (n, role) in
         [(UW, ParticipantRole::Underwriter), (ACTUARY, ParticipantRole::Actuary), (VIEWER, ParticipantRole::Viewer)]
     {
-        let add = NewParticipant {
-            user_id: user(n),
-            role,
-            can_edit: None,
-            can_annotate: None,
-            can_chat: None,
-            name: Some(format!("user {n}")),
-            email: None,
-            external_org_id: None,
-            external_org_name: None,
-            notify: None,
-            remove: false,
-        };
+        let add = NewParticipant { name: Some(format!("user {n}")), ..NewParticipant::new(user(n), role) };
         people.push(room.participant(None, &add, now()).unwrap());
     }
     (room, people)

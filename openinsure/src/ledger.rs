@@ -235,6 +235,13 @@ impl App {
         Ok(trial_balance(&self.org_accounts(caller.org_id).await?))
     }
 
+    /// Every account of the caller's org that exists (none before its books are opened), in one
+    /// lookup.
+    pub async fn account_balances(&self, caller: &Caller) -> Result<Vec<Account>> {
+        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        self.org_accounts(caller.org_id).await
+    }
+
     /// One account's balance (the whole account record) in the caller's org.
     pub async fn account_balance(&self, caller: &Caller, ty: AccountType) -> Result<Account> {
         require(caller, LEDGER_READ_ROLES, "read the ledger")?;

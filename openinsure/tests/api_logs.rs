@@ -8,27 +8,13 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{acme, caller, org, world};
+use common::{Captured, acme, caller, org, world};
 use openinsure::api::Api;
 use openinsure_core::auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::Role;
 use openinsure_memory::audit::MemoryAuditLog;
 use serde_json::{Value, json};
-
-/// A writer that keeps everything the tracing subscriber prints.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn logs_carry_request_ids_and_no_token_or_phi() {

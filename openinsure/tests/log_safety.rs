@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{acme, caller, org, world};
+use common::{Captured, acme, caller, org, world};
 use openinsure::bind::BindRequest;
 use openinsure::claims::RequestMeta;
 use openinsure_core::quote::Schedule;
@@ -17,20 +17,6 @@ use serde_json::json;
 
 fn meta() -> RequestMeta {
     RequestMeta { ip: Some("203.0.113.7".parse().unwrap()), user_agent: Some("claims-portal/1.0".into()) }
-}
-
-/// A writer that keeps everything the tracing subscriber prints.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[test]

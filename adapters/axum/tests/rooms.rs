@@ -271,6 +271,9 @@ async fn tokens_and_rooms_are_checked_before_the_upgrade() {
     // a plain GET is told to upgrade
     let resp = s.http.get(format!("{}/v1/deal-rooms/{room}/connect?token={fresh}", s.base)).send().await.unwrap();
     assert_eq!(resp.status(), 426);
+    // a state vector that is not base64 is refused before the upgrade
+    let url = format!("{base}/v1/deal-rooms/{room}/connect?token={fresh}&sv=%25%25%25");
+    assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 400);
     // and a good token connects
     let url = format!("{base}/v1/deal-rooms/{room}/connect?token={fresh}");
     assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 101);

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use super::ApiInner;
+use super::Api;
 use super::body::{DEFAULT_LIMIT, MAX_LIMIT, Query, parse_typed, parse_value};
 use super::reply::{ApiError, Reply};
 use super::routes::{Op, Params, Route};
@@ -294,7 +294,7 @@ pub mod views {
 
 /// What a handler has to work with.
 pub(crate) struct Ctx<'a> {
-    pub api: &'a ApiInner,
+    pub api: &'a Api,
     pub caller: Caller,
     pub params: Params<'a>,
     pub query: Query,
@@ -551,15 +551,8 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             Reply::ok(&app.recover_on_claim(caller, id, kind, b.amount, recovery, &cx.meta).await?)
         }
         Op::Balances => {
-            let mut rows = Vec::with_capacity(AccountType::ALL.len());
-            for ty in AccountType::ALL {
-                match app.account_balance(caller, ty).await {
-                    Ok(a) => rows.push(balance_view(&a)),
-                    // books not opened yet: the account has no balance
-                    Err(Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            let rows: Vec<views::AccountBalance> =
+                app.account_balances(caller).await?.iter().map(balance_view).collect();
             Reply::ok(&rows)
         }
         Op::Balance => {
@@ -600,11 +593,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             };
             Reply::ok(&app.room_ws_ticket(caller, id, cx.api.keys(), &base).await?)
         }
-        Op::RoomConnect => Err(ApiError::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "upgrade_required",
-            "this is a WebSocket endpoint: connect with `Upgrade: websocket` to a host that serves deal rooms",
-        )),
+        Op::RoomConnect => Err(ApiError::upgrade_required()),
         Op::RoomMessages => {
             let page = cx.page()?;
             list(&app.room_messages(caller, cx.id(0, "id")?, page).await?, page)

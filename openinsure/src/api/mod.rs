@@ -67,7 +67,7 @@ pub use routes::{Op, ROUTES, Route, SchemaFn};
 
 use crate::App;
 use crate::claims::RequestMeta;
-use reply::{ApiError, Extra, Reply, json_response};
+use reply::{ApiError, Reply, json_response};
 
 /// The request id header.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -124,8 +124,6 @@ impl std::fmt::Debug for Api {
         f.debug_struct("Api").field("app", &self.app).field("config", &self.config).finish_non_exhaustive()
     }
 }
-
-pub(crate) type ApiInner = Api;
 
 impl Api {
     /// The API over `app`, verifying tokens with `keys`, with the default [`ApiConfig`] and keys
@@ -261,11 +259,7 @@ impl Api {
         if route.public {
             return match route.op {
                 Op::OpenApi => Ok(json_response(StatusCode::OK, self.openapi.clone())),
-                _ => Err(ApiError::new(
-                    StatusCode::UPGRADE_REQUIRED,
-                    "upgrade_required",
-                    "this is a WebSocket endpoint: connect with `Upgrade: websocket` to a host that serves deal rooms",
-                )),
+                _ => Err(ApiError::upgrade_required()),
             };
         }
         let caller = self.authenticate(request.headers(), route)?;
@@ -433,13 +427,7 @@ fn reply_response(reply: Reply) -> Response<Bytes> {
 
 /// The stored body of a refused first request: its error envelope, with the first request's id.
 fn error_body(e: &ApiError, request_id: &str) -> Bytes {
-    let copy = ApiError {
-        status: e.status,
-        code: e.code.clone(),
-        message: e.message.clone(),
-        extra: Box::new(Extra { fields: e.extra.fields.clone(), flags: e.extra.flags.clone(), ..Extra::default() }),
-    };
-    copy.into_response(request_id).into_body()
+    e.clone().into_response(request_id).into_body()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -68,7 +68,7 @@ impl Reply {
 }
 
 /// An error answer: status, stable code, message, and the details that go with it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
@@ -95,6 +95,15 @@ impl ApiError {
         let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_fields", "the request has invalid fields");
         e.extra.fields.push(FieldError::new(path, reason));
         e
+    }
+
+    /// 426: a WebSocket endpoint asked for without the upgrade (or on a host without rooms).
+    pub fn upgrade_required() -> Self {
+        ApiError::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "upgrade_required",
+            "this is a WebSocket endpoint: connect with `Upgrade: websocket` to a host that serves deal rooms",
+        )
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {

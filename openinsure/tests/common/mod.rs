@@ -112,3 +112,17 @@ pub async fn org(w: &World, n: u128) -> Org {
     }
     o
 }
+
+/// A writer that keeps everything a tracing subscriber prints (for the log-capture tests).
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
