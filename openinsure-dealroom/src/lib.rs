@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod guard;
 pub mod hub;
 pub mod protocol;
 pub mod room;
