@@ -6,6 +6,9 @@
 //!   what the client lacks when it gave its state vector), then `participant_joined` to everyone.
 //! - Chat, annotations and reactions are checked against the participant's permissions on the
 //!   server; a refusal is an `error` frame to that client only.
+//! - Client-supplied Yjs bytes (binary frames, state vectors) pass the [`guard`]
+//!   before `yrs` decodes them; a frame it refuses gets the same `invalid_update` or
+//!   `invalid_state_vector` error frame as one `yrs` cannot decode.
 //! - Binary frames are Yjs updates: from a participant who may edit, applied to the server's
 //!   document and relayed to the others; persisted every [`HubConfig::persist_every`] updates and
 //!   when the last client leaves. From anyone else: an `error` frame (`edit_forbidden`), and
@@ -25,6 +28,7 @@ use serde::Serialize;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, StateVector, Transact, Update};
 
+use crate::guard;
 use crate::protocol::{
     Annotation, AnnotationStatus, AnnotationTarget, ChatMessage, ClientMessage, Position, Presence, RichContent,
     ServerEvent, TargetType, You,
@@ -176,6 +180,13 @@ fn text(event: &ServerEvent) -> Frame {
 
 fn error_frame(code: &str, message: impl Into<String>) -> Frame {
     text(&ServerEvent::Error { code: code.to_owned(), message: message.into() })
+}
+
+/// A client's state vector: checked by the [`guard`] first, so that a declared count the bytes
+/// cannot hold never reaches `yrs` (which reserves room for it before reading).
+fn state_vector_v1(bytes: &[u8]) -> Option<StateVector> {
+    guard::check_state_vector_v1(bytes).ok()?;
+    StateVector::decode_v1(bytes).ok()
 }
 
 fn bounded(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
@@ -410,9 +421,9 @@ impl Hub {
             you: You { user_id: user, role: member.role, permissions: member.permissions },
         };
         let mut effects = vec![Effect::Send { conn, frame: text(&init) }];
-        let sv = match state_vector.map(StateVector::decode_v1) {
-            Some(Ok(sv)) => sv,
-            Some(Err(_)) => {
+        let sv = match state_vector.map(state_vector_v1) {
+            Some(Some(sv)) => sv,
+            Some(None) => {
                 effects.push(Effect::Send {
                     conn,
                     frame: error_frame("invalid_state_vector", "the state vector is not a Yjs state vector"),
@@ -503,13 +514,13 @@ impl Hub {
                 }
             }
             ClientMessage::Sync { state_vector } => match STANDARD.decode(state_vector.as_bytes()) {
-                Ok(bytes) => match StateVector::decode_v1(&bytes) {
-                    Ok(sv) => {
+                Ok(bytes) => match state_vector_v1(&bytes) {
+                    Some(sv) => {
                         let update = self.doc.transact().encode_state_as_update_v1(&sv);
                         effects.push(Effect::Send { conn, frame: Frame::Binary(update.into()) });
                         Ok(())
                     }
-                    Err(_) => Err(refuse("invalid_state_vector", "the state vector is not a Yjs state vector")),
+                    None => Err(refuse("invalid_state_vector", "the state vector is not a Yjs state vector")),
                 },
                 Err(_) => Err(refuse("invalid_state_vector", "`stateVector` is not base64")),
             },
@@ -650,6 +661,9 @@ impl Hub {
         }
         if !member.permissions.can_edit {
             return refuse_with("edit_forbidden", "you may not edit the notepad: the update was not applied".into());
+        }
+        if let Err(e) = guard::check_update_v1(bytes) {
+            return refuse_with("invalid_update", format!("not a Yjs update: {e}"));
         }
         let update = match Update::decode_v1(bytes) {
             Ok(u) => u,

@@ -1,0 +1,608 @@
+//! The guard in front of `yrs`: count bombs and deep nesting are refused before `yrs` decodes
+//! them, and nothing `yrs` itself writes is ever refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use openinsure_core::clock::SequentialIds;
+use openinsure_core::ids::UserId;
+use openinsure_dealroom::guard::{GuardError, MAX_ANY_DEPTH, check_state_vector_v1, check_update_v1};
+use openinsure_dealroom::hub::{ConnId, Effect, Frame, Hub, HubConfig};
+use openinsure_dealroom::room::{DealRoom, NewParticipant, NewRoom, Participant, ParticipantRole};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use yrs::encoding::read::Error as ReadError;
+use yrs::types::Attrs;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{
+    Any, Array, ClientID, Doc, Map, Number, OffsetKind, Options, ReadTxn, StateVector, Text, Transact, Update,
+    WriteTxn, Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
+};
+
+const LEAD: u128 = 1;
+const UW: u128 = 2;
+const VIEWER: u128 = 4;
+
+/// Five bytes declaring 2^32 - 1 entries: 40 s in `StateVector::decode_v1` under mimalloc.
+const BOMB: [u8; 5] = [0xff, 0xff, 0xff, 0xff, 0x0f];
+
+fn user(n: u128) -> UserId {
+    UserId::from_uuid(Uuid::from_u128(n))
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn hub() -> Hub {
+    let input = NewRoom {
+        org_id: None,
+        submission_id: Uuid::from_u128(99).into(),
+        title: "Acme GL".into(),
+        description: None,
+        allow_broker_access: false,
+    };
+    let (room, lead) =
+        DealRoom::create(Uuid::from_u128(77).into(), Uuid::from_u128(8).into(), &input, user(LEAD), now()).unwrap();
+    let mut people: Vec<Participant> = vec![lead];
+    for (n, role) in [(UW, ParticipantRole::Underwriter), (VIEWER, ParticipantRole::Viewer)] {
+        let add = NewParticipant { name: Some(format!("user {n}")), ..NewParticipant::new(user(n), role) };
+        people.push(room.participant(None, &add, now()).unwrap());
+    }
+    Hub::new(room, people, vec![], vec![], &[], HubConfig::default()).unwrap()
+}
+
+fn texts(effects: &[Effect], conn: ConnId) -> Vec<Value> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { conn: c, frame: Frame::Text(t) } if *c == conn => Some(serde_json::from_str(t).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn binaries(effects: &[Effect], conn: ConnId) -> usize {
+    effects.iter().filter(|e| matches!(e, Effect::Send { conn: c, frame: Frame::Binary(_) } if *c == conn)).count()
+}
+
+fn chat(content: &str) -> String {
+    json!({ "type": "chat", "content": content }).to_string()
+}
+
+fn sync(state_vector: &[u8]) -> String {
+    json!({ "type": "sync", "stateVector": STANDARD.encode(state_vector) }).to_string()
+}
+
+/// An update of client 7 holding one item under key `k` of the root map `m`, with `content`
+/// (the content's bytes after the info byte's parent and key) and content ref `content_ref`.
+fn item_update(content_ref: u8, content: &[u8]) -> Vec<u8> {
+    // 1 client, 1 block, client 7, clock 0; info: content | HAS_PARENT_SUB; a named parent `m`; key `k`
+    let mut u = vec![1, 1, 7, 0, content_ref | 0x20, 1, 1, b'm', 1, b'k'];
+    u.extend_from_slice(content);
+    u.push(0); // an empty delete set
+    u
+}
+
+/// An update holding one `Any` item with `value`.
+fn any_update(value: &[u8]) -> Vec<u8> {
+    let mut content = vec![1];
+    content.extend_from_slice(value);
+    item_update(8, &content)
+}
+
+fn nested(open: &[u8], depth: usize) -> Vec<u8> {
+    let mut v = open.repeat(depth);
+    v.push(0x7e); // null
+    v
+}
+
+#[test]
+fn the_five_byte_bomb_is_refused_everywhere_and_the_room_carries_on() {
+    let ids = SequentialIds::new(1);
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(VIEWER), None);
+
+    // a binary update from an editor: refused by the guard, not by yrs
+    let e = h.binary(1, &BOMB);
+    assert_eq!(e.len(), 1, "only the error frame: {e:?}");
+    let err = &texts(&e, 1)[0];
+    assert_eq!(err["code"], "invalid_update");
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("the client count at byte 0 declares 4294967295 entries"), "{message}");
+
+    // a `sync` state vector from a viewer
+    let e = h.text(2, &sync(&BOMB), &ids, now());
+    assert_eq!(e.len(), 1, "only the error frame: {e:?}");
+    assert_eq!(texts(&e, 2)[0]["code"], "invalid_state_vector");
+    assert!(matches!(check_state_vector_v1(&BOMB), Err(GuardError::Count { at: 0, count: 4_294_967_295, .. })));
+
+    // a connect with it: init, the error, no notepad, the others hear of the arrival
+    let e = h.connect(3, user(UW), Some(&BOMB));
+    let to_new = texts(&e, 3);
+    assert_eq!(to_new[0]["type"], "init");
+    assert_eq!(to_new[1]["code"], "invalid_state_vector");
+    assert_eq!(binaries(&e, 3), 0, "an empty notepad");
+    assert_eq!(texts(&e, 1)[0]["type"], "participant_joined");
+
+    // the room still answers
+    let e = h.text(1, &chat("still here"), &ids, now());
+    for conn in [1, 2, 3] {
+        assert_eq!(texts(&e, conn)[0]["type"], "chat", "to {conn}");
+    }
+    assert_eq!(h.document_text("notepad"), "");
+}
+
+#[test]
+fn deep_any_nesting_is_refused_without_recursing() {
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    // 100,000 nested arrays (200 KB): deep enough to overflow a thread's stack in `Any::decode`
+    for open in [&[0x75, 0x01][..], &[0x76, 0x01, 0x01, b'k'][..]] {
+        let frame = any_update(&nested(open, 100_000));
+        assert!(matches!(check_update_v1(&frame), Err(GuardError::TooDeep { .. })));
+        let e = h.binary(1, &frame);
+        assert_eq!(e.len(), 1, "only the error frame");
+        assert_eq!(texts(&e, 1)[0]["code"], "invalid_update");
+        assert!(texts(&e, 1)[0]["message"].as_str().unwrap().contains("nests more than 64"));
+    }
+    // a frame of nothing but array openings
+    let e = h.binary(1, &[0x75, 0x01].repeat(400_000));
+    assert_eq!(texts(&e, 1)[0]["code"], "invalid_update");
+
+    // exactly MAX_ANY_DEPTH arrays is fine, for the guard and for yrs; one more is not
+    let deepest = any_update(&nested(&[0x75, 0x01], MAX_ANY_DEPTH));
+    assert_eq!(check_update_v1(&deepest), Ok(()));
+    let e = h.binary(1, &deepest);
+    assert_eq!(binaries(&e, 2), 1, "applied and relayed: {e:?}");
+    let too_deep = any_update(&nested(&[0x75, 0x01], MAX_ANY_DEPTH + 1));
+    assert!(matches!(check_update_v1(&too_deep), Err(GuardError::TooDeep { at, .. }) if at == 11 + 2 * MAX_ANY_DEPTH));
+    assert_eq!(texts(&h.binary(1, &too_deep), 1)[0]["code"], "invalid_update");
+}
+
+/// Each count field declaring more entries than the bytes after it could hold.
+#[test]
+fn every_count_is_checked_against_the_bytes_left() {
+    let count = |r: Result<(), GuardError>| match r {
+        Err(GuardError::Count { at, what, .. }) => (at, what),
+        other => panic!("not a count error: {other:?}"),
+    };
+    // updates
+    assert_eq!(count(check_update_v1(&[5, 0])), (0, "the client count"));
+    assert_eq!(count(check_update_v1(&[2, 0, 1, 0])), (0, "the client count"), "three bytes a client");
+    assert_eq!(count(check_update_v1(&[1, 5, 1, 0])), (1, "the block count"));
+    assert_eq!(count(check_update_v1(&[0, 3, 0])), (1, "the delete set's client count"));
+    assert_eq!(count(check_update_v1(&[0, 1, 7, 4, 0, 1])), (3, "the deleted range count"));
+    assert_eq!(count(check_update_v1(&item_update(8, &[9, 0x7e]))), (10, "an any content length"));
+    assert_eq!(count(check_update_v1(&any_update(&[0x75, 0x09, 0x7e]))), (12, "an array length"));
+    assert_eq!(count(check_update_v1(&any_update(&[0x76, 0x05, 1, b'k', 0x7e]))), (12, "a map length"));
+    // JSON content: yrs reads the length and then one more string than it says
+    assert_eq!(count(check_update_v1(&item_update(2, &[5, 1, b'1']))), (10, "a JSON content length"));
+    assert!(matches!(
+        check_update_v1(&item_update(2, &[0x80, 0x80, 0x80, 0x80, 0x08, 1, b'1'])),
+        Err(GuardError::VarInt { at: 10, .. })
+    ));
+    // state vectors: two bytes an entry
+    assert_eq!(count(check_state_vector_v1(&BOMB)), (0, "the state vector's entry count"));
+    assert_eq!(count(check_state_vector_v1(&[2, 1, 1, 1])), (0, "the state vector's entry count"));
+    // the same counts, when the bytes are there, pass
+    assert_eq!(check_state_vector_v1(&[2, 1, 1, 1, 1]), Ok(()));
+    assert_eq!(check_update_v1(&[0, 1, 7, 1, 0, 1]), Ok(()));
+    // lengths of strings and buffers are read as yrs reads them
+    assert!(matches!(check_update_v1(&item_update(3, &[9, 1])), Err(GuardError::Truncated { .. })));
+}
+
+/// Hand-made encodings for the corners yrs itself never writes: the guard's verdict is yrs's.
+#[test]
+fn the_guard_agrees_with_yrs_where_yrs_decodes() {
+    let agree = |bytes: &[u8]| {
+        let yrs = Update::decode_v1(bytes).map(|_| ());
+        let guard = check_update_v1(bytes);
+        assert_eq!(yrs.is_ok(), guard.is_ok(), "{bytes:?}: yrs {yrs:?}, guard {guard:?}");
+        guard.is_ok()
+    };
+    // binary content (Yjs writes it for a Uint8Array), and JSON content (older Yjs)
+    assert!(agree(&item_update(3, &[2, 0xab, 0xcd])));
+    assert!(agree(&item_update(2, &[0, 1, b'1'])));
+    assert!(agree(&item_update(2, &[1, 1, b'1', 3, b'"', b'x', b'"'])));
+    // subdocuments: a guid and an options value
+    assert!(agree(&item_update(9, &[1, b'g', 0x76, 1, 2, b'g', b'c', 0x78])));
+    // every type ref; 7, a weak link, is refused by yrs built without its `weak` feature
+    for type_ref in 0..=16u8 {
+        let content = if type_ref == 3 { vec![type_ref, 1, b'p'] } else { vec![type_ref] };
+        let ok = agree(&item_update(7, &content));
+        assert_eq!(ok, [0, 1, 2, 3, 4, 5, 6, 9, 15].contains(&type_ref), "type {type_ref}");
+    }
+    // content refs 0 and 10 to 15 are no content; an item's info bit 4 is ignored
+    for content_ref in [0u8, 10, 11, 15] {
+        assert!(!agree(&item_update(content_ref, &[1, 0x7e])), "content {content_ref}");
+    }
+    assert!(agree(&item_update(0x10 | 8, &[1, 0x7e])));
+    // zero-length GC and skip blocks
+    assert!(!agree(&[1, 1, 7, 0, 0, 0, 0]));
+    assert!(!agree(&[1, 1, 7, 0, 10, 0, 0]));
+    assert!(agree(&[1, 2, 7, 0, 0, 3, 10, 2, 0]));
+    // strings must be UTF-8
+    assert!(!agree(&item_update(4, &[2, 0xc3, 0x28])));
+    assert!(agree(&item_update(4, &[2, 0xc3, 0xa9])));
+    // a value of every tag
+    let mut values = vec![12, 127, 126, 121, 120, 125, 0x81, 0x01, 124, 0, 0, 0, 0, 123];
+    values.extend([0; 8]);
+    values.push(122);
+    values.extend([0; 8]);
+    values.extend([119, 1, b's', 118, 1, 1, b'k', 126, 117, 1, 126, 116, 2, 1, 2]);
+    assert!(agree(&item_update(8, &values)));
+    assert!(!agree(&any_update(&[115])));
+    // bytes after a complete update or state vector are ignored, by yrs as by the guard
+    let mut trailing = any_update(&[0x7e]);
+    trailing.extend([0xff, 0xff, 0xff]);
+    assert!(agree(&trailing));
+    assert!(StateVector::decode_v1(&[1, 5, 3, 0xff]).is_ok());
+    assert_eq!(check_state_vector_v1(&[1, 5, 3, 0xff]), Ok(()));
+    // and the empty input is nothing
+    assert!(!agree(&[]));
+    assert!(StateVector::decode_v1(&[]).is_err() && check_state_vector_v1(&[]).is_err());
+}
+
+/// Where yrs panics (with overflow checks on, as in our builds), the guard refuses first.
+#[test]
+fn the_guard_refuses_what_yrs_would_panic_on() {
+    let panics = |bytes: &[u8]| {
+        let bytes = bytes.to_vec();
+        std::panic::catch_unwind(move || Update::decode_v1(&bytes).map(|_| ())).is_err()
+    };
+    // a GC block at the last clock: yrs adds its length to the clock
+    let gc_at_the_end = [1, 1, 7, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 1, 0];
+    assert!(matches!(check_update_v1(&gc_at_the_end), Err(GuardError::ClockOverflow { at: 8, .. })));
+    // a deleted range past the last clock
+    let range_past_the_end = [0, 1, 7, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1];
+    assert!(matches!(check_update_v1(&range_past_the_end), Err(GuardError::ClockOverflow { at: 4, .. })));
+    // an integer of eleven bytes (yrs shifts by 69), and -2^63 (yrs negates it)
+    let long_int = any_update(&[125, 0xc0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    assert!(matches!(check_update_v1(&long_int), Err(GuardError::VarInt { .. })));
+    let min_int = any_update(&[125, 0xc0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]);
+    assert!(matches!(check_update_v1(&min_int), Err(GuardError::VarInt { .. })));
+    // a client id of 2^53 (yrs asserts 53 bits in debug builds and drops the rest otherwise)
+    let big_client = [1, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 1, 0];
+    assert!(matches!(check_update_v1(&big_client), Err(GuardError::VarInt { at: 2, what: "a client id" })));
+    let big_client_sv = [1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0];
+    assert!(matches!(check_state_vector_v1(&big_client_sv), Err(GuardError::VarInt { at: 1, .. })));
+    let largest_client_sv = [1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0];
+    assert_eq!(check_state_vector_v1(&largest_client_sv), Ok(()));
+    assert!(StateVector::decode_v1(&largest_client_sv).is_ok());
+    if cfg!(debug_assertions) {
+        let sv_panics = std::panic::catch_unwind(|| StateVector::decode_v1(&big_client_sv).map(|_| ())).is_err();
+        assert!(sv_panics, "a 54-bit client id no longer panics in yrs");
+        for bytes in [&gc_at_the_end[..], &range_past_the_end, &long_int, &min_int, &big_client] {
+            assert!(panics(bytes), "{bytes:?} no longer panics in yrs");
+        }
+    }
+    // the largest integers yrs writes pass
+    let max_int = any_update(&[125, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+    assert_eq!(check_update_v1(&max_int), Ok(()));
+    assert!(Update::decode_v1(&max_int).is_ok());
+}
+
+// ---- yrs's own updates always pass ----
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// Insert at the `at`-th character (modulo the length + 1), with attributes when given.
+    TextInsert {
+        at: usize,
+        s: String,
+        attrs: Option<(String, Any)>,
+    },
+    TextDelete {
+        at: usize,
+        len: usize,
+    },
+    TextFormat {
+        at: usize,
+        len: usize,
+        key: String,
+        value: Any,
+    },
+    TextEmbed {
+        at: usize,
+        value: Any,
+    },
+    MapInsert {
+        key: String,
+        value: Any,
+    },
+    MapRemove {
+        key: String,
+    },
+    MapNested {
+        key: String,
+        values: Vec<Any>,
+    },
+    Subdoc {
+        key: String,
+    },
+    ArrayInsert {
+        at: usize,
+        values: Vec<Any>,
+    },
+    ArrayDelete {
+        at: usize,
+        len: usize,
+    },
+    XmlElement {
+        name: String,
+        attr: String,
+        text: String,
+    },
+    XmlTextEdit {
+        at: usize,
+        s: String,
+        bold: bool,
+    },
+    /// Another client's whole state arrives (histories merge).
+    Sync {
+        from: usize,
+    },
+}
+
+fn any_value() -> impl Strategy<Value = Any> {
+    let leaf = prop_oneof![
+        Just(Any::Null),
+        Just(Any::Undefined),
+        any::<bool>().prop_map(Any::Bool),
+        any::<i64>().prop_map(|n| Any::Number(Number::Int(n))),
+        (-1000i64..1000).prop_map(|n| Any::Number(Number::Int(n))),
+        any::<f64>().prop_map(|f| Any::Number(Number::Float(f))),
+        ".{0,12}".prop_map(|s| Any::String(Arc::from(s.as_str()))),
+        prop::collection::vec(any::<u8>(), 0..24).prop_map(|b| Any::Buffer(Arc::from(b))),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(|v| Any::Array(Arc::from(v))),
+            prop::collection::hash_map(".{0,6}", inner, 0..6).prop_map(|m| Any::Map(Arc::new(m))),
+        ]
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let text = "[a-z ]{1,8}|.{1,6}";
+    // XML text stays ASCII: yrs 0.28 formats XML text by bytes and panics inside a character
+    let ascii = "[a-z ]{1,8}";
+    prop_oneof![
+        4 => (any::<usize>(), text, prop::option::of(("[a-z]{1,5}", any_value())))
+            .prop_map(|(at, s, attrs)| Op::TextInsert { at, s, attrs }),
+        3 => (any::<usize>(), 1..6usize).prop_map(|(at, len)| Op::TextDelete { at, len }),
+        2 => (any::<usize>(), 1..6usize, "[a-z]{1,5}", any_value())
+            .prop_map(|(at, len, key, value)| Op::TextFormat { at, len, key, value }),
+        1 => (any::<usize>(), any_value()).prop_map(|(at, value)| Op::TextEmbed { at, value }),
+        3 => ("[a-d]", any_value()).prop_map(|(key, value)| Op::MapInsert { key, value }),
+        1 => "[a-d]".prop_map(|key| Op::MapRemove { key }),
+        1 => ("[e-f]", prop::collection::vec(any_value(), 0..4)).prop_map(|(key, values)| Op::MapNested { key, values }),
+        1 => "[s-t]".prop_map(|key| Op::Subdoc { key }),
+        3 => (any::<usize>(), prop::collection::vec(any_value(), 1..5))
+            .prop_map(|(at, values)| Op::ArrayInsert { at, values }),
+        2 => (any::<usize>(), 1..4usize).prop_map(|(at, len)| Op::ArrayDelete { at, len }),
+        1 => ("[a-z]{1,6}", ".{0,6}", ascii).prop_map(|(name, attr, text)| Op::XmlElement { name, attr, text }),
+        2 => (any::<usize>(), ascii, any::<bool>()).prop_map(|(at, s, bold)| Op::XmlTextEdit { at, s, bold }),
+        2 => (0..3usize).prop_map(|from| Op::Sync { from }),
+    ]
+}
+
+/// A position in a sequence of `len` (modulo `len + 1`; in UTF-16 code units for text, which
+/// may split a surrogate pair: yrs writes replacement characters then).
+fn pos(at: usize, len: u32) -> u32 {
+    (at % (len as usize + 1)) as u32
+}
+
+/// A client's document: text offsets in UTF-16 code units (as Yjs counts them), garbage
+/// collection on (deleted content becomes GC blocks) or off (it stays as deleted items).
+fn doc(client: u64, gc: bool) -> Doc {
+    let mut options = Options::with_client_id(ClientID::new(client));
+    options.offset_kind = OffsetKind::Utf16;
+    options.skip_gc = !gc;
+    Doc::with_options(options)
+}
+
+fn apply(docs: &[Doc], client: usize, op: &Op) {
+    let doc = &docs[client];
+    match op {
+        Op::Sync { from } => {
+            let state = docs[*from].transact().encode_state_as_update_v1(&StateVector::default());
+            check_update_v1(&state).unwrap();
+            doc.transact_mut().apply_update(Update::decode_v1(&state).unwrap()).unwrap();
+        }
+        _ => {
+            let mut txn = doc.transact_mut();
+            edit(&mut txn, op);
+        }
+    }
+}
+
+fn edit(txn: &mut yrs::TransactionMut, op: &Op) {
+    let text = txn.get_or_insert_text("notepad");
+    let map = txn.get_or_insert_map("fields");
+    let array = txn.get_or_insert_array("list");
+    let xml = txn.get_or_insert_xml_fragment("xml");
+    let len = text.len(txn);
+    match op {
+        Op::TextInsert { at, s, attrs } => match attrs {
+            Some((k, v)) => {
+                let attrs: Attrs = HashMap::from([(Arc::from(k.as_str()), v.clone())]);
+                text.insert_with_attributes(txn, pos(*at, len), s, attrs);
+            }
+            None => text.insert(txn, pos(*at, len), s),
+        },
+        Op::TextDelete { at, len: n } => {
+            let at = pos(*at, len);
+            let n = (*n as u32).min(len - at);
+            if n > 0 {
+                text.remove_range(txn, at, n);
+            }
+        }
+        Op::TextFormat { at, len: n, key, value } => {
+            let at = pos(*at, len);
+            let n = (*n as u32).min(len - at);
+            if n > 0 {
+                text.format(txn, at, n, HashMap::from([(Arc::from(key.as_str()), value.clone())]));
+            }
+        }
+        Op::TextEmbed { at, value } => {
+            text.insert_embed(txn, pos(*at, len), value.clone());
+        }
+        Op::MapInsert { key, value } => {
+            map.insert(txn, key.as_str(), value.clone());
+        }
+        Op::MapRemove { key } => {
+            map.remove(txn, key);
+        }
+        Op::MapNested { key, values } => {
+            let nested = map.insert(txn, key.as_str(), yrs::ArrayPrelim::default());
+            for v in values {
+                nested.push_back(txn, v.clone());
+            }
+            let inner = map.insert(txn, format!("{key}-map"), yrs::MapPrelim::default());
+            inner.insert(txn, "x", values.len() as i64);
+        }
+        Op::Subdoc { key } => {
+            let mut options = Options::with_client_id(ClientID::new(1));
+            options.auto_load = key == "s";
+            options.collection_id = Some(Arc::from(key.as_str()));
+            map.insert(txn, key.as_str(), Doc::with_options(options));
+        }
+        Op::ArrayInsert { at, values } => {
+            array.insert_range(txn, pos(*at, array.len(txn)), values.clone());
+        }
+        Op::ArrayDelete { at, len } => {
+            let n = array.len(txn);
+            if n > 0 {
+                let at = (*at % n as usize) as u32;
+                let len = (*len as u32).min(n - at);
+                array.remove_range(txn, at, len);
+            }
+        }
+        Op::XmlElement { name, attr, text } => {
+            let el = xml.push_back(txn, XmlElementPrelim::empty(name.as_str()));
+            el.insert_attribute(txn, "title", attr.as_str());
+            let t = el.push_back(txn, XmlTextPrelim::new(text.as_str()));
+            t.format(txn, 0, 1, HashMap::from([(Arc::from("b"), Any::Bool(true))]));
+        }
+        Op::XmlTextEdit { at, s, bold } => {
+            let Some(yrs::XmlOut::Element(el)) = xml.get(txn, 0) else { return };
+            let Some(yrs::XmlOut::Text(t)) = el.get(txn, 0) else { return };
+            let at = pos(*at, t.len(txn));
+            if *bold {
+                t.insert_with_attributes(txn, at, s, HashMap::from([(Arc::from("b"), Any::Bool(true))]));
+            } else {
+                t.insert(txn, at, s);
+            }
+        }
+        Op::Sync { .. } => {}
+    }
+}
+
+/// yrs decodes what the guard passes; a truncated update is refused by both, without a panic.
+fn check_valid(update: &[u8], truncate: bool) {
+    assert_eq!(check_update_v1(update), Ok(()), "the guard refused a yrs update: {update:?}");
+    Update::decode_v1(update).unwrap();
+    if truncate {
+        for cut in 0..update.len() {
+            let prefix = &update[..cut];
+            assert!(check_update_v1(prefix).is_err(), "prefix of {cut} bytes passed the guard");
+            assert!(Update::decode_v1(prefix).is_err(), "prefix of {cut} bytes decoded");
+        }
+    }
+}
+
+fn check_sv(doc: &Doc) -> Vec<u8> {
+    let sv = doc.transact().state_vector().encode_v1();
+    assert_eq!(check_state_vector_v1(&sv), Ok(()), "{sv:?}");
+    for cut in 0..sv.len() {
+        assert!(check_state_vector_v1(&sv[..cut]).is_err() && StateVector::decode_v1(&sv[..cut]).is_err());
+    }
+    sv
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn yrs_updates_and_state_vectors_always_pass(
+        clients in prop::array::uniform3(1u64..(1 << 53) - 3),
+        gc in prop::array::uniform3(any::<bool>()),
+        ops in prop::collection::vec((0..3usize, op()), 1..40),
+    ) {
+        let docs: Vec<Doc> = clients.iter().enumerate().map(|(i, c)| doc(c + i as u64, gc[i])).collect();
+        let mut h = hub();
+        h.connect(1, user(LEAD), None);
+        let mut updates = Vec::new();
+        for (client, op) in &ops {
+            let before = docs[*client].transact().state_vector();
+            apply(&docs, *client, op);
+            let update = docs[*client].transact().encode_state_as_update_v1(&before);
+            check_valid(&update, update.len() <= 512);
+            // through the hub: applied, never refused
+            let e = h.binary(1, &update);
+            prop_assert!(texts(&e, 1).is_empty(), "the hub refused a yrs update: {:?}", texts(&e, 1));
+            updates.push(update);
+        }
+        for (i, doc) in docs.iter().enumerate() {
+            let state = doc.transact().encode_state_as_update_v1(&StateVector::default());
+            check_valid(&state, state.len() <= 2048);
+            let sv = check_sv(doc);
+            // what another client lacks, and the hub's answer to each state vector
+            for other in &docs {
+                let diff = other.transact().encode_state_as_update_v1(&StateVector::decode_v1(&sv).unwrap());
+                check_valid(&diff, false);
+            }
+            let e = h.text(1, &sync(&sv), &SequentialIds::new(1), now());
+            prop_assert!(texts(&e, 1).is_empty(), "sync refused: {:?}", texts(&e, 1));
+            let e = h.connect(10 + i as u64, user(UW), Some(&sv));
+            let to_new = texts(&e, 10 + i as u64);
+            prop_assert!(to_new.iter().all(|t| t["type"] != "error"), "connect refused: {:?}", to_new);
+        }
+        // merged updates, with every other one left out (skip blocks for the gaps)
+        let merged = yrs::merge_updates_v1(updates.iter().map(Vec::as_slice)).unwrap();
+        check_valid(&merged, false);
+        let gappy = yrs::merge_updates_v1(updates.iter().step_by(2).map(Vec::as_slice)).unwrap();
+        check_valid(&gappy, gappy.len() <= 2048);
+        check_valid(&h.document(), false);
+        // the state vector of an update
+        let sv = yrs::encode_state_vector_from_update_v1(&merged).unwrap();
+        prop_assert_eq!(check_state_vector_v1(&sv), Ok(()));
+    }
+
+    /// One byte changed in a valid update: what the guard passes, yrs decodes (save embedded
+    /// JSON, which the guard does not parse) and the hub applies without a panic.
+    #[test]
+    fn what_the_guard_passes_yrs_decodes(
+        ops in prop::collection::vec((0..3usize, op()), 1..12),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+    ) {
+        let docs: Vec<Doc> = (1..=3).map(|c| doc(c, true)).collect();
+        for (client, op) in &ops {
+            apply(&docs, *client, op);
+        }
+        let mut update = docs[0].transact().encode_state_as_update_v1(&StateVector::default());
+        for (at, byte) in &flips {
+            let i = at.index(update.len());
+            update[i] = *byte;
+        }
+        if check_update_v1(&update).is_ok() {
+            match Update::decode_v1(&update) {
+                Ok(_) | Err(ReadError::InvalidJSON(_)) => {}
+                Err(e) => prop_assert!(false, "the guard passed what yrs refuses: {e}"),
+            }
+            let mut h = hub();
+            h.connect(1, user(LEAD), None);
+            h.binary(1, &update);
+        }
+    }
+}
