@@ -24,8 +24,12 @@
 //! - client ids have at most 53 bits, as `yrs` keeps them (it asserts so in debug builds and
 //!   drops the higher bits otherwise; Yjs writes 32-bit ids);
 //! - a block or a deleted range that runs past clock `u32::MAX` is refused (`yrs` adds the clocks
-//!   up unchecked), as is a JSON content length of 2^31 or more (`yrs` reads it as a negative
-//!   `i32` and reserves nearly `usize::MAX` strings);
+//!   up unchecked);
+//! - JSON content (content ref 2: Yjs keeps it to read old documents, neither Yjs nor `yrs`
+//!   writes it) is refused: `yrs` 0.28.1 reads one string more than its length says and writes as
+//!   many as it holds, so it cannot decode its own encoding of such an item, and while one is
+//!   pending every encoding of the document panics (found by the `hub_frames` fuzz target); it
+//!   also reads that length as an `i32` and reserves nearly `usize::MAX` strings for a negative one;
 //! - zero-length GC and skip blocks, unknown block, content and type tags and strings that are
 //!   not UTF-8 are refused, as `yrs` refuses them;
 //! - bytes after a complete update or state vector are ignored, as `yrs` ignores them.
@@ -87,6 +91,14 @@ pub enum GuardError {
         what: &'static str,
         /// Its value.
         value: u8,
+    },
+    /// Something `yrs` decodes but cannot write back.
+    #[error("{what} at byte {at} is refused: yrs cannot encode it back")]
+    Unsupported {
+        /// Where it is.
+        at: usize,
+        /// What it is.
+        what: &'static str,
     },
     /// A GC or skip block of length zero.
     #[error("the block at byte {at} has length 0")]
@@ -358,25 +370,10 @@ impl Reader<'_> {
     fn content(&mut self, at: usize, info: u8) -> Result<u32> {
         match info & 0b1111 {
             CONTENT_DELETED => self.var_u32("a deleted length"),
-            CONTENT_JSON => {
-                // yrs reads the length as an i32 and then that many strings plus one
-                // (a length of 2^31 or more is negative as an i32: yrs reserves `usize::MAX - n`)
-                let what = "a JSON content length";
-                let at = self.pos;
-                let len = self.var_u32(what)?;
-                if i32::try_from(len).is_err() {
-                    return Err(GuardError::VarInt { at, what });
-                }
-                let strings = len + 1;
-                let remaining = self.remaining();
-                if strings as usize > remaining {
-                    return Err(GuardError::Count { at, what, count: u64::from(strings), remaining });
-                }
-                for _ in 0..strings {
-                    self.string("a JSON string")?;
-                }
-                Ok(strings)
-            }
+            // yrs reads a JSON content's length and then one string more than that, but writes as
+            // many strings as it holds: it cannot decode what it encodes of such an item, and once
+            // one is pending every later encoding of the document panics (`merge_pending_v1`)
+            CONTENT_JSON => Err(GuardError::Unsupported { at, what: "JSON content (a legacy Yjs content)" }),
             CONTENT_BINARY => self.buf("a binary content").map(|_| 1),
             CONTENT_STRING => {
                 let s = self.string("a string content")?;
