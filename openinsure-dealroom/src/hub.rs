@@ -26,7 +26,7 @@ use openinsure_core::clock::IdGen;
 use openinsure_core::ids::{AnnotationId, DealMessageId, UserId};
 use serde::Serialize;
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, GetString, ReadTxn, StateVector, Transact, Update};
+use yrs::{Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
 use crate::guard;
 use crate::protocol::{
@@ -182,6 +182,15 @@ fn error_frame(code: &str, message: impl Into<String>) -> Frame {
     text(&ServerEvent::Error { code: code.to_owned(), message: message.into() })
 }
 
+/// The notepad's document. Its text offsets count UTF-16 code units, as Yjs clients do: with
+/// yrs's default (bytes), a client deleting half of a surrogate pair (which JavaScript allows)
+/// makes yrs split the character into two three-byte replacement characters and then subtract
+/// more bytes than the text holds, a panic with overflow checks on. The hub itself uses no
+/// offsets, so nothing else changes.
+fn notepad() -> Doc {
+    Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() })
+}
+
 /// A client's state vector: checked by the [`guard`] first, so that a declared count the bytes
 /// cannot hold never reaches `yrs` (which reserves room for it before reading).
 fn state_vector_v1(bytes: &[u8]) -> Option<StateVector> {
@@ -269,7 +278,7 @@ impl Hub {
         document: &[Vec<u8>],
         config: HubConfig,
     ) -> Result<Hub, HubError> {
-        let doc = Doc::new();
+        let doc = notepad();
         for bytes in document.iter().filter(|b| !b.is_empty()) {
             let update = Update::decode_v1(bytes).map_err(|e| HubError::Document(e.to_string()))?;
             doc.transact_mut().apply_update(update).map_err(|e| HubError::Document(e.to_string()))?;
