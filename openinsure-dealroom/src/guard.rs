@@ -30,6 +30,11 @@
 //!   many as it holds, so it cannot decode its own encoding of such an item, and while one is
 //!   pending every encoding of the document panics (found by the `hub_frames` fuzz target); it
 //!   also reads that length as an `i32` and reserves nearly `usize::MAX` strings for a negative one;
+//! - a client listed twice in an update is refused: `yrs` appends the second listing to the
+//!   first and, where their clocks overlap, underflows integrating them (found by fuzzing); Yjs
+//!   and `yrs` list each client once, in decreasing id order, so an update in that order passes
+//!   at no cost; in any other order each client is compared with the first 128, kept on the
+//!   stack (a longer update out of order is refused);
 //! - zero-length GC and skip blocks, unknown block, content and type tags and strings that are
 //!   not UTF-8 are refused, as `yrs` refuses them;
 //! - bytes after a complete update or state vector are ignored, as `yrs` ignores them.
@@ -100,6 +105,20 @@ pub enum GuardError {
         /// What it is.
         what: &'static str,
     },
+    /// A client listed twice in one update.
+    #[error("the client at byte {at} is listed twice in the update")]
+    DuplicateClient {
+        /// Where the second listing's client id starts.
+        at: usize,
+    },
+    /// Too many clients listed in an order other than decreasing ids to check them for repeats.
+    #[error("the client at byte {at} is out of order after more than {max} clients")]
+    Unordered {
+        /// Where the client id starts.
+        at: usize,
+        /// How many clients may come in any order.
+        max: usize,
+    },
     /// A GC or skip block of length zero.
     #[error("the block at byte {at} has length 0")]
     EmptyBlock {
@@ -168,6 +187,53 @@ const TYPE_UNDEFINED: u8 = 15;
 /// The longest variable-length integer `yrs` reads: ten bytes with the continuation bit, then one
 /// without (`read_var_u64` / `read_var_u32` stop after 70 bits).
 const MAX_VARINT_BYTES: usize = 11;
+
+/// How many clients an update may list in an order other than decreasing ids.
+const MAX_UNSORTED_CLIENTS: usize = 128;
+
+/// The clients an update listed so far, to refuse one listed twice: `yrs` appends the second
+/// listing's blocks to the first's, and where their clocks overlap, integrating them underflows
+/// (`BlockStore::push`; Yjs keeps only the second listing). Yjs and `yrs` list clients in
+/// decreasing id order, which proves them distinct at no cost; in any other order, each client
+/// is compared with the first [`MAX_UNSORTED_CLIENTS`], kept on the stack.
+struct Clients {
+    descending: bool,
+    last: Option<u64>,
+    seen: [u64; MAX_UNSORTED_CLIENTS],
+    len: usize,
+    overflowed: bool,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients { descending: true, last: None, seen: [0; MAX_UNSORTED_CLIENTS], len: 0, overflowed: false }
+    }
+}
+
+impl Clients {
+    fn add(&mut self, client: u64, at: usize) -> Result<()> {
+        if self.last.is_some_and(|last| client >= last) {
+            self.descending = false;
+        }
+        self.last = Some(client);
+        if !self.descending {
+            if self.overflowed {
+                return Err(GuardError::Unordered { at, max: MAX_UNSORTED_CLIENTS });
+            }
+            if self.seen.get(..self.len).unwrap_or_default().contains(&client) {
+                return Err(GuardError::DuplicateClient { at });
+            }
+        }
+        match self.seen.get_mut(self.len) {
+            Some(slot) => {
+                *slot = client;
+                self.len += 1;
+            }
+            None => self.overflowed = true,
+        }
+        Ok(())
+    }
+}
 
 struct Reader<'a> {
     buf: &'a [u8],
@@ -282,10 +348,13 @@ impl Reader<'_> {
     fn update(&mut self) -> Result<()> {
         // a client: its block count, client id and first clock
         let clients = self.count(32, 3, "the client count")?;
+        let mut seen = Clients::default();
         for _ in 0..clients {
             // every block is at least two bytes (an info byte and a length or content)
             let blocks = self.count(32, 2, "the block count")?;
-            self.client()?;
+            let at = self.pos;
+            let client = self.client()?;
+            seen.add(client, at)?;
             let mut clock = self.var_u32("a clock")?;
             for _ in 0..blocks {
                 let at = self.pos;

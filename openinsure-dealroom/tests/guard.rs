@@ -342,6 +342,51 @@ fn deleting_half_a_surrogate_pair_does_not_underflow() {
     assert_eq!(h.document_text("notepad"), "");
 }
 
+/// A client listed twice with overlapping clocks: yrs appends the second listing to the first
+/// and underflowed integrating them (the third find of the `hub_frames` fuzz target).
+#[test]
+fn a_client_listed_twice_is_refused() {
+    // clients 0x61 (no blocks), 0x7d (GC 0x74..0x7b), 7 (no blocks), 0x7d again (GC 0x74..0x83)
+    let frame = [4, 0, 0x61, 0, 1, 0x7d, 0x74, 0, 7, 0, 7, 0, 1, 0x7d, 0x74, 0, 0x0f, 0];
+    assert_eq!(check_update_v1(&frame), Err(GuardError::DuplicateClient { at: 13 }));
+    if cfg!(debug_assertions) {
+        let unguarded = std::panic::catch_unwind(|| {
+            Doc::new().transact_mut().apply_update(Update::decode_v1(&frame).unwrap()).map(|_| ())
+        });
+        assert!(unguarded.is_err(), "yrs integrates a repeated client now");
+    }
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    assert_eq!(texts(&h.binary(1, &frame), 1)[0]["code"], "invalid_update");
+
+    // clients in decreasing order, as Yjs and yrs write them, pass however many there are
+    let listing = |ids: &[u64]| {
+        let mut u = vec![];
+        for id in ids {
+            u.extend([0, 0x80 | (*id as u8 & 0x7f), (*id >> 7) as u8, 0]);
+        }
+        let mut count = vec![0x80 | (ids.len() as u8 & 0x7f), (ids.len() >> 7) as u8];
+        count.extend(u);
+        count.push(0);
+        count
+    };
+    let descending: Vec<u64> = (1..=300).rev().collect();
+    assert_eq!(check_update_v1(&listing(&descending)), Ok(()));
+    // in any other order, each is compared with the first 128
+    let ascending: Vec<u64> = (1..=129).collect();
+    assert_eq!(check_update_v1(&listing(&ascending)), Ok(()));
+    let mut repeated: Vec<u64> = (1..=10).collect();
+    repeated.push(5);
+    assert!(matches!(check_update_v1(&listing(&repeated)), Err(GuardError::DuplicateClient { .. })));
+    let too_many: Vec<u64> = (1..=130).collect();
+    assert!(matches!(check_update_v1(&listing(&too_many)), Err(GuardError::Unordered { max: 128, .. })));
+    let mut late: Vec<u64> = (1000..1200).rev().collect();
+    late.push(1);
+    late.push(2);
+    assert!(matches!(check_update_v1(&listing(&late)), Err(GuardError::Unordered { .. })));
+    assert!(Update::decode_v1(&listing(&late)).is_ok(), "yrs decodes it; the guard cannot tell");
+}
+
 // ---- yrs's own updates always pass ----
 
 #[derive(Clone, Debug)]
