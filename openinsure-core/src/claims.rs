@@ -421,6 +421,12 @@ impl Claim {
         if to.is_negative() {
             return Err(ClaimError::Invalid { field: "reserveCents", reason: "must not be negative".into() });
         }
+        if to > Money::MAX_OPERATION {
+            return Err(ClaimError::Invalid {
+                field: "reserveCents",
+                reason: format!("must be at most {} cents", Money::MAX_OPERATION.cents()),
+            });
+        }
         if reason.trim().is_empty() {
             return Err(ClaimError::Invalid { field: "reason", reason: "a reserve change needs a reason".into() });
         }
@@ -463,8 +469,8 @@ impl Claim {
                 reason: format!("a {} claim cannot be paid", self.status.as_str()),
             });
         }
-        if amount.cents() <= 0 {
-            return Err(ClaimError::Invalid { field: "amountCents", reason: "must be positive".into() });
+        if let Some(reason) = amount.operation_refusal() {
+            return Err(ClaimError::Invalid { field: "amountCents", reason });
         }
         let takedown = amount.min(self.reserve);
         let paid = self.paid.checked_add(amount)?;
@@ -509,8 +515,8 @@ impl Claim {
                 reason: "must be subrogation, salvage or reinsurance_recovery".into(),
             });
         }
-        if amount.cents() <= 0 {
-            return Err(ClaimError::Invalid { field: "amountCents", reason: "must be positive".into() });
+        if let Some(reason) = amount.operation_refusal() {
+            return Err(ClaimError::Invalid { field: "amountCents", reason });
         }
         if matches!(self.status, ClaimStatus::Reported | ClaimStatus::Denied) {
             return Err(ClaimError::Invalid {

@@ -116,6 +116,23 @@ impl Money {
     /// Zero cents.
     pub const ZERO: Money = Money(0);
 
+    /// The most one money operation may move (a payment, a recovery, a reserve, a loss-fund
+    /// transfer): $10,000,000,000.00. Far above any real single movement, and far enough below
+    /// `i64::MAX` that sums of many of them cannot overflow.
+    pub const MAX_OPERATION: Money = Money(1_000_000_000_000);
+
+    /// Why this cannot be the amount of one money operation, if it cannot: it must be positive
+    /// and at most [`Money::MAX_OPERATION`].
+    pub fn operation_refusal(self) -> Option<String> {
+        if self.0 <= 0 {
+            Some("must be positive".into())
+        } else if self.0 > Money::MAX_OPERATION.0 {
+            Some(format!("must be at most {} cents ({}) per operation", Money::MAX_OPERATION.0, Money::MAX_OPERATION))
+        } else {
+            None
+        }
+    }
+
     /// An amount of cents.
     pub const fn from_cents(cents: i64) -> Self {
         Money(cents)

@@ -101,13 +101,34 @@ impl AccountType {
         }
     }
 
-    /// Balance constraints: the fiduciary and the loss fund can never pay out more than they hold.
+    /// Balance constraints, enforced by the ledger engine itself (TigerBeetle's account flags; the
+    /// memory engine enforces them the same way), so no sequence of transfers can drive a real
+    /// balance below zero:
+    /// - the credit-normal accounts (what the MGA holds or owes: the fiduciary account, the loss
+    ///   fund, revenue, every payable, reserves, claims paid) carry `debits_must_not_exceed_credits`:
+    ///   nobody is paid more than is owed to them, and no fund pays out more than it holds;
+    /// - incurred losses, debit-normal, carries `credits_must_not_exceed_debits`: a reserve can be
+    ///   taken down by no more than was set up;
+    /// - the counter-accounts standing for the world outside (premium receivable, recoveries and
+    ///   reinsurance receivable, disbursements) are unconstrained.
     pub fn flags(self) -> AccountFlags {
         match self {
-            AccountType::MgaFiduciary | AccountType::LossFund => {
+            AccountType::CarrierPayable
+            | AccountType::MgaFiduciary
+            | AccountType::MgaRevenue
+            | AccountType::ProducerPayable
+            | AccountType::TaxAuthorityPayable
+            | AccountType::LossFund
+            | AccountType::ClaimsPaid
+            | AccountType::Reserves
+            | AccountType::ReinsurerPayable => {
                 AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS.union(AccountFlags::HISTORY)
             }
-            _ => AccountFlags::HISTORY,
+            AccountType::IncurredLosses => AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS.union(AccountFlags::HISTORY),
+            AccountType::PremiumReceivable
+            | AccountType::RecoveriesReceivable
+            | AccountType::ReinsuranceReceivable
+            | AccountType::Disbursements => AccountFlags::HISTORY,
         }
     }
 }

@@ -37,6 +37,9 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> LedgerError {
 }
 
 fn cents(m: Money, field: &'static str) -> Result<u128, LedgerError> {
+    if m > Money::MAX_OPERATION {
+        return Err(invalid(field, format!("must be at most {} cents per operation", Money::MAX_OPERATION.cents())));
+    }
     u128::try_from(m.cents()).map_err(|_| invalid(field, "must not be negative"))
 }
 
@@ -342,8 +345,8 @@ pub fn claim_transaction(t: &ClaimTransaction) -> Result<Vec<Transfer>, LedgerEr
 
 /// Moves `amount` from the carrier's payable into the loss fund (the carrier funds claims).
 pub fn fund_losses(org: OrgId, key: Uuid, amount: Money) -> Result<Vec<Transfer>, LedgerError> {
-    if amount.cents() <= 0 {
-        return Err(invalid("amountCents", "must be positive"));
+    if let Some(reason) = amount.operation_refusal() {
+        return Err(invalid("amountCents", reason));
     }
     let leg = Leg {
         number: 0,

@@ -23,12 +23,13 @@ pub fn org(run: u64, n: u64) -> OrgId {
     OrgId::from_uuid(Uuid::from_u64_pair(run, n))
 }
 
-/// A premium payment of `premium` cents with $25 fees and 3% tax, 15% / 10% commissions.
+/// A premium payment of `premium` cents with $25 fees and 3% tax, 15% / 10% commissions, on a
+/// policy id of its own per org and key (so runs on one persistent backend never share one).
 pub fn payment(org: OrgId, key: u128, premium: i64) -> PremiumPayment {
     PremiumPayment {
         org,
         payment_id: Uuid::from_u128(key),
-        policy_id: PolicyId::from_uuid(Uuid::from_u128(key ^ 0xff)),
+        policy_id: PolicyId::from_uuid(Uuid::from_u128(key ^ 0xff ^ org.as_uuid().as_u128())),
         allocation: PremiumAllocation {
             premium: Money::from_cents(premium),
             policy_fees: Money::from_cents(2_500),
@@ -372,4 +373,73 @@ pub async fn queries(b: &dyn LedgerBackend, run: u64) {
     let now = balance(b, o, AccountType::MgaFiduciary).await;
     assert_eq!((last.debits_posted, last.credits_posted), (now.debits_posted, now.credits_posted));
     assert_eq!(history[0].credits_posted, first[0].amount);
+}
+
+/// The chart's balance constraints, enforced by the engine: no real balance can go below zero,
+/// whatever the order of operations (a loss-fund transfer beyond what the carrier is owed, a
+/// settlement beyond a payable, a claim payment beyond the loss fund, a reserve takedown beyond
+/// the reserve are refused, and a refused chain posts nothing).
+pub async fn chart_constraints(b: &dyn LedgerBackend, run: u64) {
+    use crate::ops::{ClaimTransaction, ClaimTransactionKind, claim_transaction, fund_losses, settle};
+
+    let org = org(run, 8);
+    chart(b, org).await;
+    let key = |n: u64| Uuid::from_u64_pair(run, 8_000 + n);
+    let refused = |failures: &[crate::model::Failure<CreateTransferError>], code: CreateTransferError| {
+        failures.iter().any(|f| f.error == code)
+    };
+
+    // nothing is owed to the carrier yet: no loss funding
+    let f = b.create_transfers(&fund_losses(org, key(1), Money::from_cents(1)).expect("op")).await.expect("backend");
+    assert!(refused(&f, CreateTransferError::ExceedsCredits), "funding from an empty carrier payable: {f:?}");
+
+    // a premium payment makes the carrier owed its net premium; funding up to it passes, beyond it not
+    let p = payment(org, u128::from(run) << 64 | 0x8001, 100_000);
+    assert!(b.create_transfers(&split_premium_payment(&p).expect("split")).await.expect("backend").is_empty());
+    let carrier = balance(b, org, AccountType::CarrierPayable).await;
+    let owed = i64::try_from(carrier.credits_posted - carrier.debits_posted).expect("fits");
+    let f =
+        b.create_transfers(&fund_losses(org, key(2), Money::from_cents(owed + 1)).expect("op")).await.expect("backend");
+    assert!(refused(&f, CreateTransferError::ExceedsCredits), "funding beyond what is owed: {f:?}");
+    let f = b.create_transfers(&fund_losses(org, key(3), Money::from_cents(owed - 1_000)).expect("op")).await;
+    assert!(f.expect("backend").is_empty(), "funding within what is owed");
+
+    // settling a payable beyond its balance
+    let producer = balance(b, org, AccountType::ProducerPayable).await;
+    let due = i64::try_from(producer.credits_posted - producer.debits_posted).expect("fits");
+    let f = b
+        .create_transfers(&settle(org, key(4), AccountType::ProducerPayable, Money::from_cents(due + 1)).expect("op"))
+        .await
+        .expect("backend");
+    assert!(refused(&f, CreateTransferError::ExceedsCredits), "paying the producer more than owed: {f:?}");
+
+    // a claim payment beyond the loss fund, and a reserve taken down beyond what was set up
+    let claim = Uuid::from_u64_pair(run, 8_100);
+    let reserve = |n: u64, change: i64| ClaimTransaction {
+        org,
+        transaction_id: key(n),
+        claim_id: claim,
+        kind: ClaimTransactionKind::ReserveAdjustment { change: Money::from_cents(change) },
+    };
+    let f = b.create_transfers(&claim_transaction(&reserve(5, -1)).expect("op")).await.expect("backend");
+    assert!(!f.is_empty(), "a reserve cannot be taken down below zero: {f:?}");
+    assert!(b.create_transfers(&claim_transaction(&reserve(6, 5_000)).expect("op")).await.expect("backend").is_empty());
+    let pay = ClaimTransaction {
+        org,
+        transaction_id: key(7),
+        claim_id: claim,
+        kind: ClaimTransactionKind::Payment {
+            amount: Money::from_cents(owed - 1_000 + 1),
+            reserve_takedown: Money::from_cents(5_000),
+        },
+    };
+    let before = accounts_of(b, org).await;
+    let f = b.create_transfers(&claim_transaction(&pay).expect("op")).await.expect("backend");
+    assert!(refused(&f, CreateTransferError::ExceedsCredits), "paying beyond the loss fund: {f:?}");
+    assert_eq!(accounts_of(b, org).await, before, "a refused chain posts nothing");
+    assert!(trial_balance(&accounts_of(b, org).await).is_balanced());
+
+    // one operation moves at most Money::MAX_OPERATION
+    assert!(fund_losses(org, key(8), Money::from_cents(Money::MAX_OPERATION.cents() + 1)).is_err());
+    assert!(fund_losses(org, key(9), Money::from_cents(i64::MAX)).is_err());
 }

@@ -241,7 +241,7 @@ async fn from_submission_to_claim_as_each_role() {
         "POST",
         "/v1/ledger/loss-fund",
         &finance,
-        Some(json!({ "amountCents": 5_000_000, "fundingId": "0192f0c0-0000-7000-8000-0000000000f1" })),
+        Some(json!({ "amountCents": 150_000, "fundingId": "0192f0c0-0000-7000-8000-0000000000f1" })),
     )
     .await;
     let paid = h
@@ -249,14 +249,14 @@ async fn from_submission_to_claim_as_each_role() {
             "POST",
             &format!("/v1/claims/{cid}/payments"),
             &adjuster,
-            Some(json!({ "amountCents": 400_000, "paymentId": "0192f0c0-0000-7000-8000-0000000000a1" })),
+            Some(json!({ "amountCents": 100_000, "paymentId": "0192f0c0-0000-7000-8000-0000000000a1" })),
         )
         .await;
-    assert_eq!(paid["paidCents"], 400_000);
-    assert_eq!(paid["reserveCents"], 1_100_000);
+    assert_eq!(paid["paidCents"], 100_000);
+    assert_eq!(paid["reserveCents"], 1_400_000);
     h.dispatch_events().await;
     let claims_paid = h.ok("GET", "/v1/ledger/balances/CLAIMS_PAID", &finance, None).await;
-    assert_eq!(claims_paid["creditsPostedCents"], 400_000);
+    assert_eq!(claims_paid["creditsPostedCents"], 100_000);
 
     // each role's view of the claim; every PHI read audited with the request's ip and user agent
     let as_admin = h.ok("GET", &format!("/v1/claims/{cid}"), &admin, None).await;

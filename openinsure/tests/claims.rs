@@ -37,7 +37,12 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     let o = org(&w, 1).await;
     let sub = app.submit(&o.producer, &acme()).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
-    let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
+    // paid in full at bind: the carrier is owed its net premium, which funds the loss fund
+    let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
+    let policy = app.bind(&o.underwriter, q.id, &down).await.unwrap();
+    let dispatcher =
+        Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(ledger.clone()))));
+    dispatcher.run_once().await.unwrap();
     w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
 
     let supervisor = caller(1, 20, Role::ClaimsSupervisor);
@@ -71,7 +76,14 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     ));
     app.set_claim_reserve(&adjuster, id, Money::from_cents(1_500_000), "initial estimate", &meta()).await.unwrap();
     app.transition_claim(&adjuster, id, ClaimStatus::Reserved, &meta()).await.unwrap();
-    app.fund_loss_fund(&finance, Money::from_cents(5_000_000), Uuid::from_u128(0xf0)).await.unwrap();
+    app.fund_loss_fund(&finance, Money::from_cents(500_000), Uuid::from_u128(0xf0)).await.unwrap();
+    assert!(
+        matches!(
+            app.fund_loss_fund(&finance, Money::from_cents(1_000_000), Uuid::from_u128(0xf1)).await,
+            Err(Error::Rule { code: "ledger_rejected", .. })
+        ),
+        "the carrier payable cannot go negative"
+    );
     let pay = Uuid::from_u128(0xa1);
     app.pay_claim(&adjuster, id, Money::from_cents(400_000), pay, &meta()).await.unwrap();
     let paid = app.pay_claim(&adjuster, id, Money::from_cents(400_000), pay, &meta()).await.unwrap();
@@ -90,11 +102,7 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     .unwrap();
 
     // the ledger books every movement through the outbox
-    Dispatcher::new(app.backend().clone())
-        .subscribe(Arc::new(LedgerSubscriber::new(Arc::new(ledger))))
-        .run_once()
-        .await
-        .unwrap();
+    dispatcher.run_once().await.unwrap();
     assert_eq!(app.account_balance(&finance, AccountType::ClaimsPaid).await.unwrap().credits_posted, 400_000);
     let reserves = app.account_balance(&finance, AccountType::Reserves).await.unwrap();
     assert_eq!(reserves.credits_posted - reserves.debits_posted, 1_100_000);

@@ -237,9 +237,17 @@ async fn claims(
         .await
         .map_err(fail("reserve"))?;
     app.transition_claim(&adjuster, claim.id, ClaimStatus::Reserved, &meta).await.map_err(fail("reserved"))?;
-    app.fund_loss_fund(finance, Money::from_cents(2_000_000), uuid::Uuid::now_v7()).await.map_err(fail("loss fund"))?;
+    // claims are paid from the loss fund, funded out of the premium owed to the carrier: the ledger
+    // refuses to move more than the carrier is owed
+    let owed = app
+        .account_balance(finance, openinsure_ledger::chart::AccountType::CarrierPayable)
+        .await
+        .map_err(fail("carrier payable"))?;
+    let owed = Money::from_cents(i64::try_from(owed.credits_posted - owed.debits_posted).unwrap_or(0));
+    app.fund_loss_fund(finance, owed, uuid::Uuid::now_v7()).await.map_err(fail("loss fund"))?;
+    println!("loss fund funded with {owed}, the premium owed to the carrier so far");
     let paid = app
-        .pay_claim(&adjuster, claim.id, Money::from_cents(350_000), uuid::Uuid::now_v7(), &meta)
+        .pay_claim(&adjuster, claim.id, Money::from_cents(100_000), uuid::Uuid::now_v7(), &meta)
         .await
         .map_err(fail("payment"))?;
     println!("reserve {} -> paid {}, reserve now {}", Money::from_cents(1_200_000), paid.paid, paid.reserve);

@@ -506,5 +506,6 @@ mod tests {
         testkit::balance_constraints(&b, 1).await;
         testkit::two_phase(&b, 1).await;
         testkit::queries(&b, 1).await;
+        testkit::chart_constraints(&b, 1).await;
     }
 }

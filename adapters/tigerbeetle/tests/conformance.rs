@@ -47,6 +47,7 @@ async fn tigerbeetle_conformance() {
     testkit::balance_constraints(&b, run).await;
     testkit::two_phase(&b, run).await;
     testkit::queries(&b, run).await;
+    testkit::chart_constraints(&b, run).await;
 }
 
 #[tokio::test]
