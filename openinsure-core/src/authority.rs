@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::checks::Flag;
+use crate::error::FieldErrors;
 use crate::geo::{Naics, UsState};
 use crate::ids::{AuthorityProfileId, OrgId, QuoteId, ReferralId, ReferralRuleId, SubmissionId, UserId};
 use crate::money::Money;
@@ -159,6 +160,29 @@ pub struct RiskSummary {
 }
 
 impl AuthorityProfile {
+    /// Checks what the types cannot; every problem is listed: a level of at least 1, a name,
+    /// limits and caps that are not negative.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        if self.level == 0 {
+            e.push("level", "must be at least 1");
+        }
+        if self.name.trim().is_empty() {
+            e.push("name", "must not be empty");
+        }
+        for (field, m) in [
+            ("maxOccurrenceLimitCents", Some(self.max_occurrence_limit)),
+            ("maxAggregateLimitCents", Some(self.max_aggregate_limit)),
+            ("maxPremiumCents", Some(self.max_premium)),
+            ("maxAnnualRevenueCents", self.max_annual_revenue),
+        ] {
+            if m.is_some_and(Money::is_negative) {
+                e.push(field, "must not be negative");
+            }
+        }
+        e.into_result(|| ())
+    }
+
     /// Every reason this profile does not cover `risk` (empty when it does).
     pub fn shortfalls(&self, risk: &RiskSummary) -> Vec<String> {
         let mut out = Vec::new();
@@ -193,6 +217,29 @@ impl AuthorityProfile {
 }
 
 impl ReferralRule {
+    /// Checks what the types cannot; every problem is listed: a level of at least 1, a
+    /// description, thresholds that are not negative (a negative one would refer every risk).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        if self.min_level == 0 {
+            e.push("minLevel", "must be at least 1");
+        }
+        if self.description.trim().is_empty() {
+            e.push("description", "must not be empty");
+        }
+        let negative = match &self.trigger {
+            ReferralTrigger::PremiumAbove { premium } => premium.is_negative().then_some("trigger.premiumCents"),
+            ReferralTrigger::OccurrenceLimitAbove { limit } => limit.is_negative().then_some("trigger.limitCents"),
+            ReferralTrigger::RevenueAbove { revenue } => revenue.is_negative().then_some("trigger.revenueCents"),
+            ReferralTrigger::LossRatioAbove { ratio } => ratio.is_sign_negative().then_some("trigger.ratio"),
+            ReferralTrigger::ManualReview | ReferralTrigger::NaicsPrefix { .. } | ReferralTrigger::State { .. } => None,
+        };
+        if let Some(field) = negative {
+            e.push(field, "must not be negative");
+        }
+        e.into_result(|| ())
+    }
+
     /// True when the rule applies to the risk.
     pub fn triggers(&self, risk: &RiskSummary) -> bool {
         if self.line_of_business.is_some_and(|l| l != risk.line_of_business) {

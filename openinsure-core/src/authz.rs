@@ -113,20 +113,27 @@ impl Tuple {
         Tuple::new(("program", program), "delegate", ("org", org))
     }
 
-    /// `program:P#binder@user:U`: a direct grant.
-    pub fn program_binder(program: ProgramId, user: UserId) -> Self {
-        Tuple::new(("program", program), "binder", ("user", user))
+    /// `program:P#binder@user:O/U`: a direct grant to user `U` of org `O`.
+    pub fn program_binder(program: ProgramId, org: OrgId, user: UserId) -> Self {
+        Tuple::new(("program", program), "binder", ("user", org_user(org, user)))
     }
 
-    /// `authority_profile:A#holder@user:U`: an authority assignment.
-    pub fn profile_holder(profile: AuthorityProfileId, user: UserId) -> Self {
-        Tuple::new(("authority_profile", profile), "holder", ("user", user))
+    /// `authority_profile:A#holder@user:O/U`: an authority assignment of user `U` of org `O`.
+    /// Users are named with their org: an assignment made in one org can never change how
+    /// another org authorizes a user of the same id.
+    pub fn profile_holder(profile: AuthorityProfileId, org: OrgId, user: UserId) -> Self {
+        Tuple::new(("authority_profile", profile), "holder", ("user", org_user(org, user)))
     }
 
     /// `authority_profile:A#line@line:L`: the profile's line of business.
     pub fn profile_line(profile: AuthorityProfileId, line: LineOfBusiness) -> Self {
         Tuple::new(("authority_profile", profile), "line", ("line", line.as_str()))
     }
+}
+
+/// A user's subject id: the user qualified by their org (`O/U`).
+fn org_user(org: OrgId, user: UserId) -> String {
+    format!("{org}/{user}")
 }
 
 impl fmt::Display for Tuple {
@@ -187,7 +194,7 @@ impl RelationshipAuthorizer {
                 vec![],
             );
         };
-        let direct = Tuple::program_binder(r.program, r.user);
+        let direct = Tuple::program_binder(r.program, r.org, r.user);
         if set.contains(&direct) {
             return Decision {
                 allowed: true,
@@ -195,7 +202,7 @@ impl RelationshipAuthorizer {
                 tuples: vec![org_link.to_string(), direct.to_string()],
             };
         }
-        let user = r.user.to_string();
+        let user = org_user(r.org, r.user);
         let line = r.line_of_business.as_str();
         let via_profile = set
             .iter()
@@ -278,7 +285,7 @@ mod tests {
         let d = a.decide(&req(org, program, user, Role::Underwriter));
         assert!(!d.allowed && d.rule.contains("no authority profile"), "{}", d.rule);
 
-        a.write(Tuple::profile_holder(profile, user));
+        a.write(Tuple::profile_holder(profile, org, user));
         a.write(Tuple::profile_line(profile, LineOfBusiness::Cyber));
         assert!(!a.decide(&req(org, program, user, Role::Underwriter)).allowed, "a cyber profile does not bind GL");
 
@@ -291,12 +298,26 @@ mod tests {
         assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed, "another org's program");
 
         a.write(Tuple::program_delegate(program, other));
-        a.write(Tuple::program_binder(program, user));
+        a.write(Tuple::program_binder(program, other, user));
         let d = a.decide(&req(other, program, user, Role::Underwriter));
         assert!(d.allowed && d.rule.contains("direct binder"), "{}", d.rule);
 
         a.delete(&Tuple::program_delegate(program, other));
         assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed);
         assert_eq!(Tuple::program_owner(program, org).to_string(), format!("program:{program}#owner@org:{org}"));
+    }
+
+    #[test]
+    fn an_assignment_in_one_org_does_not_reach_a_user_of_another() {
+        let (org, other, program, user, profile) = ids();
+        let a = RelationshipAuthorizer::new();
+        a.write(Tuple::program_owner(program, other));
+        // org `org` assigns its profile to a user id that belongs to `other`
+        a.write(Tuple::profile_holder(profile, org, user));
+        a.write(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        let d = a.decide(&req(other, program, user, Role::Underwriter));
+        assert!(!d.allowed, "another org's assignment must not authorize: {}", d.rule);
+        a.write(Tuple::profile_holder(profile, other, user));
+        assert!(a.decide(&req(other, program, user, Role::Underwriter)).allowed);
     }
 }

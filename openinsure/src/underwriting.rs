@@ -137,11 +137,7 @@ impl App {
             json,
             &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
         )?;
-        if profile.level == 0 {
-            let mut e = FieldErrors::default();
-            e.push("level", "must be at least 1");
-            return Err(Error::Invalid(e));
-        }
+        profile.validate()?;
         self.store.insert_profile(caller.org_id, &profile).await?;
         Ok(profile)
     }
@@ -171,7 +167,10 @@ impl App {
         self.store.assign(caller.org_id, &assignment).await?;
         self.authorizer
             .write_relationships(
-                &[Tuple::profile_holder(profile, user), Tuple::profile_line(profile, p.line_of_business)],
+                &[
+                    Tuple::profile_holder(profile, caller.org_id, user),
+                    Tuple::profile_line(profile, p.line_of_business),
+                ],
                 &[],
             )
             .await?;
@@ -185,7 +184,7 @@ impl App {
             return Err(Error::NotFound { entity: "authority assignment", id: format!("{user}/{profile}") });
         }
         self.store.unassign(caller.org_id, user, profile).await?;
-        self.authorizer.write_relationships(&[], &[Tuple::profile_holder(profile, user)]).await?;
+        self.authorizer.write_relationships(&[], &[Tuple::profile_holder(profile, caller.org_id, user)]).await?;
         Ok(())
     }
 
@@ -203,6 +202,7 @@ impl App {
             json,
             &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
         )?;
+        rule.validate()?;
         self.store.insert_rule(caller.org_id, &rule).await?;
         Ok(rule)
     }

@@ -324,3 +324,47 @@ async fn bad_agreement_input_names_fields() {
     let producer = common::caller(1, 2, openinsure_core::tenancy::Role::Producer);
     assert!(matches!(w.app.create_agreement(&producer, &common::agreement_json()).await, Err(Error::Forbidden(_))));
 }
+
+#[tokio::test]
+async fn one_org_cannot_change_how_another_authorizes_its_users() {
+    let w = world();
+    let a = org(&w, 1).await;
+    let b = org(&w, 2).await;
+    let q = quoted(&w, &b, &acme()).await;
+    // b's underwriter without a profile in b: forbidden
+    let stranger = common::caller(2, 9, openinsure_core::tenancy::Role::Underwriter);
+    assert!(matches!(w.app.bind(&stranger, q.id, &BindRequest::default()).await, Err(Error::Forbidden(_))));
+    // a's admin assigns a's profile to that user id: nothing changes in b
+    let profile = w.app.profiles(&a.admin).await.unwrap().remove(2);
+    w.app.assign_profile(&a.admin, stranger.user_id, profile.id).await.unwrap();
+    assert!(
+        matches!(w.app.bind(&stranger, q.id, &BindRequest::default()).await, Err(Error::Forbidden(_))),
+        "another org's assignment must not authorize a bind"
+    );
+    assert!(w.app.assignments(&b.admin).await.unwrap().iter().all(|x| x.user_id != stranger.user_id));
+    // b's own profiles are not a's to assign
+    let theirs = w.app.profiles(&b.admin).await.unwrap().remove(0);
+    assert!(matches!(w.app.assign_profile(&a.admin, stranger.user_id, theirs.id).await, Err(Error::NotFound { .. })));
+}
+
+#[tokio::test]
+async fn negative_limits_and_thresholds_are_refused() {
+    let w = world();
+    let admin = common::caller(1, 1, openinsure_core::tenancy::Role::Admin);
+    let profile = json!({
+        "name": "GL", "level": 1, "lineOfBusiness": "general_liability",
+        "maxOccurrenceLimitCents": -1, "maxAggregateLimitCents": 1, "maxPremiumCents": -5,
+        "canApproveReferrals": false
+    });
+    let Err(Error::Invalid(e)) = w.app.create_profile(&admin, &profile).await else { panic!() };
+    let paths: Vec<&str> = e.0.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["maxOccurrenceLimitCents", "maxPremiumCents"]);
+    let rule = json!({
+        "trigger": { "kind": "premium_above", "premiumCents": -1 },
+        "minLevel": 2,
+        "description": "everything"
+    });
+    let Err(Error::Invalid(e)) = w.app.create_rule(&admin, &rule).await else { panic!() };
+    assert_eq!(e.0[0].path, "trigger.premiumCents");
+    assert!(w.app.rules(&admin).await.unwrap().is_empty(), "nothing was written");
+}
