@@ -101,6 +101,15 @@ pub enum Error {
         /// What happened, for people.
         message: String,
     },
+    /// A money id came again for different money (another installment, amount, claim or kind);
+    /// nothing was written. See [`crate::money_id`].
+    #[error("money id `{id}` was already used for {first_use}; a different movement of money needs a new id")]
+    MoneyIdReused {
+        /// The id.
+        id: uuid::Uuid,
+        /// What it was first used for.
+        first_use: crate::money_id::MoneyUse,
+    },
     /// The storage backend failed; nothing was written.
     #[error("storage backend failed: {0}")]
     Backend(String),

@@ -17,6 +17,7 @@ pub mod geo;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;
+pub mod money_id;
 pub mod phi;
 pub mod policy;
 pub mod quote;

@@ -24,6 +24,7 @@ use crate::events::{EventEnvelope, EventId};
 use crate::ids::{
     AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
 };
+use crate::money_id::{MoneyUse, Registration};
 use crate::policy::Policy;
 use crate::quote::Quote;
 use crate::submission::Submission;
@@ -284,4 +285,20 @@ pub trait ClaimStore: Send + Sync {
 
     /// The org's claims, oldest first.
     async fn list_claims(&self, org: OrgId, page: Page) -> Result<Vec<Claim>>;
+}
+
+/// Money ids, by org: every id that moves money stands for one movement only (see
+/// [`crate::money_id`]).
+///
+/// Contract for adapters, tested by `testkit::money_id_store`: registration is atomic per
+/// `(org, id)`. An unused id is stored with its use ([`Registration::New`]); an id stored with an
+/// equal use answers [`Registration::Replay`]; an id stored with another use fails with
+/// [`Error::MoneyIdReused`](crate::Error::MoneyIdReused) carrying the stored use, and nothing is
+/// written. Of two racing registrations of one id, exactly one is `New`. Registrations are never
+/// removed. Another org's ids are invisible: the same id in two orgs is two ids.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait MoneyIdStore: Send + Sync {
+    /// Registers `id` as standing for `money` in the org; see the trait's contract.
+    async fn register_money_id(&self, org: OrgId, id: uuid::Uuid, money: &MoneyUse) -> Result<Registration>;
 }

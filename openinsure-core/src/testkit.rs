@@ -520,3 +520,70 @@ pub async fn claim_store(store: &dyn crate::store::ClaimStore, outbox: &dyn Outb
     assert!(matches!(store.insert_claim(org, &foreign, &[]).await, Err(Error::Forbidden(_))));
     assert_eq!(store.list_claims(org, Page::first()).await.expect("list"), vec![stored]);
 }
+
+/// The [`MoneyIdStore`](crate::store::MoneyIdStore) contract: new, replay, reuse for other money
+/// refused (naming the first use, writing nothing), ids scoped to their org.
+pub async fn money_id_store(store: &dyn crate::store::MoneyIdStore, run: u64) {
+    use crate::claims::ClaimMoneyKind;
+    use crate::ids::ClaimId;
+    use crate::money_id::{MoneyUse, Registration};
+
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let id = test_uuid(run, 900);
+    let policy = PolicyId::from_uuid(test_uuid(run, 901));
+    let first = MoneyUse::InstallmentPayment { policy_id: policy, installment_number: 2 };
+
+    assert_eq!(store.register_money_id(org, id, &first).await.expect("register"), Registration::New);
+    assert_eq!(store.register_money_id(org, id, &first).await.expect("replay"), Registration::Replay);
+
+    let claim = ClaimId::from_uuid(test_uuid(run, 902));
+    let others = [
+        MoneyUse::InstallmentPayment { policy_id: policy, installment_number: 3 },
+        MoneyUse::DownPayment { quote_id: QuoteId::from_uuid(test_uuid(run, 903)) },
+        MoneyUse::ClaimPayment { claim_id: claim, amount: Money::from_cents(100) },
+        MoneyUse::ClaimRecovery { claim_id: claim, recovery: ClaimMoneyKind::Salvage, amount: Money::from_cents(100) },
+        MoneyUse::LossFunding { amount: Money::from_cents(100) },
+    ];
+    for reuse in &others {
+        let outcome = store.register_money_id(org, id, reuse).await;
+        assert!(
+            matches!(&outcome, Err(Error::MoneyIdReused { id: named, first_use }) if *named == id && *first_use == first),
+            "reusing a money id for {reuse} must be refused naming the id and its first use, got {outcome:?}"
+        );
+    }
+    assert_eq!(
+        store.register_money_id(org, id, &first).await.expect("replay"),
+        Registration::Replay,
+        "a refused reuse changes nothing"
+    );
+
+    // amounts are part of the use
+    let pay = test_uuid(run, 904);
+    let paid = MoneyUse::ClaimPayment { claim_id: claim, amount: Money::from_cents(350_000) };
+    assert_eq!(store.register_money_id(org, pay, &paid).await.expect("register"), Registration::New);
+    let more = MoneyUse::ClaimPayment { claim_id: claim, amount: Money::from_cents(350_001) };
+    assert!(matches!(store.register_money_id(org, pay, &more).await, Err(Error::MoneyIdReused { .. })));
+
+    // tenancy: the same id in another org is another id
+    assert_eq!(
+        store.register_money_id(other, id, &others[4]).await.expect("another org"),
+        Registration::New,
+        "another org's ids are invisible"
+    );
+    assert_eq!(store.register_money_id(org, id, &first).await.expect("replay"), Registration::Replay);
+}
+
+/// Racing registrations of one money id: exactly one is new, the others replay or are refused.
+pub async fn money_id_races(store: &dyn crate::store::MoneyIdStore, run: u64) {
+    use crate::money_id::{MoneyUse, Registration};
+
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let id = test_uuid(run, 910);
+    let uses: Vec<MoneyUse> =
+        (0..16i64).map(|n| MoneyUse::LossFunding { amount: Money::from_cents(100 + n % 2) }).collect();
+    let outcomes = futures_util::future::join_all(uses.iter().map(|u| store.register_money_id(org, id, u))).await;
+    let new = outcomes.iter().filter(|o| matches!(o, Ok(Registration::New))).count();
+    assert_eq!(new, 1, "exactly one registration is new: {outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(Error::MoneyIdReused { .. }))), "{outcomes:?}");
+}

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use openinsure_core::authz::Authorizer;
 use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::store::{
-    AuthorityStore, BindStore, ClaimStore, DaStore, Outbox, PolicyStore, QuoteStore, ReferralStore, SubmissionStore,
+    AuthorityStore, BindStore, ClaimStore, DaStore, MoneyIdStore, Outbox, PolicyStore, QuoteStore, ReferralStore,
+    SubmissionStore,
 };
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_rating::RateBook;
@@ -22,6 +23,7 @@ pub trait Backend:
     + PolicyStore
     + BindStore
     + ClaimStore
+    + MoneyIdStore
     + Outbox
     + 'static
 {
@@ -36,6 +38,7 @@ impl<T> Backend for T where
         + PolicyStore
         + BindStore
         + ClaimStore
+        + MoneyIdStore
         + Outbox
         + 'static
 {

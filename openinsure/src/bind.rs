@@ -13,6 +13,7 @@ use openinsure_core::checks::{Flag, FreshQuote, Severity};
 use openinsure_core::da::{self, CapacityClaim, DaAgreement};
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{QuoteId, ReferralId};
+use openinsure_core::money_id::MoneyUse;
 use openinsure_core::policy::{BindTerms, Policy};
 use openinsure_core::quote::{Quote, QuoteStatus};
 use openinsure_core::store::{BindCommit, BindOutcome, Page};
@@ -34,6 +35,8 @@ pub struct BindRequest {
     pub installment_fees: InstallmentFees,
     /// The down payment collected at bind, if any: installment 1 is recorded as paid by this
     /// payment in the same atomic step, and its `payment.received` event books the ledger split.
+    /// It is a money id (see [`openinsure_core::money_id`]): the same id on another bind is
+    /// refused.
     pub down_payment_id: Option<uuid::Uuid>,
 }
 
@@ -200,7 +203,14 @@ impl App {
         require(caller, BIND_ROLES, "bind policies")?;
         let quote = self.store.get_quote(caller.org_id, quote_id).await?;
         if let Some(existing) = self.store.policy_for_quote(caller.org_id, quote_id).await? {
-            return Ok(existing);
+            let paid_by = existing.billing.installments.first().and_then(|i| i.payment_id);
+            return match request.down_payment_id {
+                Some(id) if paid_by != Some(id) => Err(Error::Conflict(format!(
+                    "quote `{quote_id}` is already bound as policy `{}`, with no down payment `{id}`",
+                    existing.number
+                ))),
+                _ => Ok(existing),
+            };
         }
         let decision = self
             .authorizer
@@ -288,6 +298,9 @@ impl App {
         events.push(event);
         if let Some(paid) = down_payment {
             events.push(EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, paid));
+        }
+        if let Some(payment_id) = request.down_payment_id {
+            self.store.register_money_id(caller.org_id, payment_id, &MoneyUse::DownPayment { quote_id }).await?;
         }
         let commit =
             BindCommit { policy, quote: bound_quote, submission: bound_submission, capacity: checks.claim, events };

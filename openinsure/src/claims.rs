@@ -8,6 +8,7 @@ use openinsure_core::claims::{Claim, ClaimError, ClaimMoneyKind, ClaimStatus, No
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{ClaimId, UserId};
 use openinsure_core::money::Money;
+use openinsure_core::money_id::MoneyUse;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_hipaa::{AccessContext, AuditAction, AuditDraft, PhiAuditLog, PhiRecord, disclose};
@@ -48,6 +49,13 @@ pub const HANDLE_ROLES: &[Role] = &[Role::Adjuster, Role::ClaimsSupervisor, Role
 
 /// Roles that assign adjusters.
 pub const ASSIGN_ROLES: &[Role] = &[Role::ClaimsSupervisor, Role::Admin, Role::OrgAdmin, Role::System];
+
+/// Who may change a claim, what the change is called, and the money id it moves, if any.
+struct Act<'a> {
+    roles: &'a [Role],
+    action: &'a str,
+    money: Option<(Uuid, MoneyUse)>,
+}
 
 /// Where a request came from, for the PHI audit log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -163,14 +171,17 @@ impl App {
         caller: &Caller,
         id: ClaimId,
         meta: &RequestMeta,
-        roles: &[Role],
-        action: &str,
+        act: Act<'_>,
         change: impl FnOnce(&mut Claim) -> Result<Vec<DomainEvent>>,
     ) -> Result<Claim> {
+        let Act { roles, action, money } = act;
         require(caller, roles, action)?;
         let mut claim = self.store.get_claim(caller.org_id, id).await?;
         if caller.role == Role::Adjuster && claim.assigned_adjuster_id != Some(caller.user_id) {
             return Err(Error::Forbidden(format!("claim `{id}` is not assigned to this adjuster")));
+        }
+        if let Some((money_id, money)) = money {
+            self.store.register_money_id(caller.org_id, money_id, &money).await?;
         }
         let events = change(&mut claim)?;
         let now = self.clock.now();
@@ -189,7 +200,7 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, ASSIGN_ROLES, "assign claims", |c| {
+        self.handle(caller, id, meta, Act { roles: ASSIGN_ROLES, action: "assign claims", money: None }, |c| {
             c.assigned_adjuster_id = Some(adjuster);
             c.updated_at = now;
             Ok(vec![])
@@ -206,7 +217,7 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, HANDLE_ROLES, "handle claims", |c| {
+        self.handle(caller, id, meta, Act { roles: HANDLE_ROLES, action: "handle claims", money: None }, |c| {
             let from = c.transition(to, now)?;
             Ok(vec![DomainEvent::ClaimStatusChanged { claim_id: id, from, to }])
         })
@@ -223,15 +234,16 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let (now, tx) = (self.clock.now(), self.ids.next_uuid());
-        self.handle(caller, id, meta, HANDLE_ROLES, "set reserves", |c| {
+        self.handle(caller, id, meta, Act { roles: HANDLE_ROLES, action: "set reserves", money: None }, |c| {
             let money = c.set_reserve(reserve, caller.user_id, reason, tx, now)?;
             Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
         })
         .await
     }
 
-    /// Pays on the claim (releasing reserve); booked on the ledger through the outbox. A retry
-    /// with the same `payment_id` pays nothing twice.
+    /// Pays on the claim (releasing reserve); booked on the ledger through the outbox.
+    /// `payment_id` is a money id (see [`openinsure_core::money_id`]): a retry with the same id
+    /// and amount pays nothing twice; the same id with another amount, claim or kind is refused.
     pub async fn pay_claim(
         &self,
         caller: &Caller,
@@ -241,17 +253,25 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, HANDLE_ROLES, "pay claims", |c| {
-            if c.transactions.iter().any(|t| t.transaction_id == payment_id) {
-                return Ok(vec![]);
-            }
-            let money = c.pay(amount, caller.user_id, payment_id, now)?;
-            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
-        })
+        let money = MoneyUse::ClaimPayment { claim_id: id, amount };
+        self.handle(
+            caller,
+            id,
+            meta,
+            Act { roles: HANDLE_ROLES, action: "pay claims", money: Some((payment_id, money)) },
+            |c| {
+                if c.transactions.iter().any(|t| t.transaction_id == payment_id) {
+                    return Ok(vec![]);
+                }
+                let money = c.pay(amount, caller.user_id, payment_id, now)?;
+                Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+            },
+        )
         .await
     }
 
-    /// Records a subrogation, salvage or reinsurance recovery.
+    /// Records a subrogation, salvage or reinsurance recovery. `recovery_id` is a money id (see
+    /// [`openinsure_core::money_id`]), like a payment's.
     pub async fn recover_on_claim(
         &self,
         caller: &Caller,
@@ -262,13 +282,20 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, HANDLE_ROLES, "record recoveries", |c| {
-            if c.transactions.iter().any(|t| t.transaction_id == recovery_id) {
-                return Ok(vec![]);
-            }
-            let money = c.recover(kind, amount, caller.user_id, recovery_id, now)?;
-            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
-        })
+        let money = MoneyUse::ClaimRecovery { claim_id: id, recovery: kind, amount };
+        self.handle(
+            caller,
+            id,
+            meta,
+            Act { roles: HANDLE_ROLES, action: "record recoveries", money: Some((recovery_id, money)) },
+            |c| {
+                if c.transactions.iter().any(|t| t.transaction_id == recovery_id) {
+                    return Ok(vec![]);
+                }
+                let money = c.recover(kind, amount, caller.user_id, recovery_id, now)?;
+                Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+            },
+        )
         .await
     }
 }

@@ -38,6 +38,14 @@ pub enum Error {
         /// The failed checks.
         flags: Vec<openinsure_core::checks::Flag>,
     },
+    /// A money id came again for different money (HTTP 409); nothing was written.
+    #[error("money id `{id}` was already used for {first_use}; a different movement of money needs a new id")]
+    MoneyIdReused {
+        /// The id.
+        id: uuid::Uuid,
+        /// What it was first used for.
+        first_use: openinsure_core::money_id::MoneyUse,
+    },
     /// A backend failed (HTTP 500/503); nothing was written.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -54,6 +62,7 @@ impl From<openinsure_core::Error> for Error {
             E::Money(m) => Error::Rule { code: "amount_out_of_range", message: m.to_string() },
             E::Backend(m) => Error::Backend(m),
             E::Rule { code, message } => Error::Rule { code, message },
+            E::MoneyIdReused { id, first_use } => Error::MoneyIdReused { id, first_use },
             other => Error::Backend(other.to_string()),
         }
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{OrgId, PolicyId};
+use openinsure_core::money_id::MoneyUse;
 use openinsure_core::policy::Policy;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_ledger::chart::{AccountType, account_id, chart_of_accounts};
@@ -195,8 +196,9 @@ impl App {
     }
 
     /// Records payment `payment_id` of installment `number`: the installment is marked paid and
-    /// the `payment.received` event written in one atomic step. A retry with the same payment id
-    /// changes nothing and returns the policy.
+    /// the `payment.received` event written in one atomic step. `payment_id` is a money id (see
+    /// [`openinsure_core::money_id`]): a retry with the same id for the same installment changes
+    /// nothing and returns the policy; the same id for anything else is refused.
     pub async fn record_installment_payment(
         &self,
         caller: &Caller,
@@ -206,6 +208,13 @@ impl App {
     ) -> Result<Policy> {
         require(caller, PAYMENT_ROLES, "record payments")?;
         let mut p = self.store.get_policy(caller.org_id, policy).await?;
+        if !p.billing.installments.iter().any(|i| i.number == number) {
+            let mut f = openinsure_core::FieldErrors::default();
+            f.push("installmentNumber", format!("policy `{}` has no installment {number}", p.number));
+            return Err(Error::Invalid(f));
+        }
+        let money = MoneyUse::InstallmentPayment { policy_id: policy, installment_number: number };
+        self.store.register_money_id(caller.org_id, payment_id, &money).await?;
         if !p.billing.record_payment(number, payment_id)? {
             return Ok(p);
         }
@@ -216,12 +225,15 @@ impl App {
     }
 
     /// Moves `amount` from the carrier's payable into the loss fund, so claims can be paid.
-    /// Idempotent by `key`.
+    /// `key` is a money id (see [`openinsure_core::money_id`]): the same key with the same amount
+    /// is a replay, with another amount it is refused.
     pub async fn fund_loss_fund(&self, caller: &Caller, amount: openinsure_core::Money, key: Uuid) -> Result<()> {
         require(caller, PAYMENT_ROLES, "fund the loss fund")?;
         let books = self.books()?;
+        let transfers = openinsure_ledger::ops::fund_losses(caller.org_id, key, amount)?;
+        self.store.register_money_id(caller.org_id, key, &MoneyUse::LossFunding { amount }).await?;
         open_books(books, caller.org_id).await?;
-        post_chain(books, &openinsure_ledger::ops::fund_losses(caller.org_id, key, amount)?).await
+        post_chain(books, &transfers).await
     }
 
     async fn org_accounts(&self, org: OrgId) -> Result<Vec<Account>> {

@@ -22,11 +22,12 @@ use openinsure_core::ids::{
     AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId,
     UserId,
 };
+use openinsure_core::money_id::{MoneyUse, Registration};
 use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
 use openinsure_core::store::{
-    AuthorityStore, BindCommit, BindOutcome, BindStore, ClaimStore, DaStore, Outbox, Page, PolicyStore, QuoteStore,
-    ReferralStore, SubmissionStore,
+    AuthorityStore, BindCommit, BindOutcome, BindStore, ClaimStore, DaStore, MoneyIdStore, Outbox, Page, PolicyStore,
+    QuoteStore, ReferralStore, SubmissionStore,
 };
 use openinsure_core::submission::Submission;
 
@@ -53,6 +54,8 @@ struct Tables {
     claims: BTreeMap<(OrgId, ClaimId), Claim>,
     /// The outbox: every event ever appended, in order, with its delivered flag.
     outbox: Vec<(EventEnvelope, bool)>,
+    /// Money ids and what each stands for.
+    money_ids: BTreeMap<(OrgId, uuid::Uuid), MoneyUse>,
 }
 
 impl Tables {
@@ -550,6 +553,21 @@ impl ClaimStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl MoneyIdStore for MemoryStore {
+    async fn register_money_id(&self, org: OrgId, id: uuid::Uuid, money: &MoneyUse) -> Result<Registration> {
+        let mut t = self.write();
+        match t.money_ids.get(&(org, id)) {
+            None => {
+                t.money_ids.insert((org, id), money.clone());
+                Ok(Registration::New)
+            }
+            Some(first) if first == money => Ok(Registration::Replay),
+            Some(first) => Err(Error::MoneyIdReused { id, first_use: first.clone() }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +604,13 @@ mod tests {
     async fn claim_store_conformance() {
         let store = MemoryStore::default();
         testkit::claim_store(&store, &store, 1).await;
+    }
+
+    #[tokio::test]
+    async fn money_id_store_conformance() {
+        let store = MemoryStore::default();
+        testkit::money_id_store(&store, 1).await;
+        testkit::money_id_races(&store, 2).await;
     }
 
     #[tokio::test]

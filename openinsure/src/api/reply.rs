@@ -172,6 +172,7 @@ impl From<Error> for ApiError {
             }
             Error::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            e @ Error::MoneyIdReused { .. } => ApiError::new(StatusCode::CONFLICT, "money_id_reused", e.to_string()),
             Error::Invalid(fields) => {
                 let mut e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_fields", "the request has invalid fields");
                 e.extra.fields = fields.0;
