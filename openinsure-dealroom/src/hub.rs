@@ -9,6 +9,8 @@
 //! - Client-supplied Yjs bytes (binary frames, state vectors) pass the [`guard`]
 //!   before `yrs` decodes them; a frame it refuses gets the same `invalid_update` or
 //!   `invalid_state_vector` error frame as one `yrs` cannot decode.
+//! - An update that would leave a hole in a client's clocks (it depends on edits the room never
+//!   received) is refused with `invalid_update` rather than integrated around the hole.
 //! - Binary frames are Yjs updates: from a participant who may edit, applied to the server's
 //!   document and relayed to the others; persisted every [`HubConfig::persist_every`] updates and
 //!   when the last client leaves. From anyone else: an `error` frame (`edit_forbidden`), and
@@ -678,6 +680,13 @@ impl Hub {
             Ok(u) => u,
             Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
         };
+        if let Some((client, clock)) = self.hole(&update) {
+            let message = format!(
+                "the update starts client {client}'s edits at clock {clock}, past what the room has: \
+                 it depends on edits that never reached the room"
+            );
+            return refuse_with("invalid_update", message);
+        }
         if let Err(e) = self.doc.transact_mut().apply_update(update) {
             return refuse_with("invalid_update", format!("the update could not be applied: {e}"));
         }
@@ -689,6 +698,29 @@ impl Hub {
             effects.push(self.checkpoint());
         }
         effects
+    }
+
+    /// Where `update` would leave a hole in a client's clocks: a client and the first clock it
+    /// inserts past what the document has (and the update itself fills).
+    ///
+    /// `yrs` 0.28 integrates such blocks at once and marks the hole with a skip; a later GC block
+    /// that straddles the skip's end is then split without trimming its left part
+    /// (`Block::splice`), and integrating it underflows (`BlockStore::push`): a panic with overflow
+    /// checks on (found by the `hub_frames` fuzz target). Yjs keeps such blocks pending instead.
+    /// In-order updates never leave a hole: clients send their edits in order, and a hole means
+    /// the room lost edits a client made.
+    fn hole(&self, update: &Update) -> Option<(u64, u32)> {
+        let state = self.doc.transact().state_vector();
+        for (client, ranges) in update.insertions(true).iter() {
+            let mut reach = state.get(client);
+            for range in ranges.iter() {
+                if range.start > reach {
+                    return Some((client.get(), range.start));
+                }
+                reach = reach.max(range.end);
+            }
+        }
+        None
     }
 
     /// The pending updates merged and appended, or every [`HubConfig::compact_every`] appends

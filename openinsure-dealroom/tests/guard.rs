@@ -387,6 +387,57 @@ fn a_client_listed_twice_is_refused() {
     assert!(Update::decode_v1(&listing(&late)).is_ok(), "yrs decodes it; the guard cannot tell");
 }
 
+/// An update that starts a client's edits past what the room has: yrs integrated it around a
+/// skip, and a later GC block straddling the skip's end underflowed (the fourth find of the
+/// `hub_frames` fuzz target). The hub refuses updates that would leave such a hole.
+#[test]
+fn an_update_past_a_hole_is_refused() {
+    // client 11: text at clocks 38..58 of `notepad`, then a GC block over clocks 22..40
+    let mut text = vec![1, 1, 11, 38, 4, 1, 7];
+    text.extend(b"notepad");
+    text.push(20);
+    text.extend(b"Loss runs are clean.");
+    text.push(0);
+    let gc = [1, 1, 11, 22, 0, 18, 0];
+    assert_eq!(check_update_v1(&text), Ok(()));
+    assert_eq!(check_update_v1(&gc), Ok(()));
+    if cfg!(debug_assertions) {
+        let unguarded = std::panic::catch_unwind(|| {
+            let doc = Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() });
+            for u in [&text[..], &gc] {
+                doc.transact_mut().apply_update(Update::decode_v1(u).unwrap()).unwrap();
+            }
+        });
+        assert!(unguarded.is_err(), "yrs no longer underflows here");
+    }
+
+    let ids = SequentialIds::new(1);
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    for frame in [&text[..], &gc] {
+        let e = h.binary(1, frame);
+        assert_eq!(e.len(), 1, "only the error frame: {e:?}");
+        let err = &texts(&e, 1)[0];
+        assert_eq!(err["code"], "invalid_update");
+        assert!(err["message"].as_str().unwrap().contains("past what the room has"), "{err}");
+    }
+    assert_eq!(texts(&h.text(1, &chat("still here"), &ids, now()), 2)[0]["type"], "chat");
+
+    // once the edits before it arrive, in order, the same text is applied
+    let mut first = vec![1, 1, 11, 0, 4, 1, 7];
+    first.extend(b"notepad");
+    first.push(38);
+    first.extend([b'x'; 38]);
+    first.push(0);
+    for frame in [&first[..], &text, &gc] {
+        let e = h.binary(1, frame);
+        assert!(texts(&e, 1).is_empty(), "{:?}", texts(&e, 1));
+    }
+    // (the later text has no origin: it goes first)
+    assert_eq!(h.document_text("notepad"), format!("Loss runs are clean.{}", "x".repeat(38)));
+}
+
 // ---- yrs's own updates always pass ----
 
 #[derive(Clone, Debug)]
