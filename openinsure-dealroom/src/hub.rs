@@ -18,6 +18,7 @@
 //! - The last [`HubConfig::history`] messages stay in memory; every message is handed to the host
 //!   to persist ([`Effect::PersistMessage`]).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use openinsure_core::clock::IdGen;
 use openinsure_core::ids::{AnnotationId, DealMessageId, UserId};
 use serde::Serialize;
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
 use crate::guard;
@@ -198,6 +200,41 @@ fn notepad() -> Doc {
 fn state_vector_v1(bytes: &[u8]) -> Option<StateVector> {
     guard::check_state_vector_v1(bytes).ok()?;
     StateVector::decode_v1(bytes).ok()
+}
+
+/// Where `update` would leave a hole in a client's clocks: a client and the first clock it
+/// inserts past what the document has (`state`) and the update itself fills.
+///
+/// `yrs` 0.28 integrates such blocks at once and marks the hole with a skip; a later GC block
+/// that straddles the skip's end is then split without trimming its left part
+/// (`Block::splice`), and integrating it underflows (`BlockStore::push`): a panic with overflow
+/// checks on (found by the `hub_frames` fuzz target). Yjs keeps such blocks pending instead.
+/// In-order updates never leave a hole: clients send their edits in order, and a hole means
+/// the room lost edits a client made.
+fn hole(update: &Update, state: &StateVector) -> Option<(u64, u32)> {
+    for (client, ranges) in update.insertions(true).iter() {
+        let mut reach = state.get(client);
+        for range in ranges.iter() {
+            if range.start > reach {
+                return Some((client.get(), range.start));
+            }
+            reach = reach.max(range.end);
+        }
+    }
+    None
+}
+
+/// Whether `update` starts some client's blocks below what the document has (`state`): a
+/// client sending its whole state after a reconnect, or a forged update.
+///
+/// Such an update is first cut down to what the room lacks (`yrs::diff_updates_v1`). Left to
+/// `apply_update`, `yrs` 0.28 would split a block that straddles the room's clock itself and keep
+/// the block's own parent for the part it keeps, even where the clock before it lies in another
+/// parent (which only a forged update can say); deleting that part later underflows the other
+/// parent's length, a panic with overflow checks on (found by the `hub_frames` fuzz target).
+/// Cut down, the part's parent follows from its left neighbour, as for any block with an origin.
+fn overlaps(update: &Update, state: &StateVector) -> bool {
+    update.state_vector_lower().iter().any(|(client, clock)| *clock < state.get(client))
 }
 
 fn bounded(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
@@ -676,11 +713,23 @@ impl Hub {
         if let Err(e) = guard::check_update_v1(bytes) {
             return refuse_with("invalid_update", format!("not a Yjs update: {e}"));
         }
-        let update = match Update::decode_v1(bytes) {
+        let mut update = match Update::decode_v1(bytes) {
             Ok(u) => u,
             Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
         };
-        if let Some((client, clock)) = self.hole(&update) {
+        let state = self.doc.transact().state_vector();
+        // what the room applies and stores: the update without what the room has already
+        let mut applied = Cow::Borrowed(bytes);
+        if overlaps(&update, &state) {
+            match yrs::diff_updates_v1(bytes, &state.encode_v1()).and_then(|d| Ok((Update::decode_v1(&d)?, d))) {
+                Ok((trimmed, d)) => {
+                    update = trimmed;
+                    applied = Cow::Owned(d);
+                }
+                Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
+            }
+        }
+        if let Some((client, clock)) = hole(&update, &state) {
             let message = format!(
                 "the update starts client {client}'s edits at clock {clock}, past what the room has: \
                  it depends on edits that never reached the room"
@@ -693,34 +742,11 @@ impl Hub {
         let mut effects = Vec::with_capacity(self.conns.len() + 1);
         let frame = Frame::Binary(bytes.into());
         self.broadcast(&frame, Some(conn), &mut effects);
-        self.pending.push(bytes.to_vec());
+        self.pending.push(applied.into_owned());
         if self.pending.len() >= self.config.persist_every as usize {
             effects.push(self.checkpoint());
         }
         effects
-    }
-
-    /// Where `update` would leave a hole in a client's clocks: a client and the first clock it
-    /// inserts past what the document has (and the update itself fills).
-    ///
-    /// `yrs` 0.28 integrates such blocks at once and marks the hole with a skip; a later GC block
-    /// that straddles the skip's end is then split without trimming its left part
-    /// (`Block::splice`), and integrating it underflows (`BlockStore::push`): a panic with overflow
-    /// checks on (found by the `hub_frames` fuzz target). Yjs keeps such blocks pending instead.
-    /// In-order updates never leave a hole: clients send their edits in order, and a hole means
-    /// the room lost edits a client made.
-    fn hole(&self, update: &Update) -> Option<(u64, u32)> {
-        let state = self.doc.transact().state_vector();
-        for (client, ranges) in update.insertions(true).iter() {
-            let mut reach = state.get(client);
-            for range in ranges.iter() {
-                if range.start > reach {
-                    return Some((client.get(), range.start));
-                }
-                reach = reach.max(range.end);
-            }
-        }
-        None
     }
 
     /// The pending updates merged and appended, or every [`HubConfig::compact_every`] appends

@@ -21,8 +21,8 @@ use yrs::types::Attrs;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
-    Any, Array, ClientID, Doc, Map, Number, OffsetKind, Options, ReadTxn, StateVector, Text, Transact, Update,
-    WriteTxn, Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
+    Any, Array, ClientID, Doc, GetString, Map, Number, OffsetKind, Options, ReadTxn, StateVector, Text, Transact,
+    Update, WriteTxn, Xml, XmlElementPrelim, XmlFragment, XmlTextPrelim,
 };
 
 const LEAD: u128 = 1;
@@ -438,6 +438,52 @@ fn an_update_past_a_hole_is_refused() {
     assert_eq!(h.document_text("notepad"), format!("Loss runs are clean.{}", "x".repeat(38)));
 }
 
+/// An update that says a clock the room has belongs to another parent, then a deletion: yrs
+/// split the straddling item itself, kept its stated parent for the new part, and deleting that
+/// part underflowed the other parent's length (the fifth find of the `hub_frames` fuzz target).
+/// The hub first cuts an update down to what the room lacks.
+#[test]
+fn a_forged_overlap_is_cut_to_what_the_room_lacks() {
+    let hex = |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect();
+    let frames: Vec<Vec<u8>> = [
+        // client 11, clock 0: "\0" in the root named ""
+        "01010b00040100010000",
+        // client 11, clock 0 again: 22 characters in the root named "\0\0\x01\0pad"
+        "01010b0004010700000100706164164c6f73732072756e73080b0904626f6c64046e756c6c00",
+        // delete client 11's clocks 1..116
+        "00010b010173",
+    ]
+    .iter()
+    .map(|h| hex(h))
+    .collect();
+    if cfg!(debug_assertions) {
+        let frames = frames.clone();
+        let unguarded = std::panic::catch_unwind(move || {
+            let doc = Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() });
+            for u in &frames {
+                doc.transact_mut().apply_update(Update::decode_v1(u).unwrap()).unwrap();
+            }
+        });
+        assert!(unguarded.is_err(), "yrs no longer underflows here");
+    }
+    let ids = SequentialIds::new(1);
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    for frame in &frames {
+        assert_eq!(check_update_v1(frame), Ok(()));
+        let e = h.binary(1, frame);
+        assert!(texts(&e, 1).is_empty(), "{:?}", texts(&e, 1));
+        assert_eq!(binaries(&e, 2), 1, "relayed as sent");
+    }
+    assert_eq!(texts(&h.text(1, &chat("still here"), &ids, now()), 2)[0]["type"], "chat");
+    // what the hub stores loads again
+    let room = h.room().clone();
+    let last = h.flush().unwrap();
+    let Effect::PersistDocument(document) = last else { panic!("{last:?}") };
+    assert!(Hub::new(room, vec![], vec![], vec![], &[document], HubConfig::default()).is_ok());
+}
+
 // ---- yrs's own updates always pass ----
 
 #[derive(Clone, Debug)]
@@ -715,6 +761,17 @@ proptest! {
             let to_new = texts(&e, 10 + i as u64);
             prop_assert!(to_new.iter().all(|t| t["type"] != "error"), "connect refused: {:?}", to_new);
         }
+        // every client's whole state (what a client sends after a reconnect): the hub cuts each
+        // to what it lacks and ends up with what all of them hold together
+        let together = doc(1, true);
+        for d in &docs {
+            let state = d.transact().encode_state_as_update_v1(&StateVector::default());
+            let e = h.binary(1, &state);
+            prop_assert!(texts(&e, 1).is_empty(), "the hub refused a whole state: {:?}", texts(&e, 1));
+            together.transact_mut().apply_update(Update::decode_v1(&state).unwrap()).unwrap();
+        }
+        let text = together.get_or_insert_text("notepad");
+        prop_assert_eq!(h.document_text("notepad"), text.get_string(&together.transact()));
         // merged updates, with every other one left out (skip blocks for the gaps)
         let merged = yrs::merge_updates_v1(updates.iter().map(Vec::as_slice)).unwrap();
         check_valid(&merged, false);
