@@ -146,15 +146,20 @@ type Result<T> = std::result::Result<T, GuardError>;
 /// Checks that `bytes` starts with a Yjs update (lib0 v1) that `yrs` decodes in memory and time
 /// bounded by its length. Bytes after the update are ignored, as `yrs` ignores them.
 pub fn check_update_v1(bytes: &[u8]) -> Result<()> {
-    let mut r = Reader { buf: bytes, pos: 0 };
-    r.update()
+    Reader::new(bytes, |_, _| {}).update()
+}
+
+/// Checks `bytes` as [`check_update_v1`] does and calls `each` with the client and clock of every
+/// ID its blocks refer to: left and right origins, and parents given by ID (those `yrs` waits for
+/// before it integrates a block), in the order they appear.
+pub fn references_v1(bytes: &[u8], each: impl FnMut(u64, u32)) -> Result<()> {
+    Reader::new(bytes, each).update()
 }
 
 /// Checks that `bytes` starts with a Yjs state vector (lib0 v1) that `yrs` decodes in memory and
 /// time bounded by its length. Bytes after the state vector are ignored, as `yrs` ignores them.
 pub fn check_state_vector_v1(bytes: &[u8]) -> Result<()> {
-    let mut r = Reader { buf: bytes, pos: 0 };
-    r.state_vector()
+    Reader::new(bytes, |_, _| {}).state_vector()
 }
 
 // yrs 0.28.1 `block.rs`
@@ -235,12 +240,18 @@ impl Clients {
     }
 }
 
-struct Reader<'a> {
+struct Reader<'a, F> {
     buf: &'a [u8],
     pos: usize,
+    /// Called with every ID a block refers to.
+    references: F,
 }
 
-impl Reader<'_> {
+impl<'a, F: FnMut(u64, u32)> Reader<'a, F> {
+    fn new(buf: &'a [u8], references: F) -> Self {
+        Reader { buf, pos: 0, references }
+    }
+
     fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
@@ -395,8 +406,9 @@ impl Reader<'_> {
 
     /// `ID` (`read_left_id` / `read_right_id`): a 64-bit client, a 32-bit clock.
     fn id(&mut self) -> Result<()> {
-        self.client()?;
-        self.var_u32("a clock")?;
+        let client = self.client()?;
+        let clock = self.var_u32("a clock")?;
+        (self.references)(client, clock);
         Ok(())
     }
 
@@ -535,7 +547,7 @@ mod tests {
 
     #[test]
     fn varints_mirror_yrs_widths() {
-        let read = |bytes: &[u8], bits| Reader { buf: bytes, pos: 0 }.var_uint(bits, "x");
+        let read = |bytes: &[u8], bits| Reader::new(bytes, |_, _| {}).var_uint(bits, "x");
         assert_eq!(read(&[0x00], 32), Ok(0));
         assert_eq!(read(&[0x7f], 32), Ok(127));
         assert_eq!(read(&[0x80, 0x01], 32), Ok(128));
@@ -552,7 +564,7 @@ mod tests {
 
     #[test]
     fn signed_varints_stop_at_63_bits() {
-        let read = |bytes: &[u8]| Reader { buf: bytes, pos: 0 }.var_i64("x");
+        let read = |bytes: &[u8]| Reader::new(bytes, |_, _| {}).var_i64("x");
         assert!(read(&[0x3f]).is_ok());
         assert!(read(&[0x7f]).is_ok());
         // i64::MAX: 6 + 8 * 7 = 62 bits, then one more

@@ -30,7 +30,7 @@ use openinsure_core::ids::{AnnotationId, DealMessageId, UserId};
 use serde::Serialize;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
+use yrs::{ClientID, Doc, GetString, ID, OffsetKind, Options, ReadTxn, StateVector, Transact, Update, WriteTxn};
 
 use crate::guard;
 use crate::protocol::{
@@ -164,6 +164,9 @@ pub struct Hub {
     pending: Vec<Vec<u8>>,
     /// Appends since the last whole document.
     appends: u32,
+    /// The document changed in a way the pending updates do not record (an update applied in
+    /// part): the next write is the whole document.
+    rewrite: bool,
     config: HubConfig,
 }
 
@@ -219,6 +222,38 @@ fn hole(update: &Update, state: &StateVector) -> Option<(u64, u32)> {
                 return Some((client.get(), range.start));
             }
             reach = reach.max(range.end);
+        }
+    }
+    None
+}
+
+/// An ID `update` (encoded as `bytes`) refers to, or a deleted clock, that neither the document
+/// (`state`) nor the update has.
+///
+/// `yrs` keeps a block whose origin or parent it lacks pending, and merges pending blocks with
+/// later updates that say other things about the same clocks (which only a forged update does):
+/// a document that then encodes a block whose parent is not a type, and does not load again
+/// (found by the `hub_frames` fuzz target). Clients send edits on what they received from the
+/// room or made themselves, so the room has everything an update of theirs refers to; with
+/// [`hole`], nothing is ever pending.
+fn missing_reference(bytes: &[u8], update: &Update, state: &StateVector) -> Option<(u64, u32)> {
+    let inserted = update.insertions(true);
+    let known = |client: ClientID, clock: u32| clock < state.get(&client) || inserted.contains(&ID::new(client, clock));
+    let mut missing = None;
+    // `bytes` passed the guard: the walk does not fail
+    let _ = guard::references_v1(bytes, |client, clock| {
+        if missing.is_none() && !known(ClientID::new(client), clock) {
+            missing = Some((client, clock));
+        }
+    });
+    if missing.is_some() {
+        return missing;
+    }
+    for (client, ranges) in update.delete_set().iter() {
+        // with no hole, what the room has of a client after the update ends at one clock
+        let end = inserted.get(client).and_then(|r| r.clock_end()).unwrap_or(0).max(state.get(client));
+        if let Some(range) = ranges.iter().find(|r| r.end > end) {
+            return Some((client.get(), range.start.max(end)));
         }
     }
     None
@@ -336,6 +371,7 @@ impl Hub {
             doc,
             pending: Vec::new(),
             appends: 0,
+            rewrite: false,
             config,
         })
     }
@@ -736,8 +772,33 @@ impl Hub {
             );
             return refuse_with("invalid_update", message);
         }
-        if let Err(e) = self.doc.transact_mut().apply_update(update) {
+        if let Some((client, clock)) = missing_reference(&applied, &update, &state) {
+            let message = format!(
+                "the update refers to client {client}'s clock {clock}, which the room does not have: \
+                 it depends on edits that never reached the room"
+            );
+            return refuse_with("invalid_update", message);
+        }
+        let (outcome, stranded) = {
+            let mut txn = self.doc.transact_mut();
+            let outcome = txn.apply_update(update);
+            // what yrs could not integrate (only a forged update: references in a cycle) leaves
+            // the document, so that nothing is ever pending
+            let stranded = txn.store().pending_update().is_some() || txn.store().pending_ds().is_some();
+            if stranded {
+                txn.prune_pending();
+            }
+            (outcome, stranded)
+        };
+        if let Err(e) = outcome {
+            self.rewrite = true;
             return refuse_with("invalid_update", format!("the update could not be applied: {e}"));
+        }
+        if stranded {
+            self.rewrite = true;
+            let message = "part of the update could not be integrated (its blocks refer to each other in a cycle): \
+                           only the rest was applied";
+            return refuse_with("invalid_update", message.into());
         }
         let mut effects = Vec::with_capacity(self.conns.len() + 1);
         let frame = Frame::Binary(bytes.into());
@@ -755,20 +816,23 @@ impl Hub {
         let pending = std::mem::take(&mut self.pending);
         self.appends += 1;
         if self.appends < self.config.compact_every
+            && !self.rewrite
             && let Ok(merged) = yrs::merge_updates_v1(pending.iter().map(Vec::as_slice))
         {
             return Effect::AppendDocument(merged);
         }
         self.appends = 0;
+        self.rewrite = false;
         Effect::PersistDocument(self.document())
     }
 
     /// Writes the whole document now if it changed since the store last heard of it (the last
     /// client leaving, a host unloading the room or shutting down).
     pub fn flush(&mut self) -> Option<Effect> {
-        (!self.pending.is_empty()).then(|| {
+        (!self.pending.is_empty() || self.rewrite).then(|| {
             self.pending.clear();
             self.appends = 0;
+            self.rewrite = false;
             Effect::PersistDocument(self.document())
         })
     }

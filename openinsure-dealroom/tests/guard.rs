@@ -450,8 +450,8 @@ fn a_forged_overlap_is_cut_to_what_the_room_lacks() {
         "01010b00040100010000",
         // client 11, clock 0 again: 22 characters in the root named "\0\0\x01\0pad"
         "01010b0004010700000100706164164c6f73732072756e73080b0904626f6c64046e756c6c00",
-        // delete client 11's clocks 1..116
-        "00010b010173",
+        // delete client 11's clocks 1..22
+        "00010b010115",
     ]
     .iter()
     .map(|h| hex(h))
@@ -482,6 +482,47 @@ fn a_forged_overlap_is_cut_to_what_the_room_lacks() {
     let last = h.flush().unwrap();
     let Effect::PersistDocument(document) = last else { panic!("{last:?}") };
     assert!(Hub::new(room, vec![], vec![], vec![], &[document], HubConfig::default()).is_ok());
+}
+
+/// Blocks whose origins or parents the room lacks: yrs kept them pending and merged them with a
+/// later update that said other things about the same clocks, and the document it then wrote
+/// did not load again (the sixth find of the `hub_frames` fuzz target). The hub refuses an
+/// update that refers to what neither the room nor the update has, so nothing is ever pending.
+#[test]
+fn an_update_referring_to_what_the_room_lacks_is_refused() {
+    let hex = |h: &str| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect();
+    let frames: Vec<(Vec<u8>, bool)> = [
+        // client 11, clocks 0..20: text in `notepad`
+        ("01010b000401076e6f7465706164164c6f73732072756e733a20636c45616e2e20f09f998200", true),
+        // clocks 20 and 21: formatting whose right origin is client 21's clock 0, which the room lacks
+        ("01020b1446150004626f6c640474727565c60b000b0904626f6c64046e756c6c00", false),
+        // clocks 20..23 again: an XML element, an attribute whose parent is clock 28, a text in clock 21
+        ("01040b14070103786d6c03017028000b1c05636c6173730177046e6f746507000b150604000b1e000003041a", false),
+        // a deletion of client 11's clocks 10..30, past what the room has
+        ("00010b010a14", false),
+        // and of clocks 10..15
+        ("00010b010a05", true),
+    ]
+    .iter()
+    .map(|(h, ok)| (hex(h), *ok))
+    .collect();
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    for (frame, ok) in &frames {
+        assert_eq!(check_update_v1(frame), Ok(()));
+        let e = h.binary(1, frame);
+        let errors = texts(&e, 1);
+        if *ok {
+            assert!(errors.is_empty(), "{errors:?}");
+        } else {
+            assert_eq!(errors[0]["code"], "invalid_update");
+            let message = errors[0]["message"].as_str().unwrap();
+            assert!(message.contains("which the room does not have"), "{message}");
+        }
+        let room = h.room().clone();
+        Hub::new(room, vec![], vec![], vec![], &[h.document()], HubConfig::default()).unwrap();
+    }
+    assert_eq!(h.document_text("notepad"), "Loss runs:n. 🙂");
 }
 
 // ---- yrs's own updates always pass ----
