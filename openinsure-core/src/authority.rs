@@ -25,13 +25,14 @@ use crate::submission::LineOfBusiness;
 
 /// What a profile's holders may write in one line of business.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthorityProfile {
     /// Its id.
     pub id: AuthorityProfileId,
     /// The org.
     pub org_id: OrgId,
     /// A name (`GL underwriter tier 1`).
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
     pub name: String,
     /// The authority level: higher levels may approve what lower ones refer.
     pub level: u8,
@@ -113,7 +114,7 @@ pub enum ReferralTrigger {
 
 /// An auto-escalation rule: a risk that meets the trigger needs at least `min_level`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReferralRule {
     /// Its id.
     pub id: ReferralRuleId,
@@ -127,6 +128,7 @@ pub struct ReferralRule {
     /// The lowest level that may write a risk it triggers on.
     pub min_level: u8,
     /// A description for people.
+    #[schemars(length(min = 1, max = 1000), pattern(crate::text::TEXT_PATTERN))]
     pub description: String,
 }
 
@@ -167,8 +169,8 @@ impl AuthorityProfile {
         if self.level == 0 {
             e.push("level", "must be at least 1");
         }
-        if self.name.trim().is_empty() {
-            e.push("name", "must not be empty");
+        if let Err(reason) = crate::text::check_line(&self.name, 200) {
+            e.push("name", reason);
         }
         for (field, m) in [
             ("maxOccurrenceLimitCents", Some(self.max_occurrence_limit)),
@@ -224,8 +226,8 @@ impl ReferralRule {
         if self.min_level == 0 {
             e.push("minLevel", "must be at least 1");
         }
-        if self.description.trim().is_empty() {
-            e.push("description", "must not be empty");
+        if let Err(reason) = crate::text::check_text(&self.description, 1000) {
+            e.push("description", reason);
         }
         let negative = match &self.trigger {
             ReferralTrigger::PremiumAbove { premium } => premium.is_negative().then_some("trigger.premiumCents"),

@@ -73,7 +73,7 @@ pub struct BillingSchedule {
 /// The first installment (the down payment) never carries an installment fee, so the fee of
 /// [`BillingPlan::PaidInFull`] is never charged; it is kept so that every plan has an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstallmentFees {
     /// Fee per installment after the first for [`BillingPlan::PaidInFull`] (never charged).
     #[serde(rename = "paidInFullCents")]

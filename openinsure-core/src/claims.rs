@@ -265,47 +265,100 @@ pub struct Claim {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The claimant and loss facts of a first notice of loss.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The claimant and loss facts of a first notice of loss (the body of `POST /v1/claims`).
+/// Every text field states its limits in the JSON Schema; [`Claim::file`] checks them all at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoticeOfLoss {
     /// The policy claimed on.
     pub policy_id: Option<PolicyId>,
     /// The date of loss.
+    #[serde(default, deserialize_with = "crate::text::strict_opt_date")]
     pub date_of_loss: Option<NaiveDate>,
     /// What happened.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 5000), pattern(crate::text::TEXT_PATTERN))]
     pub loss_description: String,
     /// The claimant's full name.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
     pub claimant_name: String,
     /// Date of birth.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::text::strict_opt_date")]
     pub claimant_dob: Option<NaiveDate>,
-    /// SSN.
+    /// SSN, `NNN-NN-NNNN`.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$"))]
     pub claimant_ssn: Option<String>,
     /// Phone.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 32), pattern(crate::text::LINE_PATTERN))]
     pub claimant_phone: Option<String>,
     /// Email.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 254), pattern(crate::text::LINE_PATTERN))]
     pub claimant_email: Option<String>,
     /// Address.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 500), pattern(crate::text::TEXT_PATTERN))]
     pub claimant_address: Option<String>,
     /// Medical record number.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 64), pattern(crate::text::LINE_PATTERN))]
     pub medical_record_number: Option<String>,
-    /// Diagnosis codes.
+    /// Diagnosis codes (ICD-10), at most 50.
     #[serde(default)]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 16), pattern(crate::text::LINE_PATTERN)))]
     pub diagnosis_codes: Vec<String>,
-    /// Procedure codes.
+    /// Procedure codes, at most 50.
     #[serde(default)]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 16), pattern(crate::text::LINE_PATTERN)))]
     pub procedure_codes: Vec<String>,
     /// Treatment notes.
     #[serde(default)]
+    #[schemars(length(max = 10000), pattern(crate::text::TEXT_PATTERN))]
     pub treatment_notes: String,
+}
+
+impl NoticeOfLoss {
+    /// Every text field's rule (the same as its JSON Schema), each problem recorded.
+    fn check_texts(&self, e: &mut crate::FieldErrors) {
+        use crate::text::{check_line, check_text};
+        let mut put = |field: &str, r: Result<(), String>| {
+            if let Err(reason) = r {
+                e.push(field, reason);
+            }
+        };
+        if !self.loss_description.trim().is_empty() {
+            put("lossDescription", check_text(&self.loss_description, 5000));
+        }
+        if !self.claimant_name.trim().is_empty() {
+            put("claimantName", check_line(&self.claimant_name, 200));
+        }
+        for (field, value, max) in [
+            ("claimantPhone", &self.claimant_phone, 32),
+            ("claimantEmail", &self.claimant_email, 254),
+            ("medicalRecordNumber", &self.medical_record_number, 64),
+        ] {
+            if let Some(v) = value {
+                put(field, check_line(v, max));
+            }
+        }
+        if let Some(a) = &self.claimant_address {
+            put("claimantAddress", check_text(a, 500));
+        }
+        for (field, codes) in [("diagnosisCodes", &self.diagnosis_codes), ("procedureCodes", &self.procedure_codes)] {
+            if codes.len() > 50 {
+                put(field, Err("at most 50 codes".into()));
+            }
+            for (i, c) in codes.iter().enumerate() {
+                put(&format!("{field}[{i}]"), check_line(c, 16));
+            }
+        }
+        if !self.treatment_notes.is_empty() {
+            put("treatmentNotes", check_text(&self.treatment_notes, 10_000));
+        }
+    }
 }
 
 impl Claim {
@@ -313,6 +366,12 @@ impl Claim {
     /// its period. Every field problem is listed.
     pub fn file(id: ClaimId, policy: &Policy, notice: NoticeOfLoss, now: DateTime<Utc>) -> Result<Claim, crate::Error> {
         let mut e = crate::FieldErrors::default();
+        notice.check_texts(&mut e);
+        if let Some(dob) = notice.claimant_dob
+            && let Err(reason) = crate::text::check_date(dob, crate::text::EARLIEST_DATE, now.date_naive())
+        {
+            e.push("claimantDob", reason);
+        }
         if notice.claimant_name.trim().is_empty() {
             e.push("claimantName", "is required");
         }
@@ -326,6 +385,10 @@ impl Claim {
             }
             Some(d) if d > now.date_naive() => {
                 e.push("dateOfLoss", "must not be in the future");
+                None
+            }
+            Some(d) if d < crate::text::EARLIEST_DATE => {
+                e.push("dateOfLoss", format!("must not be before {}", crate::text::EARLIEST_DATE));
                 None
             }
             Some(d) => Some(d),

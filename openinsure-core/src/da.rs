@@ -53,7 +53,7 @@ impl StateSet {
 
 /// Risks to refer even within limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReferralTriggers {
     /// Refer when annual revenue is above this.
     #[serde(rename = "revenueAboveCents", default, skip_serializing_if = "Option::is_none")]
@@ -74,7 +74,7 @@ pub struct ReferralTriggers {
 
 /// A delegated-authority agreement.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DaAgreement {
     /// Its id.
     pub id: DaAgreementId,
@@ -85,12 +85,15 @@ pub struct DaAgreement {
     /// The carrier.
     pub carrier_id: CarrierId,
     /// A name for people.
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
     pub name: String,
     /// Where it stands.
     pub status: DaStatus,
     /// First day policies may be effective.
+    #[serde(deserialize_with = "crate::text::strict_date")]
     pub effective_date: NaiveDate,
     /// Policies must be effective before this day.
+    #[serde(deserialize_with = "crate::text::strict_date")]
     pub expiration_date: NaiveDate,
     /// Per-policy maximum each-occurrence limit.
     #[serde(rename = "maxOccurrenceLimitCents")]
@@ -280,8 +283,8 @@ impl DaAgreement {
     /// Checks what the types cannot; every problem is listed.
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::default();
-        if self.name.trim().is_empty() {
-            e.push("name", "must not be empty");
+        if let Err(reason) = crate::text::check_line(&self.name, 200) {
+            e.push("name", reason);
         }
         if self.expiration_date <= self.effective_date {
             e.push("expirationDate", "must be after effectiveDate");

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod ids;
+pub mod json;
 pub mod lifecycle;
 pub mod money;
 pub mod money_id;
@@ -28,6 +29,7 @@ pub mod submission;
 pub mod tenancy;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;
 pub mod validate;
 
 pub use error::{Error, FieldError, FieldErrors, Result};

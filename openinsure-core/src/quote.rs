@@ -307,7 +307,9 @@ pub enum WorksheetError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleAdjustment {
-    /// Why (`MGMT` for management experience, `SAFETY` for a safety program, ...).
+    /// Why (`MGMT` for management experience, `SAFETY` for a safety program, ...): one of the
+    /// rate table's schedule reason codes.
+    #[schemars(length(min = 1, max = 32), pattern(crate::text::LINE_PATTERN))]
     pub reason_code: String,
     /// The adjustment as a fraction (`"-0.05"` is a 5% credit).
     pub adjustment: Decimal,

@@ -182,6 +182,150 @@ pub struct Address {
     pub postal_code: String,
 }
 
+/// The body of a submission (ACORD 125 fields), as [`Submission::intake`] reads it: its JSON
+/// Schema for the OpenAPI document and for Rust callers who build it typed
+/// ([`SubmissionInput::to_json`]). Intake reports every field error at once, with its path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmissionInput {
+    /// The applicant's legal name.
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub insured_name: String,
+    /// Doing-business-as name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub dba: Option<String>,
+    /// Federal employer identification number, `NN-NNNNNNN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]{2}-[0-9]{7}$"))]
+    pub fein: Option<String>,
+    /// Legal form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_type: Option<EntityType>,
+    /// Mailing address.
+    pub mailing_address: AddressInput,
+    /// Website.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 300), pattern(crate::text::LINE_PATTERN))]
+    pub website: Option<String>,
+    /// Nature of business / description of operations (newlines allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2000), pattern(crate::text::TEXT_PATTERN))]
+    pub business_description: Option<String>,
+    /// The state the risk is rated in.
+    pub risk_state: UsState,
+    /// NAICS industry code.
+    pub naics_code: Naics,
+    /// Annual revenue, in cents.
+    #[schemars(range(min = 0))]
+    pub annual_revenue_cents: i64,
+    /// Annual payroll in cents, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub annual_payroll_cents: Option<i64>,
+    /// Total insured value in cents, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub total_insured_value_cents: Option<i64>,
+    /// Number of employees, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 10_000_000))]
+    pub employee_count: Option<u32>,
+    /// Years in business.
+    #[schemars(range(max = 500))]
+    pub years_in_business: u32,
+    /// Requested each-occurrence limit, in cents.
+    #[schemars(range(min = 1))]
+    pub requested_occurrence_limit_cents: i64,
+    /// Requested aggregate limit, in cents (at least the occurrence limit).
+    #[schemars(range(min = 1))]
+    pub requested_aggregate_limit_cents: i64,
+    /// Deductible in cents (below the occurrence limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub deductible_cents: Option<i64>,
+    /// Requested effective date, `YYYY-MM-DD`, from a year before to two years after today.
+    pub effective_date: NaiveDate,
+    /// Policy term in months (12 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36))]
+    pub term_months: Option<u32>,
+    /// Line of business.
+    pub line_of_business: LineOfBusiness,
+    /// The program it is submitted to.
+    pub program_id: ProgramId,
+    /// Loss history by policy year.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loss_history: Vec<LossYearInput>,
+    /// Confidence of document extraction, 0 to 1, when the data was extracted.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_decimal_string")]
+    #[schemars(with = "Option<f64>", range(min = 0, max = 1))]
+    pub extraction_confidence: Option<Decimal>,
+}
+
+/// A decimal written as a JSON number (`0.94`) or a string (`"0.94"`), exactly.
+fn number_or_decimal_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let text = match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(serde::de::Error::custom("expected a number")),
+    };
+    Decimal::from_str_exact(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a decimal number")))
+}
+
+/// A mailing address in a [`SubmissionInput`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddressInput {
+    /// First street line.
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub street1: String,
+    /// Second street line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub street2: Option<String>,
+    /// City.
+    #[schemars(length(min = 1, max = 100), pattern(crate::text::LINE_PATTERN))]
+    pub city: String,
+    /// State.
+    pub state: UsState,
+    /// ZIP or ZIP+4.
+    #[schemars(regex(pattern = r"^[0-9]{5}(-[0-9]{4})?$"))]
+    pub postal_code: String,
+}
+
+/// A loss run line in a [`SubmissionInput`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LossYearInput {
+    /// The policy year (not after the effective date's year).
+    #[schemars(range(min = 1900, max = 2200))]
+    pub policy_year: i32,
+    /// Premium earned in that year, in cents.
+    #[schemars(range(min = 0))]
+    pub earned_premium_cents: i64,
+    /// Losses paid, in cents.
+    #[schemars(range(min = 0))]
+    pub paid_cents: i64,
+    /// Losses reserved, in cents.
+    #[schemars(range(min = 0))]
+    pub reserved_cents: i64,
+    /// Number of claims.
+    #[schemars(range(max = 1_000_000))]
+    pub claim_count: u32,
+}
+
+impl SubmissionInput {
+    /// The input as the JSON [`Submission::intake`] reads.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// One policy year of loss history (a loss run line).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -357,7 +501,7 @@ impl Submission {
             })
         });
         let website = r.opt_string("website", 300, &mut e);
-        let business_description = r.opt_string("businessDescription", 2000, &mut e);
+        let business_description = r.opt_text("businessDescription", 2000, &mut e);
         let risk_state = r.parse::<UsState>("riskState", &mut e);
         let naics_code = r.parse::<Naics>("naicsCode", &mut e);
         let annual_revenue = r.money("annualRevenueCents", &mut e);
@@ -378,7 +522,14 @@ impl Submission {
         {
             e.push("deductibleCents", "must be less than requestedOccurrenceLimitCents");
         }
-        let effective_date = r.date("effectiveDate", &mut e);
+        // a policy starts within a year before and two years after the day it is submitted
+        let today = now.date_naive();
+        let effective_date = r.date_within(
+            "effectiveDate",
+            today.checked_sub_months(chrono::Months::new(12)).unwrap_or(today),
+            today.checked_add_months(chrono::Months::new(24)).unwrap_or(today),
+            &mut e,
+        );
         let term_months = r.opt_int("termMonths", 1, 36, &mut e).map_or(12, |n| n as u32);
         let line_of_business = r.parse::<LineOfBusiness>("lineOfBusiness", &mut e);
         let program_id = r.parse::<ProgramId>("programId", &mut e);
@@ -645,5 +796,38 @@ mod tests {
     fn not_an_object() {
         let errors = intake(&json!("hello")).unwrap_err();
         assert_eq!(errors.0[0].path, "$");
+    }
+}
+
+#[cfg(test)]
+mod input_schema {
+    use super::*;
+
+    /// The typed input and intake agree: the example reads both ways to the same submission,
+    /// and every property the schema names is one intake reads (an unknown one would be refused).
+    #[test]
+    fn the_typed_input_is_what_intake_reads() {
+        let json: Value = serde_json::from_str(include_str!("../../examples/submissions/acme.json")).unwrap();
+        let typed: SubmissionInput = serde_json::from_value(json.clone()).unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().to_utc();
+        let id = SubmissionId::from_uuid(uuid::Uuid::from_u128(1));
+        let org = OrgId::from_uuid(uuid::Uuid::from_u128(2));
+        let user = UserId::from_uuid(uuid::Uuid::from_u128(3));
+        let a = Submission::intake(id, org, user, now, &json).unwrap();
+        let b = Submission::intake(id, org, user, now, &typed.to_json()).unwrap();
+        assert_eq!(a, b);
+        let schema = serde_json::to_value(schemars::schema_for!(SubmissionInput)).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        for name in props.keys() {
+            let mut probe = json.clone();
+            if probe.get(name).is_none() {
+                probe[name.as_str()] = Value::Null;
+            }
+            let refused = Submission::intake(id, org, user, now, &probe).err().unwrap_or_default();
+            assert!(
+                !refused.iter().any(|e| e.path == *name && e.reason == "unknown field"),
+                "intake does not read `{name}`"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::FieldErrors;
 use crate::money::Money;
+use crate::text::{EARLIEST_DATE, LATEST_DATE, check_date, check_line, check_text, parse_date};
 
 /// Reads fields of one JSON object, recording errors under `prefix`.
 pub struct ObjectReader<'a> {
@@ -71,21 +72,40 @@ impl<'a> ObjectReader<'a> {
     }
 
     fn string_of(&self, name: &str, v: &'a Value, max_len: usize, errors: &mut FieldErrors) -> Option<&'a str> {
+        self.text_of(name, v, max_len, false, errors)
+    }
+
+    fn text_of(
+        &self,
+        name: &str,
+        v: &'a Value,
+        max_len: usize,
+        multiline: bool,
+        errors: &mut FieldErrors,
+    ) -> Option<&'a str> {
         match v {
-            Value::String(s) if s.trim().is_empty() => {
-                errors.push(self.path(name), "must not be empty");
-                None
+            Value::String(s) => {
+                let checked = if multiline { check_text(s, max_len) } else { check_line(s, max_len) };
+                match checked {
+                    Ok(()) => Some(s.trim()),
+                    Err(reason) => {
+                        errors.push(self.path(name), reason);
+                        None
+                    }
+                }
             }
-            Value::String(s) if s.chars().count() > max_len => {
-                errors.push(self.path(name), format!("must be at most {max_len} characters"));
-                None
-            }
-            Value::String(s) => Some(s.trim()),
             other => {
                 errors.push(self.path(name), format!("expected a string, found {}", type_name(other)));
                 None
             }
         }
+    }
+
+    /// An optional multi-line text of at most `max_len` characters (newline and tab allowed,
+    /// no other control character), trimmed.
+    pub fn opt_text(&mut self, name: &'static str, max_len: usize, errors: &mut FieldErrors) -> Option<String> {
+        let v = self.get(name)?;
+        self.text_of(name, v, max_len, true, errors).map(str::to_owned)
     }
 
     /// A required non-empty string of at most `max_len` characters, trimmed.
@@ -179,17 +199,28 @@ impl<'a> ObjectReader<'a> {
         self.opt_int(name, 0, i64::MAX, errors).map(Money::from_cents)
     }
 
-    /// A required calendar date, `YYYY-MM-DD`.
-    pub fn date(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<NaiveDate> {
+    /// A required calendar date written `YYYY-MM-DD`, inside `earliest..=latest`.
+    pub fn date_within(
+        &mut self,
+        name: &'static str,
+        earliest: NaiveDate,
+        latest: NaiveDate,
+        errors: &mut FieldErrors,
+    ) -> Option<NaiveDate> {
         let v = self.required(name, errors)?;
         let s = self.string_of(name, v, 10, errors)?;
-        match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        match parse_date(s).and_then(|d| check_date(d, earliest, latest).map(|()| d)) {
             Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(self.path(name), format!("`{s}` is not a date of the form YYYY-MM-DD"));
+            Err(reason) => {
+                errors.push(self.path(name), reason);
                 None
             }
         }
+    }
+
+    /// A required calendar date written `YYYY-MM-DD`, between 1900 and 2199.
+    pub fn date(&mut self, name: &'static str, errors: &mut FieldErrors) -> Option<NaiveDate> {
+        self.date_within(name, EARLIEST_DATE, LATEST_DATE, errors)
     }
 
     /// An optional decimal number (a JSON number or a decimal string) within `min..=max`.

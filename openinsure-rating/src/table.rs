@@ -264,13 +264,17 @@ pub struct RateTable {
 impl RateTable {
     /// Parses and validates a table from JSON; an error names the field and the reason.
     pub fn from_json(json: &str) -> Result<RateTable, RatingError> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        let table: RateTable = serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            RatingError::Table(FieldErrors(vec![openinsure_core::FieldError::new(
-                if path == "." { "$".to_owned() } else { path },
-                e.inner().to_string(),
-            )]))
+        // the one strict reading of JSON: a key listed twice (a state's base rate, say) is
+        // refused with its path instead of the last value silently winning
+        let value = openinsure_core::json::parse_str(json, 64).map_err(|e| {
+            let path = match &e {
+                openinsure_core::json::JsonError::DuplicateKey { path, .. } => path.clone(),
+                _ => "$".to_owned(),
+            };
+            RatingError::Table(FieldErrors(vec![openinsure_core::FieldError::new(path, e.to_string())]))
+        })?;
+        let table: RateTable = openinsure_core::json::from_value(value).map_err(|(path, reason)| {
+            RatingError::Table(FieldErrors(vec![openinsure_core::FieldError::new(path, reason)]))
         })?;
         table.validate().map_err(RatingError::Table)?;
         Ok(table)
@@ -441,5 +445,23 @@ fn check_bands(bands: impl Iterator<Item = (Decimal, Factor)>, path: &str, bound
             e.push(format!("{path}[{i}].factor"), r);
         }
         prev = Some(min);
+    }
+}
+
+#[cfg(test)]
+mod strict_reading {
+    use super::*;
+
+    #[test]
+    fn a_key_listed_twice_is_refused_not_the_last_one_winning() {
+        let text = include_str!("../../examples/rate-tables/general-liability.json");
+        assert!(RateTable::from_json(text).is_ok());
+        let twice = text.replacen("\"OH\": \"1.95\"", "\"OH\": \"1.85\", \"OH\": \"18.50\"", 1);
+        assert_ne!(twice, text);
+        let Err(RatingError::Table(errors)) = RateTable::from_json(&twice) else {
+            panic!("a duplicate key must be refused")
+        };
+        assert!(errors.0[0].path.ends_with(".OH"), "{errors}");
+        assert!(errors.0[0].reason.contains("duplicate key"), "{errors}");
     }
 }

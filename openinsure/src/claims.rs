@@ -118,9 +118,9 @@ impl App {
     /// Files a claim (first notice of loss) from untrusted JSON against a policy of the org.
     pub async fn file_claim(&self, caller: &Caller, json: &Value, meta: &RequestMeta) -> Result<Claim> {
         require(caller, FILE_ROLES, "file claims")?;
-        let notice: NoticeOfLoss = serde_path_to_error::deserialize(json.clone()).map_err(|e| {
+        let notice: NoticeOfLoss = openinsure_core::json::from_value(json.clone()).map_err(|(path, reason)| {
             let mut f = openinsure_core::FieldErrors::default();
-            f.push(e.path().to_string(), e.inner().to_string());
+            f.push(path, reason);
             Error::Invalid(f)
         })?;
         let policy_id = notice.policy_id.ok_or_else(|| {

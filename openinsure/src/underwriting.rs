@@ -52,10 +52,9 @@ fn from_input<T: DeserializeOwned>(json: &Value, owned: &[(&str, Value)]) -> Res
     for (k, v) in owned {
         map.insert((*k).to_owned(), v.clone());
     }
-    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+    openinsure_core::json::from_value(Value::Object(map)).map_err(|(path, reason)| {
         let mut f = FieldErrors::default();
-        let path = e.path().to_string();
-        f.push(if path == "." { "$".to_owned() } else { path }, e.inner().to_string());
+        f.push(path, reason);
         Error::Invalid(f)
     })
 }

@@ -31,8 +31,8 @@ pub fn verify_file(path: &Path) -> Result<String, String> {
 
 /// [`verify_file`] on the contents `text` of the file called `name`.
 fn verify_text(name: &str, text: &str) -> Result<String, String> {
-    let entries: Vec<AuditEntry> =
-        serde_json::from_str(text).map_err(|e| format!("{name}: not a JSON array of PHI audit log entries: {e}"))?;
+    let entries: Vec<AuditEntry> = openinsure_core::json::from_str(text, 16)
+        .map_err(|e| format!("{name}: not a JSON array of PHI audit log entries: {e}"))?;
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok(format!("{name}: no entries, nothing to verify."));
     };

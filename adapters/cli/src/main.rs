@@ -79,6 +79,11 @@ enum Command {
         /// Start without the example org.
         #[arg(long)]
         empty: bool,
+        /// The public URL clients reach the server at (`https://api.example.com`): deal room
+        /// WebSocket URLs are built from it (`wss://` for `https://`), never from a request's
+        /// `Host` header. Default: the address listened on.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Prints a bearer token signed with the development key of `openinsure serve`.
     Token {
@@ -167,7 +172,8 @@ fn read(path: &Path) -> Result<String, Failure> {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, Failure> {
-    serde_json::from_str(&read(path)?).map_err(|e| Failure(format!("{}: not valid JSON: {e}", path.display())))
+    openinsure_core::json::parse_str(&read(path)?, 64)
+        .map_err(|e| Failure(format!("{}: not valid JSON: {e}", path.display())))
 }
 
 fn table_error(path: &Path, e: RatingError) -> Failure {
@@ -208,9 +214,8 @@ fn run_rate(table: &Path, submission: &Path, schedule: Option<&Path>, json: bool
         )
     })?;
     let schedule_data: Schedule = match schedule {
-        Some(path) => {
-            serde_json::from_value(read_json(path)?).map_err(|e| Failure(format!("{}: {e}", path.display())))?
-        }
+        Some(path) => openinsure_core::json::from_value(read_json(path)?)
+            .map_err(|(field, reason)| Failure(format!("{}: `{field}`: {reason}", path.display())))?,
         None => Schedule::none(),
     };
     let rating = rate(&sub, &table_data, &schedule_data).map_err(|e| match e {
@@ -323,6 +328,7 @@ fn main() -> ExitCode {
             max_body_bytes,
             request_timeout_secs,
             empty,
+            public_url,
         } => ledger_backend(tigerbeetle.as_deref()).and_then(|ledger| {
             let options = serve::ServeOptions {
                 addr,
@@ -331,6 +337,7 @@ fn main() -> ExitCode {
                 max_body_bytes,
                 request_timeout: std::time::Duration::from_secs(request_timeout_secs.max(1)),
                 empty,
+                public_url,
             };
             serve::serve(options, ledger)
         }),

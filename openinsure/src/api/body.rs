@@ -1,5 +1,6 @@
 //! Request bodies and query strings: size, nesting and shape, each refusal naming the field.
 
+use openinsure_core::json::JsonError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -35,43 +36,54 @@ pub(crate) fn nesting_exceeds(body: &[u8], limit: usize) -> bool {
     false
 }
 
-/// Checks the nesting, then parses JSON; a syntax error names the line and column.
+/// Parses a JSON body the one strict way ([`openinsure_core::json::parse`]): nesting checked
+/// before anything is built, a syntax error names the line and column, a repeated key is refused
+/// with its path.
 pub(crate) fn parse_value(body: &[u8], max_depth: usize) -> Result<Value, ApiError> {
     check_depth(body, max_depth)?;
-    serde_json::from_slice(body).map_err(malformed)
+    openinsure_core::json::parse(body, max_depth).map_err(refused)
 }
 
 fn check_depth(body: &[u8], max_depth: usize) -> Result<(), ApiError> {
     if nesting_exceeds(body, max_depth) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "too_deeply_nested",
-            format!("the body nests arrays and objects deeper than {max_depth} levels"),
-        ));
+        return Err(too_deep(max_depth));
     }
     Ok(())
 }
 
-fn malformed(e: serde_json::Error) -> ApiError {
+fn too_deep(max_depth: usize) -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "malformed_json",
-        format!("the body is not valid JSON: {} at line {} column {}", e, e.line(), e.column()),
+        "too_deeply_nested",
+        format!("the body nests arrays and objects deeper than {max_depth} levels"),
     )
+}
+
+fn refused(e: JsonError) -> ApiError {
+    match e {
+        JsonError::DuplicateKey { path, line, column } => {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "duplicate_key",
+                format!("the body repeats the key `{path}` (line {line} column {column}); each key may appear once"),
+            );
+            e.extra.fields = vec![openinsure_core::FieldError::new(path, "appears more than once")];
+            e
+        }
+        JsonError::TooDeep { limit } => too_deep(limit),
+        other => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {other}"))
+        }
+    }
 }
 
 /// Parses a typed body; an empty body is `{}`. A field of the wrong shape is a field error with
 /// its JSON path.
 pub(crate) fn parse_typed<T: DeserializeOwned>(body: &[u8], max_depth: usize) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    check_depth(body, max_depth)?;
     // syntax first, so a broken body is `malformed_json` rather than a field error
-    let value: Value = serde_json::from_slice(body).map_err(malformed)?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { "$".to_owned() } else { path };
-        ApiError::field(path, e.inner().to_string())
-    })
+    let value = parse_value(body, max_depth)?;
+    openinsure_core::json::from_value(value).map_err(|(path, reason)| ApiError::field(path, reason))
 }
 
 /// A parsed query string.
@@ -144,6 +156,10 @@ mod tests {
         assert!(e.extra.fields[0].reason.contains("unknown field"), "{e:?}");
         let e = parse_typed::<B>(b"{", 8).unwrap_err();
         assert_eq!(e.code, "malformed_json");
+        let e = parse_typed::<B>(br#"{"n": 1, "n": 2}"#, 8).unwrap_err();
+        assert_eq!((e.code.as_ref(), e.extra.fields[0].path.as_str()), ("duplicate_key", "n"));
+        let e = parse_typed::<B>(b"[1]", 8).unwrap_err();
+        assert_eq!(e.extra.fields[0].path, "$", "the wrong type at the root names the root");
         assert_eq!(parse_typed::<B>(b"{\"n\": 3}", 8).unwrap().n, 3);
     }
 

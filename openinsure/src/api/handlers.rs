@@ -28,35 +28,69 @@ pub mod bodies {
     use openinsure_core::money::Money;
     use openinsure_core::policy::CancellationMethod;
     use openinsure_core::quote::Schedule;
-    use schemars::JsonSchema;
+    use openinsure_core::text::{Line, Text};
+    use std::borrow::Cow;
+
+    use schemars::{JsonSchema, Schema, SchemaGenerator};
     use serde::Deserialize;
     use uuid::Uuid;
 
-    /// A submission: the ACORD 125 fields of `examples/submissions/acme.json`. Every field error
-    /// is reported at once, with its JSON path.
-    #[derive(Deserialize, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub struct SubmissionInput {}
+    /// A submission: the ACORD 125 fields. Every field error is reported at once, with its JSON
+    /// path.
+    pub type SubmissionInput = openinsure_core::submission::SubmissionInput;
 
-    /// A first notice of loss: `policyId`, `lossDate`, `description`, claimant details (PHI).
-    #[derive(Deserialize, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub struct ClaimInput {}
+    /// A first notice of loss: the policy, the date and description of the loss, the claimant
+    /// (PHI).
+    pub type ClaimInput = openinsure_core::claims::NoticeOfLoss;
 
-    /// A DA agreement without `id` and `orgId` (the server sets them).
-    #[derive(Deserialize, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub struct AgreementInput {}
+    /// The schema of a record as a request body: its properties but those the server sets.
+    fn input_of<T: JsonSchema>(generator: &mut SchemaGenerator, server_set: &[&str]) -> Schema {
+        let mut schema = T::json_schema(generator);
+        if let Some(props) = schema.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
+            for name in server_set {
+                props.remove(*name);
+            }
+        }
+        if let Some(required) = schema.get_mut("required").and_then(serde_json::Value::as_array_mut) {
+            required.retain(|v| !server_set.contains(&v.as_str().unwrap_or_default()));
+        }
+        schema
+    }
 
-    /// An authority profile without `id` and `orgId`.
-    #[derive(Deserialize, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub struct ProfileInput {}
+    macro_rules! input_schema {
+        ($(#[$doc:meta])* $name:ident, $record:ty, [$($server:literal),*]) => {
+            $(#[$doc])*
+            pub struct $name;
 
-    /// A referral rule without `id` and `orgId`.
-    #[derive(Deserialize, JsonSchema)]
-    #[schemars(extend("additionalProperties" = true))]
-    pub struct RuleInput {}
+            impl JsonSchema for $name {
+                fn schema_name() -> Cow<'static, str> {
+                    Cow::Borrowed(stringify!($name))
+                }
+                fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                    input_of::<$record>(generator, &[$($server),*])
+                }
+            }
+        };
+    }
+
+    input_schema!(
+        /// A DA agreement without `id`, `orgId`, `revision` and `createdAt` (the server sets them).
+        AgreementInput,
+        openinsure_core::da::DaAgreement,
+        ["id", "orgId", "revision", "createdAt"]
+    );
+    input_schema!(
+        /// An authority profile without `id` and `orgId`.
+        ProfileInput,
+        openinsure_core::authority::AuthorityProfile,
+        ["id", "orgId"]
+    );
+    input_schema!(
+        /// A referral rule without `id` and `orgId`.
+        RuleInput,
+        openinsure_core::authority::ReferralRule,
+        ["id", "orgId"]
+    );
 
     /// Quote options.
     #[derive(Deserialize, JsonSchema, Default)]
@@ -86,12 +120,13 @@ pub mod bodies {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct EndorseBody {
         /// From when it applies.
+        #[serde(deserialize_with = "openinsure_core::text::strict_date")]
         pub effective_date: NaiveDate,
         /// The annual premium change (negative for a decrease).
         #[serde(rename = "annualPremiumChangeCents")]
         pub annual_premium_change: Money,
         /// What changed.
-        pub description: String,
+        pub description: Text<2000>,
     }
 
     /// A cancellation.
@@ -99,11 +134,12 @@ pub mod bodies {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct CancelBody {
         /// From when coverage ends.
+        #[serde(deserialize_with = "openinsure_core::text::strict_date")]
         pub effective_date: NaiveDate,
         /// How the return premium is computed.
         pub method: CancellationMethod,
         /// Why.
-        pub reason: String,
+        pub reason: Text<2000>,
     }
 
     /// A reason.
@@ -111,7 +147,7 @@ pub mod bodies {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct ReasonBody {
         /// Why.
-        pub reason: String,
+        pub reason: Text<2000>,
     }
 
     /// A renewal.
@@ -155,9 +191,9 @@ pub mod bodies {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct DecisionBody {
         /// A reason code.
-        pub reason_code: String,
+        pub reason_code: Line<64>,
         /// The written rationale.
-        pub rationale: String,
+        pub rationale: Text<4000>,
     }
 
     /// A withdrawal.
@@ -166,7 +202,7 @@ pub mod bodies {
     pub struct WithdrawBody {
         /// Why.
         #[serde(default)]
-        pub note: String,
+        pub note: Option<Text<2000>>,
     }
 
     /// An adjuster assignment.
@@ -193,7 +229,7 @@ pub mod bodies {
         #[serde(rename = "reserveCents")]
         pub reserve: Money,
         /// Why.
-        pub reason: String,
+        pub reason: Text<1000>,
     }
 
     /// A claim payment.
@@ -299,8 +335,8 @@ pub(crate) struct Ctx<'a> {
     pub params: Params<'a>,
     pub query: Query,
     pub body: &'a [u8],
+    /// Where the request came from, for the PHI audit log.
     pub meta: RequestMeta,
-    pub host: Option<String>,
 }
 
 impl Ctx<'_> {
@@ -513,7 +549,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
         Op::WithdrawReferral => {
             let id = cx.id(0, "id")?;
             let b: bodies::WithdrawBody = cx.json()?;
-            Reply::ok(&app.withdraw_referral(caller, id, &b.note).await?)
+            Reply::ok(&app.withdraw_referral(caller, id, b.note.as_deref().unwrap_or("")).await?)
         }
         Op::FileClaim => Reply::created(&app.file_claim(caller, &cx.value()?, &cx.meta).await?),
         Op::ListClaims => {
@@ -586,12 +622,8 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
         }
         Op::RoomWs => {
             let id = cx.id(0, "id")?;
-            let base = match (&cx.api.config.public_ws_origin, &cx.host) {
-                (Some(origin), _) => origin.clone(),
-                (None, Some(host)) => format!("ws://{host}"),
-                (None, None) => "ws://localhost".to_owned(),
-            };
-            Reply::ok(&app.room_ws_ticket(caller, id, cx.api.keys(), &base).await?)
+            // the configured origin, never the request's `Host` header (a client names that)
+            Reply::ok(&app.room_ws_ticket(caller, id, cx.api.keys(), &cx.api.config.public_ws_origin).await?)
         }
         Op::RoomConnect => Err(ApiError::upgrade_required()),
         Op::RoomMessages => {
