@@ -748,3 +748,154 @@ async fn request_ids_are_kept_or_made() {
     assert_ne!(made, "bad id with spaces");
     assert_eq!(a.body["error"]["requestId"], made);
 }
+
+/// The hostile and careless inputs of the hardening review: each refused with the field named,
+/// nothing written.
+#[tokio::test]
+async fn input_hygiene_on_every_kind_of_body() {
+    let h = harness();
+    let o = org(&h.w, 1).await;
+    let admin = caller(1, 1, Role::Admin);
+    let finance = caller(1, 24, Role::FinanceAnalyst);
+    let raw = |method: &'static str, path: String, who: Caller, body: &'static str| {
+        let h = &h;
+        async move { h.raw(method, &path, Some(&who), Bytes::from_static(body.as_bytes()), &[]).await }
+    };
+
+    // unknown fields: a limit one letter short, an exclusion misnamed
+    let agreements_before = h.ok("GET", "/v1/da-agreements", &admin, None).await.as_array().unwrap().len();
+    for (name, value) in [("quarterlyPremiumLimitCent", json!(1000)), ("excludedState", json!(["CA"]))] {
+        let mut a = agreement_json();
+        a[name] = value;
+        let r = h.call("POST", "/v1/da-agreements", &admin, Some(a)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert!(r.body["error"]["fields"][0]["reason"].as_str().unwrap().contains("unknown field"), "{}", r.body);
+    }
+    assert_eq!(h.ok("GET", "/v1/da-agreements", &admin, None).await.as_array().unwrap().len(), agreements_before);
+
+    // duplicate keys, everywhere
+    let sub = h.ok("POST", "/v1/submissions", &o.producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap().to_owned();
+    let mut text = serde_json::to_string(&acme()).unwrap();
+    text.insert_str(1, r#""insuredName": "Someone Else", "#);
+    let r = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(text), &[]).await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "duplicate_key"), "{}", r.body);
+    assert_eq!(r.body["error"]["fields"][0]["path"], "insuredName");
+    h.ok("POST", &format!("/v1/submissions/{sid}/quote"), &o.underwriter, None).await;
+    let r = raw(
+        "POST",
+        format!("/v1/submissions/{sid}/bind"),
+        o.underwriter,
+        r#"{"billingPlan": "quarterly", "billingPlan": "paid_in_full"}"#,
+    )
+    .await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "duplicate_key"), "{}", r.body);
+
+    // the wrong JSON type is never a default: an array body, an array for an object
+    let r = raw("POST", format!("/v1/submissions/{sid}/bind"), o.underwriter, "[]").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["fields"][0]["path"], "$");
+    let r = raw("POST", format!("/v1/submissions/{sid}/bind"), o.underwriter, r#"{"installmentFees": []}"#).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["fields"][0]["path"], "installmentFees");
+
+    let policy = h
+        .ok("POST", &format!("/v1/submissions/{sid}/bind"), &o.underwriter, Some(json!({ "billingPlan": "quarterly" })))
+        .await;
+    let pid = policy["id"].as_str().unwrap().to_owned();
+
+    // text: control characters, ESC sequences, a million characters, blank
+    let long = "x".repeat(1_000_000);
+    for reason in ["bad\u{0}byte", "\u{1b}[2J\u{1b}[31mred", long.as_str(), "   "] {
+        let body = json!({ "effectiveDate": "2027-03-01", "method": "pro_rata", "reason": reason });
+        let r = h.call("POST", &format!("/v1/policies/{pid}/cancel"), &admin, Some(body)).await;
+        assert!(r.status == StatusCode::BAD_REQUEST || r.status == StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    }
+    let body = json!({ "effectiveDate": "2027-03-01", "method": "pro_rata", "reason": "bad\u{0}byte" });
+    let r = h.call("POST", &format!("/v1/policies/{pid}/cancel"), &admin, Some(body)).await;
+    assert_eq!(r.body["error"]["fields"][0]["path"], "reason", "{}", r.body);
+    let mut s = acme();
+    s["insuredName"] = json!("Acme\u{1b}[31m");
+    s["businessDescription"] = json!("line one\nline two\tand a tab");
+    let r = h.call("POST", "/v1/submissions", &o.producer, Some(s)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> =
+        r.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["insuredName"], "multi-line text keeps its newlines and tabs");
+
+    // dates inside a sane window
+    for (field, date) in
+        [("effectiveDate", "9999-01-01"), ("effectiveDate", "+12026-08-01"), ("effectiveDate", "0001-01-01")]
+    {
+        let mut s = acme();
+        s[field] = json!(date);
+        let r = h.call("POST", "/v1/submissions", &o.producer, Some(s)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{date}");
+        assert_eq!(r.body["error"]["fields"][0]["path"], field, "{date}: {}", r.body);
+    }
+    h.w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    for dob in ["0001-01-01", "9999-12-31", "+12026-08-01"] {
+        let mut n = notice(&pid);
+        n["claimantDob"] = json!(dob);
+        let r = h.call("POST", "/v1/claims", &o.producer, Some(n)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{dob}: {}", r.body);
+        assert_eq!(r.body["error"]["fields"][0]["path"], "claimantDob", "{dob}: {}", r.body);
+    }
+
+    // two Authorization headers are refused, not resolved by taking one
+    let token = h.token(&o.producer);
+    let r = h
+        .raw(
+            "GET",
+            "/v1/submissions",
+            None,
+            Bytes::new(),
+            &[("authorization", &format!("Bearer {token}")), ("authorization", "Bearer forged")],
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "duplicate_header"));
+
+    // customer data is never cached
+    let claim = h.ok("POST", "/v1/claims", &o.producer, Some(notice(&pid))).await;
+    let r = h.call("GET", &format!("/v1/claims/{}", claim["id"].as_str().unwrap()), &admin, None).await;
+    assert_eq!(r.headers["cache-control"], "no-store");
+
+    // a money id reused for other money: 409, the id named
+    let pay = "0192f0c0-0000-7000-8000-00000000e001";
+    h.ok(
+        "POST",
+        &format!("/v1/policies/{pid}/payments"),
+        &finance,
+        Some(json!({ "installment": 2, "paymentId": pay })),
+    )
+    .await;
+    let r = h
+        .call(
+            "POST",
+            &format!("/v1/policies/{pid}/payments"),
+            &finance,
+            Some(json!({ "installment": 3, "paymentId": pay })),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "money_id_reused"), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains(pay));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_compares_the_json_meaning_of_the_body() {
+    let h = harness();
+    let o = org(&h.w, 1).await;
+    let compact = serde_json::to_string(&acme()).unwrap();
+    let pretty = serde_json::to_string_pretty(&acme()).unwrap();
+    let key = [("idempotency-key", "submit-once")];
+    let first = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(compact), &key).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let again = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(pretty), &key).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    let mut other = acme();
+    other["insuredName"] = json!("Someone Else");
+    let r = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(other.to_string()), &key).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

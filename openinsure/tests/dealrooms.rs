@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::{acme, caller, world};
 use http::{Request, StatusCode};
-use openinsure::api::Api;
+use openinsure::api::{Api, ApiConfig};
 use openinsure_core::auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::{Caller, Role};
@@ -26,7 +26,8 @@ fn h() -> H {
     let w = world();
     let keys = TokenKeys::new("t", b"deal room api tests: 32 bytes!!!").unwrap();
     let app = w.app.clone().with_deal_rooms(Arc::new(MemoryDealRooms::default()));
-    H { api: Api::new(app, keys.clone()), keys, clock: w.clock }
+    let config = ApiConfig { public_ws_origin: "wss://rooms.example".into(), ..ApiConfig::default() };
+    H { api: Api::new(app, keys.clone()).with_config(config), keys, clock: w.clock }
 }
 
 impl H {
@@ -43,7 +44,7 @@ impl H {
             .method(method)
             .uri(path)
             .header("authorization", format!("Bearer {token}"))
-            .header("host", "rooms.example:8787");
+            .header("host", "evil.example:666");
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -197,7 +198,8 @@ async fn lists_participants_closing_and_tickets() {
     // a WebSocket ticket: the host's origin, a 5-minute token for this room
     let t = h.ok("GET", &format!("/v1/deal-rooms/{room}/ws"), &actuary, None).await;
     let url = t["wsUrl"].as_str().unwrap();
-    assert!(url.starts_with(&format!("ws://rooms.example:8787/v1/deal-rooms/{room}/connect?token=")), "{url}");
+    // the configured origin, never the request's Host header (which this client set to something else)
+    assert!(url.starts_with(&format!("wss://rooms.example/v1/deal-rooms/{room}/connect?token=")), "{url}");
     let token = url.split("token=").nth(1).unwrap();
     let claims = openinsure_dealroom::token::verify(&h.keys, token, room.parse().unwrap(), h.clock.now()).unwrap();
     assert_eq!(claims.sub, actuary.user_id);

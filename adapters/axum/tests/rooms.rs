@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use openinsure::App;
-use openinsure::api::Api;
+use openinsure::api::{Api, ApiConfig};
 use openinsure::system::{SystemClock, UuidV7};
 use openinsure_axum::{HostConfig, RoomHost, RoomHostConfig};
 use openinsure_core::auth::TokenKeys;
@@ -59,9 +59,10 @@ async fn start_with(store: Arc<dyn DealRoomStore>, config: RoomHostConfig) -> Se
     .with_deal_rooms(store.clone())
     .with_room_gateway(Arc::new(rooms.clone()));
     let keys = TokenKeys::new("rooms", SECRET).unwrap();
-    let api = Api::new(app, keys.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let config = ApiConfig { public_ws_origin: format!("ws://{addr}"), ..ApiConfig::default() };
+    let api = Api::new(app, keys.clone()).with_config(config);
     let router = openinsure_axum::router_with_rooms(api, HostConfig::default(), rooms.clone());
     tokio::spawn(openinsure_axum::serve(listener, router, std::future::pending()));
     Server { base: format!("http://{addr}"), keys, rooms, store, http: reqwest::Client::new() }

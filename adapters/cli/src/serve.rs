@@ -34,6 +34,29 @@ pub struct ServeOptions {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub empty: bool,
+    /// Where clients reach the server (`https://api.example.com`); the listening address when
+    /// absent.
+    pub public_url: Option<String>,
+}
+
+/// The WebSocket origin of a public URL: `https://h` -> `wss://h`, `http://h` -> `ws://h`.
+pub fn ws_origin(public_url: &str) -> Result<String, Failure> {
+    let url = public_url.trim_end_matches('/');
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| Failure(format!("--public-url `{public_url}`: expected http://host or https://host")))?;
+    let ws = match scheme {
+        "https" | "wss" => "wss",
+        "http" | "ws" => "ws",
+        _ => return Err(Failure(format!("--public-url `{public_url}`: the scheme must be http or https"))),
+    };
+    let host_ok = !rest.is_empty()
+        && !rest.contains('/')
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !host_ok {
+        return Err(Failure(format!("--public-url `{public_url}`: expected a scheme and a host, no path")));
+    }
+    Ok(format!("{ws}://{rest}"))
 }
 
 /// Where the development signing key lives unless `--signing-key-file` says otherwise.
@@ -174,7 +197,16 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     }
     let rate_limit = (options.rate_limit > 0)
         .then(|| RateLimit { per_second: options.rate_limit, burst: options.rate_limit.saturating_mul(2) });
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| Failure(format!("cannot listen on {}: {e}", options.addr)))?;
+    let local = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+    let public_ws_origin = match &options.public_url {
+        Some(url) => ws_origin(url)?,
+        None => format!("ws://{local}"),
+    };
     let config = ApiConfig {
+        public_ws_origin,
         max_body_bytes: options.max_body_bytes,
         rate_limit,
         idempotency_lease: chrono::Duration::from_std(options.request_timeout * 2)
@@ -184,10 +216,6 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let api = Api::new(app.clone(), keys).with_config(config);
     let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
     let router = openinsure_axum::router_with_rooms(api, host, rooms.clone());
-    let listener = tokio::net::TcpListener::bind(options.addr)
-        .await
-        .map_err(|e| Failure(format!("cannot listen on {}: {e}", options.addr)))?;
-    let local = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
     println!("listening on http://{local} (signing key {})", options.key_file.display());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

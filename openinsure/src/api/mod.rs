@@ -90,9 +90,9 @@ pub struct ApiConfig {
     /// How long an idempotency key's first request may run before a retry may take it over.
     /// Set it above the host's request timeout.
     pub idempotency_lease: chrono::Duration,
-    /// The WebSocket origin deal room URLs name (`wss://api.example.com`); `ws://` and the
-    /// request's `Host` when absent.
-    pub public_ws_origin: Option<String>,
+    /// The WebSocket origin deal room URLs name (`wss://api.example.com`). It is configured,
+    /// never taken from a request (whose `Host` header the client writes).
+    pub public_ws_origin: String,
 }
 
 impl Default for ApiConfig {
@@ -102,7 +102,7 @@ impl Default for ApiConfig {
             max_json_depth: 32,
             rate_limit: None,
             idempotency_lease: chrono::Duration::seconds(60),
-            public_ws_origin: None,
+            public_ws_origin: "ws://localhost".to_owned(),
         }
     }
 }
@@ -191,6 +191,7 @@ impl Api {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, v);
         }
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 
@@ -219,6 +220,8 @@ impl Api {
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 response.headers_mut().insert(REQUEST_ID, v);
             }
+            // customer data (claims with PHI first) is never kept by a browser or a proxy
+            response.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
             response
         }
         .instrument(span)
@@ -258,7 +261,11 @@ impl Api {
         }
         if route.public {
             return match route.op {
-                Op::OpenApi => Ok(json_response(StatusCode::OK, self.openapi.clone())),
+                Op::OpenApi => {
+                    let mut r = json_response(StatusCode::OK, self.openapi.clone());
+                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+                    Ok(r)
+                }
                 _ => Err(ApiError::upgrade_required()),
             };
         }
@@ -347,16 +354,19 @@ impl Api {
             query: body::Query::parse(request.uri().query()),
             body: request.body(),
             meta: RequestMeta { ip: peer, user_agent },
-            host: request
-                .headers()
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .or_else(|| request.uri().authority().map(|a| a.as_str()))
-                .map(str::to_owned),
         }
     }
 
     fn authenticate(&self, headers: &HeaderMap, route: &Route) -> Result<Caller, ApiError> {
+        for name in [header::AUTHORIZATION.as_str(), ORG_HEADER, IDEMPOTENCY_KEY] {
+            if headers.get_all(name).iter().nth(1).is_some() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "duplicate_header",
+                    format!("the `{name}` header is given more than once; send it once"),
+                ));
+            }
+        }
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::unauthorized("a bearer token is required"));
         };
@@ -465,6 +475,17 @@ fn fingerprint(request: &Request<Bytes>) -> [u8; 32] {
     h.update([0]);
     h.update(request.uri().query().unwrap_or("").as_bytes());
     h.update([0]);
-    h.update(request.body());
+    // the body's JSON meaning, not its bytes: other whitespace or key order is the same request
+    // (object keys serialize sorted); a body that is not JSON is compared byte for byte
+    match openinsure_core::json::parse(request.body(), 64) {
+        Ok(value) => {
+            h.update([1]);
+            h.update(serde_json::to_vec(&value).unwrap_or_default());
+        }
+        Err(_) => {
+            h.update([2]);
+            h.update(request.body());
+        }
+    }
     h.finalize().into()
 }

@@ -53,6 +53,16 @@ fn error_response(description: &str) -> Value {
     })
 }
 
+/// A path parameter's schema: ids are UUIDs, a ledger account is one of the chart's names.
+fn path_schema(name: &str) -> Value {
+    if name == "account" {
+        let names: Vec<&str> = openinsure_ledger::chart::AccountType::ALL.iter().map(|t| t.name()).collect();
+        json!({ "type": "string", "enum": names })
+    } else {
+        json!({ "type": "string", "format": "uuid" })
+    }
+}
+
 fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value {
     let data: Schema = (route.response)(generator);
     let mut envelope = json!({
@@ -68,12 +78,12 @@ fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value 
         .path
         .split('/')
         .filter_map(|seg| seg.strip_prefix(':'))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema(name) }))
         .collect();
     if route.list {
         parameters.push(json!({ "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } }));
         parameters.push(
-            json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "default": 0 } }),
+            json!({ "name": "offset", "in": "query", "schema": { "type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0 } }),
         );
     }
     for q in route.query {
@@ -104,8 +114,14 @@ fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value 
             error_response("a conflicting change, or the idempotency key's first request is still running"),
         );
         responses.insert("413".into(), error_response("the body is too large"));
+        responses.insert("415".into(), error_response("the body is not `application/json`"));
         responses.insert("422".into(), error_response("a business rule refused (with `flags` when pre-bind checks failed), or an idempotency key reused with another body"));
         responses.insert("429".into(), error_response("rate limited: see `Retry-After`"));
+        responses.insert("500".into(), error_response("the server failed; the details are in its log"));
+        responses.insert("503".into(), error_response("the request took longer than the host allows"));
+    }
+    if route.op == super::Op::RoomConnect {
+        responses.insert("426".into(), error_response("connect with a WebSocket upgrade"));
     }
     let mut op = json!({
         "operationId": route.operation_id,
