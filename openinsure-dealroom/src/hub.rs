@@ -754,7 +754,7 @@ impl Hub {
             Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
         };
         let state = self.doc.transact().state_vector();
-        // what the room applies and stores: the update without what the room has already
+        // what the room applies: the update without what the room has already
         let mut applied = Cow::Borrowed(bytes);
         if overlaps(&update, &state) {
             match yrs::diff_updates_v1(bytes, &state.encode_v1()).and_then(|d| Ok((Update::decode_v1(&d)?, d))) {
@@ -779,7 +779,7 @@ impl Hub {
             );
             return refuse_with("invalid_update", message);
         }
-        let (outcome, stranded) = {
+        let (outcome, stranded, integrated) = {
             let mut txn = self.doc.transact_mut();
             let outcome = txn.apply_update(update);
             // what yrs could not integrate (only a forged update: references in a cycle) leaves
@@ -788,7 +788,10 @@ impl Hub {
             if stranded {
                 txn.prune_pending();
             }
-            (outcome, stranded)
+            // what the document took in, as yrs writes it: the store keeps this rather than the
+            // client's bytes, so that replaying it in one transaction gives the same document
+            // (yrs resolves a parent given by ID differently once a deleted one was collected)
+            (outcome, stranded, txn.encode_update_v1())
         };
         if let Err(e) = outcome {
             self.rewrite = true;
@@ -803,7 +806,7 @@ impl Hub {
         let mut effects = Vec::with_capacity(self.conns.len() + 1);
         let frame = Frame::Binary(bytes.into());
         self.broadcast(&frame, Some(conn), &mut effects);
-        self.pending.push(applied.into_owned());
+        self.pending.push(integrated);
         if self.pending.len() >= self.config.persist_every as usize {
             effects.push(self.checkpoint());
         }
