@@ -9,8 +9,10 @@
 //! - Client-supplied Yjs bytes (binary frames, state vectors) pass the [`guard`]
 //!   before `yrs` decodes them; a frame it refuses gets the same `invalid_update` or
 //!   `invalid_state_vector` error frame as one `yrs` cannot decode.
-//! - An update that would leave a hole in a client's clocks (it depends on edits the room never
-//!   received) is refused with `invalid_update` rather than integrated around the hole.
+//! - An update that depends on edits the room never received (it would leave a hole in a
+//!   client's clocks, or refers to an origin, parent or deleted clock the room lacks) is refused
+//!   with `invalid_update` rather than kept pending; one that repeats what the room has is first
+//!   cut down to what it lacks. The store receives what the document took in, as `yrs` writes it.
 //! - Binary frames are Yjs updates: from a participant who may edit, applied to the server's
 //!   document and relayed to the others; persisted every [`HubConfig::persist_every`] updates and
 //!   when the last client leaves. From anyone else: an `error` frame (`edit_forbidden`), and
@@ -746,38 +748,47 @@ impl Hub {
         if !member.permissions.can_edit {
             return refuse_with("edit_forbidden", "you may not edit the notepad: the update was not applied".into());
         }
-        if let Err(e) = guard::check_update_v1(bytes) {
-            return refuse_with("invalid_update", format!("not a Yjs update: {e}"));
-        }
-        let mut update = match Update::decode_v1(bytes) {
-            Ok(u) => u,
-            Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
+        let integrated = match self.integrate(bytes) {
+            Ok(integrated) => integrated,
+            Err(r) => return refuse_with(r.code, r.message),
         };
+        let mut effects = Vec::with_capacity(self.conns.len() + 1);
+        let frame = Frame::Binary(bytes.into());
+        self.broadcast(&frame, Some(conn), &mut effects);
+        self.pending.push(integrated);
+        if self.pending.len() >= self.config.persist_every as usize {
+            effects.push(self.checkpoint());
+        }
+        effects
+    }
+
+    /// Applies a client's update to the notepad, or refuses it (`invalid_update`): checked by the
+    /// [`guard`] before `yrs` decodes it, cut down to what the room lacks, refused when it depends
+    /// on edits the room never received. Returns what the document took in, as `yrs` writes it.
+    fn integrate(&mut self, bytes: &[u8]) -> Result<Vec<u8>, Refusal> {
+        let invalid = |message: String| refuse("invalid_update", message);
+        guard::check_update_v1(bytes).map_err(|e| invalid(format!("not a Yjs update: {e}")))?;
+        let mut update = Update::decode_v1(bytes).map_err(|e| invalid(format!("not a Yjs update: {e}")))?;
         let state = self.doc.transact().state_vector();
         // what the room applies: the update without what the room has already
         let mut applied = Cow::Borrowed(bytes);
         if overlaps(&update, &state) {
-            match yrs::diff_updates_v1(bytes, &state.encode_v1()).and_then(|d| Ok((Update::decode_v1(&d)?, d))) {
-                Ok((trimmed, d)) => {
-                    update = trimmed;
-                    applied = Cow::Owned(d);
-                }
-                Err(e) => return refuse_with("invalid_update", format!("not a Yjs update: {e}")),
-            }
+            let trimmed = yrs::diff_updates_v1(bytes, &state.encode_v1())
+                .map_err(|e| invalid(format!("not a Yjs update: {e}")))?;
+            update = Update::decode_v1(&trimmed).map_err(|e| invalid(format!("not a Yjs update: {e}")))?;
+            applied = Cow::Owned(trimmed);
         }
         if let Some((client, clock)) = hole(&update, &state) {
-            let message = format!(
+            return Err(invalid(format!(
                 "the update starts client {client}'s edits at clock {clock}, past what the room has: \
                  it depends on edits that never reached the room"
-            );
-            return refuse_with("invalid_update", message);
+            )));
         }
         if let Some((client, clock)) = missing_reference(&applied, &update, &state) {
-            let message = format!(
+            return Err(invalid(format!(
                 "the update refers to client {client}'s clock {clock}, which the room does not have: \
                  it depends on edits that never reached the room"
-            );
-            return refuse_with("invalid_update", message);
+            )));
         }
         let (outcome, stranded, integrated) = {
             let mut txn = self.doc.transact_mut();
@@ -795,22 +806,17 @@ impl Hub {
         };
         if let Err(e) = outcome {
             self.rewrite = true;
-            return refuse_with("invalid_update", format!("the update could not be applied: {e}"));
+            return Err(invalid(format!("the update could not be applied: {e}")));
         }
         if stranded {
             self.rewrite = true;
-            let message = "part of the update could not be integrated (its blocks refer to each other in a cycle): \
-                           only the rest was applied";
-            return refuse_with("invalid_update", message.into());
+            return Err(invalid(
+                "part of the update could not be integrated (its blocks refer to each other in a cycle): \
+                 only the rest was applied"
+                    .into(),
+            ));
         }
-        let mut effects = Vec::with_capacity(self.conns.len() + 1);
-        let frame = Frame::Binary(bytes.into());
-        self.broadcast(&frame, Some(conn), &mut effects);
-        self.pending.push(integrated);
-        if self.pending.len() >= self.config.persist_every as usize {
-            effects.push(self.checkpoint());
-        }
-        effects
+        Ok(integrated)
     }
 
     /// The pending updates merged and appended, or every [`HubConfig::compact_every`] appends
