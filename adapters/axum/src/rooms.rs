@@ -50,6 +50,16 @@ pub struct RoomHostConfig {
     /// The largest WebSocket message the transport accepts (the hub refuses smaller ones over
     /// its own limits with an error frame; beyond this the connection is closed with 1009).
     pub max_message_bytes: usize,
+    /// Frames one connection may send per second, sustained. A client sending faster is
+    /// throttled: the server stops reading from it until the rate allows (TCP backpressure), so
+    /// a burst is slowed down, never dropped, and the room's other clients are not flooded.
+    pub inbound_per_second: u32,
+    /// Frames one connection may send at once before the rate applies.
+    pub inbound_burst: u32,
+    /// Binary frames larger than this, and state-vector syncs, are handled off the runtime's
+    /// worker threads (`block_in_place`), so a large Yjs update in one room never stalls the
+    /// other rooms and the API.
+    pub heavy_frame_bytes: usize,
     /// The hub's limits.
     pub hub: HubConfig,
 }
@@ -61,10 +71,16 @@ impl Default for RoomHostConfig {
             idle_unload: Duration::from_secs(30),
             ping_every: Duration::from_secs(20),
             max_message_bytes: 4 << 20,
+            inbound_per_second: 50,
+            inbound_burst: 100,
+            heavy_frame_bytes: 16 * 1024,
             hub: HubConfig::default(),
         }
     }
 }
+
+/// How long a connection the server closes stays open for the client to read the close frame.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
 enum Persist {
     Message(OrgId, ChatMessage),
@@ -82,7 +98,7 @@ enum Command {
         user: UserId,
         state_vector: Option<Vec<u8>>,
         out: mpsc::Sender<Frame>,
-        kick: oneshot::Sender<()>,
+        close: mpsc::Sender<CloseFrame>,
     },
     Text {
         conn: u64,
@@ -301,8 +317,9 @@ impl RoomHost {
     ) {
         let conn = self.inner.next_conn.fetch_add(1, Ordering::Relaxed);
         let (out_tx, mut out_rx) = mpsc::channel::<Frame>(self.inner.config.outbound_queue.max(1));
-        let (kick_tx, mut kick_rx) = oneshot::channel::<()>();
-        if room.send(Command::Connect { conn, user, state_vector, out: out_tx, kick: kick_tx }).await.is_err() {
+        let (close_tx, mut close_rx) = mpsc::channel::<CloseFrame>(2);
+        let connect = Command::Connect { conn, user, state_vector, out: out_tx, close: close_tx.clone() };
+        if room.send(connect).await.is_err() {
             return;
         }
         let (mut sink, mut stream) = socket.split();
@@ -315,6 +332,17 @@ impl RoomHost {
             ping.tick().await;
             loop {
                 tokio::select! {
+                    // a close the server decided on goes first, before the end of the queue
+                    biased;
+                    close = close_rx.recv() => {
+                        if let Some(close) = close {
+                            let _ = sink.send(Message::Close(Some(close))).await;
+                            // keep the socket open a moment so the client reads the close frame
+                            // before the kernel resets a connection with unread input
+                            tokio::time::sleep(CLOSE_LINGER).await;
+                        }
+                        break;
+                    }
                     frame = out_rx.recv() => {
                         let message = match frame {
                             Some(Frame::Text(t)) => Message::Text(t.as_ref().into()),
@@ -324,11 +352,6 @@ impl RoomHost {
                         if sink.send(message).await.is_err() {
                             break;
                         }
-                    }
-                    _ = &mut kick_rx => {
-                        let close = CloseFrame { code: 1013, reason: "too slow: reconnect with your state vector".into() };
-                        let _ = sink.send(Message::Close(Some(close))).await;
-                        break;
                     }
                     _ = ping.tick() => {
                         let silent_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX) - heard.load(Ordering::Relaxed);
@@ -348,7 +371,18 @@ impl RoomHost {
         // the connection ends when the client closes or goes away, or when the writer gives up
         // on it (too slow, or silent past the ping timeout)
         let mut writer_done = false;
+        let mut bucket = Throttle::new(self.inner.config.inbound_burst, self.inner.config.inbound_per_second);
         loop {
+            // a client over its rate is not read from until the rate allows: slowed, not dropped
+            if let Some(wait) = bucket.take(tokio::time::Instant::now()) {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = &mut writer => {
+                        writer_done = true;
+                        break;
+                    }
+                }
+            }
             let message = tokio::select! {
                 m = stream.next() => m,
                 _ = &mut writer => {
@@ -356,7 +390,21 @@ impl RoomHost {
                     break;
                 }
             };
-            let Some(Ok(message)) = message else { break };
+            let message = match message {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    // the transport refused the frame: over the size limit is 1009, as documented
+                    let text = e.to_string();
+                    let close = if text.contains("too long") || text.contains("Space limit") {
+                        CloseFrame { code: close_code::SIZE, reason: "message too big".into() }
+                    } else {
+                        CloseFrame { code: close_code::PROTOCOL, reason: "protocol error".into() }
+                    };
+                    let _ = close_tx.try_send(close);
+                    break;
+                }
+                None => break,
+            };
             last_heard.store(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX), Ordering::Relaxed);
             let command = match message {
                 Message::Text(t) => Command::Text { conn, text: t.as_str().to_owned() },
@@ -383,7 +431,40 @@ async fn ask<T>(tx: &mpsc::Sender<Command>, make: impl FnOnce(Reply<T>) -> Comma
 
 struct Conn {
     out: mpsc::Sender<Frame>,
-    kick: Option<oneshot::Sender<()>>,
+    close: mpsc::Sender<CloseFrame>,
+}
+
+/// The rate of one connection's inbound frames, as a generic cell rate algorithm: every frame
+/// pushes a theoretical arrival time one interval on; a frame that would put it more than
+/// `burst` intervals ahead of now waits for the difference.
+struct Throttle {
+    interval: Duration,
+    tolerance: Duration,
+    tat: Option<tokio::time::Instant>,
+}
+
+impl Throttle {
+    fn new(burst: u32, per_second: u32) -> Throttle {
+        let interval = Duration::from_nanos(1_000_000_000 / u64::from(per_second.max(1)));
+        Throttle { interval, tolerance: interval * burst.max(1), tat: None }
+    }
+
+    /// Accounts for the next frame; how long to wait before reading it, if at all.
+    fn take(&mut self, now: tokio::time::Instant) -> Option<Duration> {
+        let tat = self.tat.map_or(now, |t| t.max(now)) + self.interval;
+        self.tat = Some(tat);
+        let ahead = tat.saturating_duration_since(now);
+        (ahead > self.tolerance).then(|| ahead - self.tolerance)
+    }
+}
+
+/// Runs `f` off the runtime's worker threads when the runtime has several (a Yjs update or a
+/// state-vector diff that may take milliseconds); inline on a current-thread runtime.
+fn heavy<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 async fn run_room(inner: Arc<Inner>, mut hub: Hub, org: OrgId, mut rx: mpsc::Receiver<Command>) {
@@ -413,12 +494,21 @@ async fn run_room(inner: Arc<Inner>, mut hub: Hub, org: OrgId, mut rx: mpsc::Rec
         let Some(command) = command else { break };
         let now = inner.clock.now();
         let effects = match command {
-            Command::Connect { conn, user, state_vector, out, kick } => {
-                conns.insert(conn, Conn { out, kick: Some(kick) });
+            Command::Connect { conn, user, state_vector, out, close } => {
+                conns.insert(conn, Conn { out, close });
                 idle_since = None;
-                hub.connect(conn, user, state_vector.as_deref())
+                match state_vector {
+                    Some(sv) => heavy(|| hub.connect(conn, user, Some(&sv))),
+                    None => hub.connect(conn, user, None),
+                }
+            }
+            Command::Text { conn, text } if text.contains("\"sync\"") => {
+                heavy(|| hub.text(conn, &text, inner.ids.as_ref(), now))
             }
             Command::Text { conn, text } => hub.text(conn, &text, inner.ids.as_ref(), now),
+            Command::Binary { conn, bytes } if bytes.len() > inner.config.heavy_frame_bytes => {
+                heavy(|| hub.binary(conn, &bytes))
+            }
             Command::Binary { conn, bytes } => hub.binary(conn, &bytes),
             Command::Disconnect { conn } => {
                 conns.remove(&conn);
@@ -500,11 +590,10 @@ fn carry_out(inner: &Inner, org: OrgId, hub: &mut Hub, conns: &mut HashMap<u64, 
         }
         let now = inner.clock.now();
         for conn in slow {
-            if let Some(mut c) = conns.remove(&conn) {
+            if let Some(c) = conns.remove(&conn) {
                 tracing::warn!(room_id = %hub.room().id, conn, "client too slow: disconnected");
-                if let Some(kick) = c.kick.take() {
-                    let _ = kick.send(());
-                }
+                let close = CloseFrame { code: 1013, reason: "too slow: reconnect with your state vector".into() };
+                let _ = c.close.try_send(close);
                 queue.extend(hub.disconnect(conn, now));
             }
         }
@@ -598,5 +687,23 @@ impl RoomGateway for RoomHost {
             let _ = tx.send(Command::Changed { room: room.clone(), participants: participants.to_vec() }).await;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_applies() {
+        let t0 = tokio::time::Instant::now();
+        let mut t = Throttle::new(3, 10);
+        assert_eq!((t.take(t0), t.take(t0), t.take(t0)), (None, None, None), "the burst");
+        assert_eq!(t.take(t0), Some(Duration::from_millis(100)));
+        assert_eq!(t.take(t0), Some(Duration::from_millis(200)), "each frame waits its turn");
+        // after a quiet second the burst is back
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!((t.take(later), t.take(later), t.take(later)), (None, None, None));
+        assert!(t.take(later).is_some());
     }
 }

@@ -675,3 +675,129 @@ async fn a_silent_client_is_let_go_after_missed_pings() {
     send(&mut a, json!({ "type": "chat", "content": "still here" })).await;
     assert_eq!(expect(&mut a, "chat").await["message"]["content"], "still here");
 }
+
+/// The next close frame (other frames skipped).
+async fn close_code_of(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Close(c))) => return c.map(|c| u16::from(c.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => {
+                eprintln!("read error before a close frame: {e}");
+                return None;
+            }
+            None => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_transport_limit_closes_with_1009() {
+    let config = RoomHostConfig { max_message_bytes: 128 * 1024, ..RoomHostConfig::default() };
+    let s = start_with(Arc::new(MemoryDealRooms::default()), config).await;
+    let (lead, other) = (who(1, Role::Underwriter), who(2, Role::Underwriter));
+    let room = s.room(&lead, &[(&other, "underwriter")]).await;
+    let (mut a, _) = s.join(&room, &lead).await;
+    let (mut b, _) = s.join(&room, &other).await;
+    expect(&mut a, "participant_joined").await;
+    let _ = a.send(Message::Binary(vec![0u8; 200 * 1024].into())).await;
+    assert_eq!(close_code_of(&mut a).await, Some(1009), "message too big, as documented");
+    // the room goes on for everyone else
+    send(&mut b, json!({ "type": "chat", "content": "still here" })).await;
+    assert_eq!(expect(&mut b, "chat").await["message"]["content"], "still here");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn count_bombs_get_error_frames_and_the_room_answers_the_next_chat() {
+    let s = start().await;
+    let (lead, viewer) = (who(1, Role::Underwriter), who(3, Role::Producer));
+    let room = s.room(&lead, &[(&viewer, "viewer")]).await;
+    let (mut a, _) = s.join(&room, &lead).await;
+    let (mut v, _) = s.join(&room, &viewer).await;
+    expect(&mut a, "participant_joined").await;
+    let bomb = vec![0xffu8, 0xff, 0xff, 0xff, 0x0f];
+    // an editor's update, a viewer's sync state vector
+    a.send(Message::Binary(bomb.clone().into())).await.unwrap();
+    assert_eq!(expect(&mut a, "error").await["code"], "invalid_update");
+    send(&mut v, json!({ "type": "sync", "stateVector": "/////w8=" })).await;
+    assert_eq!(expect(&mut v, "error").await["code"], "invalid_state_vector");
+    send(&mut a, json!({ "type": "chat", "content": "answered" })).await;
+    assert_eq!(expect(&mut v, "chat").await["message"]["content"], "answered");
+    // connecting with the bomb as `sv`: an error frame, then the room as usual
+    let ticket = s.ok("GET", &format!("/v1/deal-rooms/{room}/ws"), &viewer, None).await;
+    let url = format!("{}&sv=%2F%2F%2F%2F%2Fw8%3D", ticket["wsUrl"].as_str().unwrap());
+    let (mut w, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(expect(&mut w, "init").await["type"], "init");
+    assert_eq!(expect(&mut w, "error").await["code"], "invalid_state_vector");
+    let health = s.http.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert!(health.status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_a_thousand_chats_is_throttled_and_nothing_is_lost() {
+    // a faster rate than the default so the test is quick; the burst is still ten times the bucket
+    let config = RoomHostConfig { inbound_per_second: 250, ..RoomHostConfig::default() };
+    let s = start_with(Arc::new(MemoryDealRooms::default()), config).await;
+    let (lead, reader) = (who(1, Role::Underwriter), who(2, Role::Underwriter));
+    let room = s.room(&lead, &[(&reader, "underwriter")]).await;
+    let (mut a, _) = s.join(&room, &lead).await;
+    let (mut b, _) = s.join(&room, &reader).await;
+    expect(&mut a, "participant_joined").await;
+    let n = 1000;
+    let (mut sink, mut stream) = a.split();
+    let sender = tokio::spawn(async move {
+        for i in 0..n {
+            let m = json!({ "type": "chat", "content": format!("burst {i}") });
+            sink.send(Message::Text(m.to_string().into())).await.unwrap();
+        }
+        sink
+    });
+    // the sender reads its own echoes too, as a real client does
+    let echoes = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < n {
+            match tokio::time::timeout(Duration::from_secs(60), stream.next()).await.expect("echoes keep coming") {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "chat" {
+                        seen += 1;
+                    }
+                    assert_ne!(v["type"], "error", "{v}");
+                }
+                Some(Ok(Message::Close(c))) => panic!("the sender was cut off: {c:?}"),
+                Some(Ok(_)) => {}
+                other => panic!("the sender's connection ended: {other:?}"),
+            }
+        }
+        seen
+    });
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        let m = tokio::time::timeout(Duration::from_secs(60), b.next()).await.expect("the reader keeps up").unwrap();
+        match m.unwrap() {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "chat" {
+                    got.push(v["message"]["content"].as_str().unwrap().to_owned());
+                }
+            }
+            Message::Close(c) => panic!("the reader was cut off: {c:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(echoes.await.unwrap(), n);
+    let _ = sender.await.unwrap();
+    let expected: Vec<String> = (0..n).map(|i| format!("burst {i}")).collect();
+    assert_eq!(got, expected, "every accepted message, in order, none lost");
+    s.rooms.drain().await;
+    let stored = s
+        .store
+        .messages(
+            OrgId::from_uuid(uuid::Uuid::from_u128(1)),
+            room.parse().unwrap(),
+            openinsure_core::store::Page::new(200, 0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 200, "persisted too (the newest page)");
+}
