@@ -155,9 +155,11 @@ pub struct NewRoom {
     /// The submission.
     pub submission_id: SubmissionId,
     /// A title, 1 to 200 characters.
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub title: String,
     /// A description, at most 2,000 characters.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 2000), pattern(openinsure_core::text::TEXT_PATTERN))]
     pub description: Option<String>,
     /// Whether brokers may be added.
     #[serde(default)]
@@ -183,15 +185,19 @@ pub struct NewParticipant {
     pub can_chat: Option<bool>,
     /// A display name.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub name: Option<String>,
     /// An email address.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 320), pattern(openinsure_core::text::LINE_PATTERN))]
     pub email: Option<String>,
     /// A broker's firm id.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub external_org_id: Option<String>,
     /// A broker's firm name.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub external_org_name: Option<String>,
     /// Notifications (on unless turned off).
     #[serde(default)]
@@ -229,9 +235,11 @@ pub struct RoomPatch {
     pub status: Option<RoomStatus>,
     /// A new title.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub title: Option<String>,
     /// A new description.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 2000), pattern(openinsure_core::text::TEXT_PATTERN))]
     pub description: Option<String>,
     /// Whether brokers may be added.
     #[serde(default)]
@@ -271,12 +279,17 @@ impl From<RoomError> for openinsure_core::Error {
     }
 }
 
-fn check_text(errors: &mut FieldErrors, path: &str, value: &str, min: usize, max: usize) {
-    let n = value.chars().count();
-    if n < min || value.trim().is_empty() && min > 0 {
-        errors.push(path, format!("must have at least {min} character(s)"));
-    } else if n > max {
-        errors.push(path, format!("must have at most {max} characters"));
+/// One line (a title, a name): the core text rule, no control characters at all.
+fn check_line(errors: &mut FieldErrors, path: &str, value: &str, max: usize) {
+    if let Err(reason) = openinsure_core::text::check_line(value, max) {
+        errors.push(path, reason);
+    }
+}
+
+/// Multi-line text (a description): newline and tab allowed, no other control character.
+fn check_text(errors: &mut FieldErrors, path: &str, value: &str, max: usize) {
+    if let Err(reason) = openinsure_core::text::check_text(value, max) {
+        errors.push(path, reason);
     }
 }
 
@@ -290,9 +303,9 @@ impl DealRoom {
         now: DateTime<Utc>,
     ) -> Result<(DealRoom, Participant), RoomError> {
         let mut errors = FieldErrors::default();
-        check_text(&mut errors, "title", &input.title, 1, 200);
+        check_line(&mut errors, "title", &input.title, 200);
         if let Some(d) = &input.description {
-            check_text(&mut errors, "description", d, 0, 2000);
+            check_text(&mut errors, "description", d, 2000);
         }
         if !errors.is_empty() {
             return Err(RoomError::Invalid(errors));
@@ -337,10 +350,10 @@ impl DealRoom {
         }
         let mut errors = FieldErrors::default();
         if let Some(t) = &patch.title {
-            check_text(&mut errors, "title", t, 1, 200);
+            check_line(&mut errors, "title", t, 200);
         }
         if let Some(d) = &patch.description {
-            check_text(&mut errors, "description", d, 0, 2000);
+            check_text(&mut errors, "description", d, 2000);
         }
         if !errors.is_empty() {
             return Err(RoomError::Invalid(errors));
@@ -393,7 +406,7 @@ impl DealRoom {
             ("externalOrgName", &input.external_org_name, 200),
         ] {
             if let Some(v) = v {
-                check_text(&mut errors, path, v, 1, max);
+                check_line(&mut errors, path, v, max);
             }
         }
         if let Some(e) = &input.email
