@@ -68,7 +68,7 @@ pub struct Decision {
 /// Decides permissions. A SpiceDB client, or [`RelationshipAuthorizer`].
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait Authorizer: Send + Sync {
+pub trait Authorizer: crate::ports::MaybeSendSync {
     /// Checks a permission.
     async fn check(&self, request: &AuthzRequest) -> Result<Decision>;
 

@@ -10,13 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 /// Tells the time.
-pub trait Clock: Send + Sync {
+pub trait Clock: crate::ports::MaybeSendSync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
 }
 
 /// Mints unique ids.
-pub trait IdGen: Send + Sync {
+pub trait IdGen: crate::ports::MaybeSendSync {
     /// A new UUID, never returned before by this generator.
     fn next_uuid(&self) -> Uuid;
 }

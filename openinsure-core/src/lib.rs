@@ -3,7 +3,6 @@
 // `#[derive(PhiRecord)]` names `::openinsure_core`; this lets it work inside this crate too.
 extern crate self as openinsure_core;
 
-pub mod auth;
 pub mod authority;
 pub mod authz;
 pub mod billing;
@@ -21,6 +20,7 @@ pub mod money;
 pub mod money_id;
 pub mod phi;
 pub mod policy;
+pub mod ports;
 pub mod quote;
 #[cfg(any(test, feature = "testkit"))]
 pub mod samples;

@@ -62,7 +62,7 @@ impl Default for Page {
 /// Submissions, by org.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait SubmissionStore: Send + Sync {
+pub trait SubmissionStore: crate::ports::MaybeSendSync {
     /// Stores a new submission. [`Error::Conflict`](crate::Error::Conflict) if the id exists.
     async fn insert_submission(&self, org: OrgId, submission: &Submission) -> Result<()>;
 
@@ -79,7 +79,7 @@ pub trait SubmissionStore: Send + Sync {
 /// Quotes, by org.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait QuoteStore: Send + Sync {
+pub trait QuoteStore: crate::ports::MaybeSendSync {
     /// Stores a new quote. [`Error::Conflict`](crate::Error::Conflict) if the id exists.
     async fn insert_quote(&self, org: OrgId, quote: &Quote) -> Result<()>;
 
@@ -93,7 +93,7 @@ pub trait QuoteStore: Send + Sync {
 /// Delegated-authority agreements and their usage, by org.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait DaStore: Send + Sync {
+pub trait DaStore: crate::ports::MaybeSendSync {
     /// Stores a new agreement. [`Error::Conflict`](crate::Error::Conflict) if the id exists.
     async fn insert_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<()>;
 
@@ -113,7 +113,7 @@ pub trait DaStore: Send + Sync {
 /// The authority matrix: profiles, assignments and referral rules, by org.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait AuthorityStore: Send + Sync {
+pub trait AuthorityStore: crate::ports::MaybeSendSync {
     /// Stores a new profile.
     async fn insert_profile(&self, org: OrgId, profile: &AuthorityProfile) -> Result<()>;
 
@@ -146,7 +146,7 @@ pub trait AuthorityStore: Send + Sync {
 /// one atomic step: all of it or none of it.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait ReferralStore: Send + Sync {
+pub trait ReferralStore: crate::ports::MaybeSendSync {
     /// Stores a new referral with its `created` activity and events.
     async fn insert_referral(
         &self,
@@ -219,7 +219,7 @@ pub enum BindOutcome {
 /// Records whose `org_id` is not `org` are refused with [`Error::Forbidden`](crate::Error::Forbidden).
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait BindStore: Send + Sync {
+pub trait BindStore: crate::ports::MaybeSendSync {
     /// Binds atomically; see the trait's contract.
     async fn bind(&self, org: OrgId, commit: &BindCommit) -> Result<BindOutcome>;
 
@@ -231,7 +231,7 @@ pub trait BindStore: Send + Sync {
 /// Policies, by org. Every write appends its events to the outbox in the same atomic step.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait PolicyStore: Send + Sync {
+pub trait PolicyStore: crate::ports::MaybeSendSync {
     /// The policy, or [`Error::NotFound`](crate::Error::NotFound).
     async fn get_policy(&self, org: OrgId, id: PolicyId) -> Result<Policy>;
 
@@ -257,7 +257,7 @@ pub trait PolicyStore: Send + Sync {
 /// orgs, and each envelope carries its org.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait Outbox: Send + Sync {
+pub trait Outbox: crate::ports::MaybeSendSync {
     /// Undelivered events, oldest first, at most `limit`.
     async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>>;
 
@@ -272,7 +272,7 @@ pub trait Outbox: Send + Sync {
 /// carry PHI: adapters keep them in the system of record only, never in an edge store.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait ClaimStore: Send + Sync {
+pub trait ClaimStore: crate::ports::MaybeSendSync {
     /// Stores a new claim and its events. `Conflict` on a taken id.
     async fn insert_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<()>;
 
@@ -298,7 +298,7 @@ pub trait ClaimStore: Send + Sync {
 /// removed. Another org's ids are invisible: the same id in two orgs is two ids.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait MoneyIdStore: Send + Sync {
+pub trait MoneyIdStore: crate::ports::MaybeSendSync {
     /// Registers `id` as standing for `money` in the org; see the trait's contract.
     async fn register_money_id(&self, org: OrgId, id: uuid::Uuid, money: &MoneyUse) -> Result<Registration>;
 }

@@ -7,7 +7,6 @@ pub mod room;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-pub mod token;
 
 pub use hub::{ConnId, Effect, Frame, Hub, HubConfig, Member};
 pub use protocol::{Annotation, ChatMessage, ClientMessage, ServerEvent};

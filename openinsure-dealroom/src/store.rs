@@ -12,7 +12,7 @@ use crate::room::{DealRoom, Participant, RoomStatus};
 /// Where deal rooms live. Every method takes the caller's org; another org's room is `NotFound`.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait DealRoomStore: Send + Sync {
+pub trait DealRoomStore: openinsure_core::ports::MaybeSendSync {
     /// Stores a new room with its lead participant. `Conflict` when the submission has a room.
     async fn insert_room(&self, org: OrgId, room: &DealRoom, lead: &Participant) -> Result<()>;
 

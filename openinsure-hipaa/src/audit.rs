@@ -668,7 +668,7 @@ pub fn purgeable_months(months: impl IntoIterator<Item = AuditMonth>, today: Nai
 /// returned.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait PhiAuditLog: Send + Sync {
+pub trait PhiAuditLog: openinsure_core::ports::MaybeSendSync {
     /// Appends an entry to `org`'s chain and returns it as stored.
     async fn append(&self, org: OrgId, draft: &AuditDraft) -> Result<AuditEntry>;
 

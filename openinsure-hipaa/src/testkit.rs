@@ -170,6 +170,7 @@ pub async fn phi_audit_log(log: &dyn PhiAuditLog, run: u64) {
     assert_eq!(records.len(), 64, "every append is in the chain once");
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Appends `per_task * tasks` entries to one org from `tasks` threads at once (through clones of
 /// a backend that shares its state), then checks the chain: the concurrency half of the contract
 /// for backends that can be cloned across threads.

@@ -28,7 +28,7 @@ pub struct BackendError(pub String);
 /// A double-entry ledger engine shaped after TigerBeetle.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait LedgerBackend: Send + Sync {
+pub trait LedgerBackend: openinsure_core::ports::MaybeSendSync {
     /// Creates accounts; returns the failures by index.
     async fn create_accounts(&self, accounts: &[Account]) -> Result<Vec<Failure<CreateAccountError>>, BackendError>;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::ids::{AnnotationId, DealRoomId};
 use openinsure_core::store::Page;
 use openinsure_core::submission::LineOfBusiness;
@@ -50,7 +50,7 @@ pub fn room_cross_org(role: Role) -> bool {
 /// A room's live instance, as the host runs it.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait RoomGateway: Send + Sync {
+pub trait RoomGateway: openinsure_core::ports::MaybeSendSync {
     /// The live room's summary (loading it when it is not running).
     async fn state(&self, room: &DealRoom) -> Result<RoomState>;
     /// The messages in the live room's memory, oldest first.
@@ -240,13 +240,13 @@ impl App {
             return Err(Error::Rule { code: "room_closed", message: format!("deal room `{id}` is closed") });
         }
         let now = self.clock.now();
-        let token = openinsure_dealroom::token::issue(keys, caller, room.id, &room.durable_object_id, now)
+        let token = openinsure_auth::room::issue(keys, caller, room.id, &room.durable_object_id, now)
             .map_err(|e| Error::Backend(e.to_string()))?;
         Ok(WsTicket {
             ws_url: format!("{}/v1/deal-rooms/{}/connect?token={token}", base.trim_end_matches('/'), room.id),
             durable_object_id: room.durable_object_id,
             submission_id: room.submission_id,
-            expires_at: now + openinsure_dealroom::token::WS_TOKEN_LIFETIME,
+            expires_at: now + openinsure_auth::room::WS_TOKEN_LIFETIME,
         })
     }
 

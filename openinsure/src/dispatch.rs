@@ -16,7 +16,7 @@ use crate::error::Result;
 /// Receives domain events.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait Subscriber: Send + Sync {
+pub trait Subscriber: openinsure_core::ports::MaybeSendSync {
     /// A name for logs.
     fn name(&self) -> &str;
 
@@ -110,7 +110,8 @@ mod tests {
         fail_first: AtomicUsize,
     }
 
-    #[async_trait]
+    #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+    #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
     impl Subscriber for Recorder {
         fn name(&self) -> &str {
             "recorder"

@@ -14,7 +14,7 @@ use http::{HeaderMap, Request, StatusCode};
 use openinsure::api::{Api, ApiConfig, ROUTES, RateLimit};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_hipaa::{AuditAction, PhiAuditLogExt, REDACTED};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::{Captured, acme, caller, org, world};
 use openinsure::api::Api;
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::Role;
 use openinsure_memory::audit::MemoryAuditLog;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::{acme, caller, world};
 use http::{Request, StatusCode};
 use openinsure::api::{Api, ApiConfig};
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_memory::MemoryDealRooms;
@@ -201,10 +201,10 @@ async fn lists_participants_closing_and_tickets() {
     // the configured origin, never the request's Host header (which this client set to something else)
     assert!(url.starts_with(&format!("wss://rooms.example/v1/deal-rooms/{room}/connect?token=")), "{url}");
     let token = url.split("token=").nth(1).unwrap();
-    let claims = openinsure_dealroom::token::verify(&h.keys, token, room.parse().unwrap(), h.clock.now()).unwrap();
+    let claims = openinsure_auth::room::verify(&h.keys, token, room.parse().unwrap(), h.clock.now()).unwrap();
     assert_eq!(claims.sub, actuary.user_id);
     assert!(
-        openinsure_dealroom::token::verify(
+        openinsure_auth::room::verify(
             &h.keys,
             token,
             room.parse().unwrap(),

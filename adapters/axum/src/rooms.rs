@@ -267,9 +267,9 @@ impl RoomHost {
         let Some(token) = param("token") else {
             return refuse(http::StatusCode::UNAUTHORIZED, "unauthorized", "a `token` query parameter is required");
         };
-        let claims = match openinsure_dealroom::token::verify(api.keys(), token, room_id, self.inner.clock.now()) {
+        let claims = match openinsure_auth::room::verify(api.keys(), token, room_id, self.inner.clock.now()) {
             Ok(c) => c,
-            Err(e @ openinsure_dealroom::token::WsTokenError::WrongRoom { .. }) => {
+            Err(e @ openinsure_auth::room::WsTokenError::WrongRoom { .. }) => {
                 return refuse(http::StatusCode::FORBIDDEN, "wrong_room", &e.to_string());
             }
             Err(e) => return refuse(http::StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string()),

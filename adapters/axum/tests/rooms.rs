@@ -11,8 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use openinsure::App;
 use openinsure::api::{Api, ApiConfig};
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure_auth::TokenKeys;
 use openinsure_axum::{HostConfig, RoomHost, RoomHostConfig};
-use openinsure_core::auth::TokenKeys;
 use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::clock::Clock;
 use openinsure_core::ids::{DealRoomId, OrgId, UserId};
@@ -244,7 +244,7 @@ async fn tokens_and_rooms_are_checked_before_the_upgrade() {
         Ok(_) => 101,
     };
     let stored = s.stored_room(&room).await;
-    let expired = openinsure_dealroom::token::issue(
+    let expired = openinsure_auth::room::issue(
         &s.keys,
         &lead,
         room_id,
@@ -255,8 +255,7 @@ async fn tokens_and_rooms_are_checked_before_the_upgrade() {
     let url = format!("{base}/v1/deal-rooms/{room}/connect?token={expired}");
     assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 401, "expired");
     let fresh =
-        openinsure_dealroom::token::issue(&s.keys, &lead, room_id, &stored.durable_object_id, SystemClock.now())
-            .unwrap();
+        openinsure_auth::room::issue(&s.keys, &lead, room_id, &stored.durable_object_id, SystemClock.now()).unwrap();
     let url = format!("{base}/v1/deal-rooms/{other}/connect?token={fresh}");
     assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 403, "another room's token");
     let api_token = s.keys.issue(&lead, SystemClock.now()).unwrap();
@@ -266,7 +265,7 @@ async fn tokens_and_rooms_are_checked_before_the_upgrade() {
     assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 401, "no token");
     // another org's user with a token for a room id that is not theirs: no such room
     let stranger = Caller::new(lead.user_id, OrgId::from_uuid(uuid::Uuid::from_u128(2)), Role::Underwriter);
-    let theirs = openinsure_dealroom::token::issue(&s.keys, &stranger, room_id, "do_x", SystemClock.now()).unwrap();
+    let theirs = openinsure_auth::room::issue(&s.keys, &stranger, room_id, "do_x", SystemClock.now()).unwrap();
     let url = format!("{base}/v1/deal-rooms/{room}/connect?token={theirs}");
     assert_eq!(status(tokio_tungstenite::connect_async(url).await.map(|_| ())), 404);
     // a plain GET is told to upgrade

@@ -9,7 +9,7 @@ use openinsure::App;
 use openinsure::api::{Api, ApiConfig};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::clock::{Clock, FixedClock, SequentialIds};
 use openinsure_core::ids::{OrgId, UserId};

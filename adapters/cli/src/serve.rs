@@ -11,7 +11,7 @@ use openinsure::api::{Api, ApiConfig, RateLimit};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
 use openinsure::system::{SystemClock, UuidV7};
-use openinsure_core::auth::TokenKeys;
+use openinsure_auth::TokenKeys;
 use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};

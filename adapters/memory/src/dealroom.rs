@@ -48,7 +48,8 @@ impl MemoryDealRooms {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl DealRoomStore for MemoryDealRooms {
     async fn insert_room(&self, org: OrgId, room: &DealRoom, lead: &Participant) -> Result<()> {
         if room.org_id != org {

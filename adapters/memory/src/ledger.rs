@@ -396,7 +396,8 @@ fn matches_filter(t: &Transfer, f: &AccountFilter) -> bool {
         && (f.timestamp_max == 0 || t.timestamp <= f.timestamp_max)
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl LedgerBackend for MemoryLedger {
     async fn create_accounts(&self, accounts: &[Account]) -> Result<Vec<Failure<CreateAccountError>>, BackendError> {
         let mut s = self.lock();

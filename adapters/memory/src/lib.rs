@@ -103,7 +103,8 @@ fn page<T: Clone>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
     items.skip(page.offset as usize).take(page.limit.min(openinsure_core::store::MAX_PAGE_LIMIT) as usize).collect()
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl SubmissionStore for MemoryStore {
     async fn insert_submission(&self, org: OrgId, submission: &Submission) -> Result<()> {
         same_org(org, submission.org_id, "submission")?;
@@ -146,7 +147,8 @@ impl SubmissionStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl QuoteStore for MemoryStore {
     async fn insert_quote(&self, org: OrgId, quote: &Quote) -> Result<()> {
         same_org(org, quote.org_id, "quote")?;
@@ -185,7 +187,8 @@ fn nil<T: From<uuid::Uuid>>() -> T {
     T::from(uuid::Uuid::nil())
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl DaStore for MemoryStore {
     async fn insert_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<()> {
         same_org(org, agreement.org_id, "agreement")?;
@@ -231,7 +234,8 @@ impl DaStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl AuthorityStore for MemoryStore {
     async fn insert_profile(&self, org: OrgId, profile: &AuthorityProfile) -> Result<()> {
         same_org(org, profile.org_id, "authority profile")?;
@@ -298,7 +302,8 @@ impl AuthorityStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ReferralStore for MemoryStore {
     async fn insert_referral(
         &self,
@@ -375,7 +380,8 @@ impl ReferralStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl BindStore for MemoryStore {
     async fn bind(&self, org: OrgId, c: &BindCommit) -> Result<BindOutcome> {
         same_org(org, c.policy.org_id, "policy")?;
@@ -440,7 +446,8 @@ impl BindStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl PolicyStore for MemoryStore {
     async fn get_policy(&self, org: OrgId, id: PolicyId) -> Result<Policy> {
         self.read().policies.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("policy", id))
@@ -495,7 +502,8 @@ impl PolicyStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Outbox for MemoryStore {
     async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>> {
         Ok(self.read().outbox.iter().filter(|(_, done)| !done).take(limit as usize).map(|(e, _)| e.clone()).collect())
@@ -516,7 +524,8 @@ impl Outbox for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ClaimStore for MemoryStore {
     async fn insert_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<()> {
         same_org(org, claim.org_id, "claim")?;
@@ -553,7 +562,8 @@ impl ClaimStore for MemoryStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl MoneyIdStore for MemoryStore {
     async fn register_money_id(&self, org: OrgId, id: uuid::Uuid, money: &MoneyUse) -> Result<Registration> {
         let mut t = self.write();

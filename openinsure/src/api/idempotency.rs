@@ -54,7 +54,7 @@ pub enum Begin {
 /// a shared store for hosts with several processes.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-pub trait IdempotencyStore: Send + Sync {
+pub trait IdempotencyStore: openinsure_core::ports::MaybeSendSync {
     /// Reserves the key for a request with `fingerprint`, unless it is already taken.
     /// A reservation older than `lease` is taken over.
     async fn begin(

@@ -20,7 +20,7 @@
 //! use bytes::Bytes;
 //! use openinsure::api::Api;
 //! use openinsure::system::{SystemClock, UuidV7};
-//! use openinsure_core::auth::TokenKeys;
+//! use openinsure_auth::TokenKeys;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let app = openinsure::App::new(
 //!     Arc::new(openinsure_memory::MemoryStore::default()),
@@ -53,7 +53,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use openinsure_core::auth::{AuthError, Claims, TokenKeys};
+use openinsure_auth::{AuthError, Claims, TokenKeys};
 use openinsure_core::ids::OrgId;
 use openinsure_core::tenancy::Caller;
 use sha2::{Digest, Sha256};

@@ -1,8 +1,8 @@
 //! WebSocket tokens: a 5-minute JWT naming the user, org, role and room, signed with the API's
 //! keys. The host checks signature, expiry, and that the token's room is the room being joined.
 
+use crate::{AuthError, TokenKeys};
 use chrono::{DateTime, Duration, Utc};
-use openinsure_core::auth::{AuthError, TokenKeys};
 use openinsure_core::ids::{DealRoomId, OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! Bearer tokens: HS256 JWTs with the seed's claims `{sub, org, role, iat, exp}`.
 //!
 //! [`TokenKeys`] holds one or more HMAC keys, each named by a key id (`kid`), so keys rotate
@@ -11,7 +13,7 @@
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
-//! use openinsure_core::auth::TokenKeys;
+//! use openinsure_auth::TokenKeys;
 //! use openinsure_core::ids::{OrgId, UserId};
 //! use openinsure_core::tenancy::{Caller, Role};
 //!
@@ -34,8 +36,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{OrgId, UserId};
-use crate::tenancy::{Caller, Role};
+use openinsure_core::ids::{OrgId, UserId};
+use openinsure_core::tenancy::{Caller, Role};
+
+pub mod room;
 
 /// The default token lifetime: 8 hours, as the seed's auth worker issues them.
 pub const DEFAULT_LIFETIME: Duration = Duration::hours(8);
