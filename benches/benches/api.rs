@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
         Arc::new(UuidV7),
     );
     let keys = TokenKeys::new("bench", b"bench: a signing secret, 32 bytes").unwrap();
-    let api = Api::new(app, keys.clone());
+    let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()));
     let org = OrgId::from_uuid(Uuid::from_u128(1));
     let producer = Caller::new(UserId::from_uuid(Uuid::from_u128(2)), org, Role::Producer);
     let token = format!("Bearer {}", keys.issue(&producer, chrono::Utc::now()).unwrap());

@@ -13,6 +13,7 @@ pub mod da;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod idempotency;
 pub mod ids;
 pub mod json;
 pub mod lifecycle;

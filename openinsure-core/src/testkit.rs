@@ -587,3 +587,47 @@ pub async fn money_id_races(store: &dyn crate::store::MoneyIdStore, run: u64) {
     assert_eq!(new, 1, "exactly one registration is new: {outcomes:?}");
     assert!(outcomes.iter().all(|o| matches!(o, Ok(_) | Err(Error::MoneyIdReused { .. }))), "{outcomes:?}");
 }
+
+/// The [`IdempotencyStore`](crate::idempotency::IdempotencyStore) contract: reserve, in flight,
+/// mismatch, complete and replay, scopes per user and org, release, a lapsed lease taken over.
+pub async fn idempotency_store(store: &dyn crate::idempotency::IdempotencyStore, run: u64) {
+    use crate::idempotency::{Begin, IdempotencyScope, StoredResponse};
+
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("a valid time");
+    let lease = chrono::Duration::seconds(60);
+    let scope = |user: u64, key: &str| IdempotencyScope {
+        org: OrgId::from_uuid(test_uuid(run, 1)),
+        user: UserId::from_uuid(test_uuid(run, 1000 + user)),
+        key: format!("{key}-{run}"),
+    };
+    let k = scope(1, "k");
+    assert_eq!(store.begin(&k, [1; 32], t0, lease).await.expect("begin"), Begin::Proceed);
+    assert_eq!(store.begin(&k, [1; 32], t0, lease).await.expect("begin"), Begin::InFlight);
+    assert_eq!(store.begin(&k, [2; 32], t0, lease).await.expect("begin"), Begin::Mismatch);
+    let response = StoredResponse { status: 201, body: b"{\"data\":{}}".to_vec() };
+    store.complete(&k, response.clone(), t0).await.expect("complete");
+    assert_eq!(store.begin(&k, [1; 32], t0, lease).await.expect("begin"), Begin::Replay(response.clone()));
+    assert_eq!(store.begin(&k, [2; 32], t0, lease).await.expect("begin"), Begin::Mismatch);
+    store.release(&k).await.expect("release");
+    assert_eq!(
+        store.begin(&k, [1; 32], t0, lease).await.expect("begin"),
+        Begin::Replay(response),
+        "release never frees a completed key"
+    );
+
+    // another user's key of the same name, another org's: other keys
+    assert_eq!(store.begin(&scope(2, "k"), [2; 32], t0, lease).await.expect("begin"), Begin::Proceed);
+    let mut other_org = scope(1, "k");
+    other_org.org = OrgId::from_uuid(test_uuid(run, 2));
+    assert_eq!(store.begin(&other_org, [2; 32], t0, lease).await.expect("begin"), Begin::Proceed);
+
+    // a released reservation is free; an abandoned one lapses after the lease
+    let r = scope(1, "r");
+    assert_eq!(store.begin(&r, [1; 32], t0, lease).await.expect("begin"), Begin::Proceed);
+    store.release(&r).await.expect("release");
+    assert_eq!(store.begin(&r, [1; 32], t0, lease).await.expect("begin"), Begin::Proceed);
+    let almost = t0 + chrono::Duration::seconds(59);
+    assert_eq!(store.begin(&r, [1; 32], almost, lease).await.expect("begin"), Begin::InFlight);
+    let lapsed = t0 + chrono::Duration::seconds(61);
+    assert_eq!(store.begin(&r, [1; 32], lapsed, lease).await.expect("begin"), Begin::Proceed);
+}

@@ -58,7 +58,8 @@ fn harness_with(config: ApiConfig) -> Harness {
         .with_audit_log(Arc::new(audit.clone()))
         .with_deal_rooms(Arc::new(openinsure_memory::MemoryDealRooms::default()));
     let keys = TokenKeys::new("test", SECRET).unwrap();
-    let api = Api::new(app, keys.clone()).with_config(config);
+    let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
+        .with_config(config);
     Harness { api, keys, w, ledger, audit }
 }
 

@@ -32,7 +32,7 @@ fn logs_carry_request_ids_and_no_token_or_phi() {
             let w = world();
             let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
             let keys = TokenKeys::new("test", b"api log tests: 32 byte secret!!!").unwrap();
-            let api = Api::new(app, keys.clone());
+            let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()));
             let o = org(&w, 1).await;
             let supervisor = caller(1, 20, Role::ClaimsSupervisor);
             let call = |method: &str, path: String, who: openinsure_core::tenancy::Caller, body: Value, id: &str| {

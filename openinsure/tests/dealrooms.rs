@@ -27,7 +27,12 @@ fn h() -> H {
     let keys = TokenKeys::new("t", b"deal room api tests: 32 bytes!!!").unwrap();
     let app = w.app.clone().with_deal_rooms(Arc::new(MemoryDealRooms::default()));
     let config = ApiConfig { public_ws_origin: "wss://rooms.example".into(), ..ApiConfig::default() };
-    H { api: Api::new(app, keys.clone()).with_config(config), keys, clock: w.clock }
+    H {
+        api: Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
+            .with_config(config),
+        keys,
+        clock: w.clock,
+    }
 }
 
 impl H {

@@ -62,7 +62,8 @@ async fn start_with(store: Arc<dyn DealRoomStore>, config: RoomHostConfig) -> Se
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = ApiConfig { public_ws_origin: format!("ws://{addr}"), ..ApiConfig::default() };
-    let api = Api::new(app, keys.clone()).with_config(config);
+    let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
+        .with_config(config);
     let router = openinsure_axum::router_with_rooms(api, HostConfig::default(), rooms.clone());
     tokio::spawn(openinsure_axum::serve(listener, router, std::future::pending()));
     Server { base: format!("http://{addr}"), keys, rooms, store, http: reqwest::Client::new() }

@@ -53,7 +53,8 @@ async fn start(config: ApiConfig) -> Server {
     .with_ledger(Arc::new(ledger.clone()))
     .with_audit_log(Arc::new(audit.clone()));
     let keys = TokenKeys::new("tcp", SECRET).unwrap();
-    let api = Api::new(app.clone(), keys.clone()).with_config(config);
+    let api = Api::new(app.clone(), keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
+        .with_config(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();

@@ -213,7 +213,8 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
             .unwrap_or(chrono::Duration::seconds(60)),
         ..ApiConfig::default()
     };
-    let api = Api::new(app.clone(), keys).with_config(config);
+    let api = Api::new(app.clone(), keys, std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
+        .with_config(config);
     let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
     let router = openinsure_axum::router_with_rooms(api, host, rooms.clone());
     println!("listening on http://{local} (signing key {})", options.key_file.display());

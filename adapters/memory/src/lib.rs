@@ -2,9 +2,11 @@
 
 pub mod audit;
 pub mod dealroom;
+pub mod idempotency;
 pub mod ledger;
 
 pub use dealroom::MemoryDealRooms;
+pub use idempotency::MemoryIdempotency;
 pub use ledger::MemoryLedger;
 
 use std::collections::BTreeMap;

@@ -29,7 +29,8 @@
 //!     Arc::new(SystemClock),
 //!     Arc::new(UuidV7),
 //! );
-//! let api = Api::new(app, TokenKeys::new("dev", b"a development key of 32 bytes!!!")?);
+//! let keys = TokenKeys::new("dev", b"a development key of 32 bytes!!!")?;
+//! let api = Api::new(app, keys, Arc::new(openinsure_memory::MemoryIdempotency::default()));
 //! let request = http::Request::get("/v1/submissions").body(Bytes::new())?;
 //! let response = api.handle(request, None).await;
 //! assert_eq!(response.status(), 401); // no token
@@ -41,7 +42,6 @@
 
 mod body;
 mod handlers;
-mod idempotency;
 mod limit;
 mod openapi;
 mod reply;
@@ -60,8 +60,8 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 pub use handlers::{bodies, views};
-pub use idempotency::{Begin, IdempotencyScope, IdempotencyStore, MemoryIdempotency, StoredResponse};
 pub use limit::{RateLimit, RateLimiter};
+pub use openinsure_core::idempotency::{Begin, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use reply::PageInfo;
 pub use routes::{Op, ROUTES, Route, SchemaFn};
 
@@ -126,14 +126,15 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// The API over `app`, verifying tokens with `keys`, with the default [`ApiConfig`] and keys
-    /// kept in memory ([`MemoryIdempotency`]).
-    pub fn new(app: App, keys: TokenKeys) -> Self {
+    /// The API over `app`, verifying tokens with `keys` and keeping `Idempotency-Key`s in
+    /// `idempotency` (`openinsure_memory::MemoryIdempotency` in one process), with the default
+    /// [`ApiConfig`].
+    pub fn new(app: App, keys: TokenKeys, idempotency: Arc<dyn IdempotencyStore>) -> Self {
         Api {
             app,
             keys: Arc::new(keys),
             tokens: Arc::new(TokenCache::default()),
-            idempotency: Arc::new(MemoryIdempotency::default()),
+            idempotency,
             limiter: None,
             config: Arc::new(ApiConfig::default()),
             openapi: Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default()),
@@ -145,13 +146,6 @@ impl Api {
     pub fn with_config(mut self, config: ApiConfig) -> Self {
         self.limiter = config.rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
         self.config = Arc::new(config);
-        self
-    }
-
-    /// Keeps idempotency keys in `store`.
-    #[must_use]
-    pub fn with_idempotency_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
-        self.idempotency = store;
         self
     }
 
@@ -298,7 +292,7 @@ impl Api {
             Begin::Proceed => {}
             Begin::Replay(stored) => {
                 let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-                let mut response = json_response(status, stored.body);
+                let mut response = json_response(status, Bytes::from(stored.body));
                 response.headers_mut().insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
                 return Ok(response);
             }
@@ -321,11 +315,11 @@ impl Api {
         let outcome = handlers::dispatch(route, cx).await;
         // a failure of the server's own (5xx) frees the key for a retry; anything else is the answer
         let stored = match &outcome {
-            Ok(reply) => Some(StoredResponse { status: reply.status.as_u16(), body: reply.body.clone() }),
+            Ok(reply) => Some(StoredResponse { status: reply.status.as_u16(), body: reply.body.to_vec() }),
             Err(e) if e.status.is_server_error() => None,
             Err(e) => {
                 let r = error_body(e, request_id);
-                Some(StoredResponse { status: e.status.as_u16(), body: r })
+                Some(StoredResponse { status: e.status.as_u16(), body: r.to_vec() })
             }
         };
         match stored {

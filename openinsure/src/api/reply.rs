@@ -164,6 +164,12 @@ pub(crate) fn json_response(status: StatusCode, body: Bytes) -> Response<Bytes> 
     response
 }
 
+impl From<openinsure_core::Error> for ApiError {
+    fn from(e: openinsure_core::Error) -> Self {
+        ApiError::from(Error::from(e))
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
