@@ -458,10 +458,12 @@ where
     assert!(usage.written_premium <= agreement.annual_premium_limit);
 }
 
-/// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept.
-/// Run it on a backend whose outbox holds only this suite's events.
+/// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept, the
+/// org's history whole. Run it after the suites that write events (bind, policy, referral), with
+/// no other writer on the backend.
 pub async fn outbox(store: &dyn Outbox, run: u64) {
     let org = OrgId::from_uuid(test_uuid(run, 1));
+    let history = store.org_events(org, Page::first()).await.expect("events").len();
     let pending = store.pending_events(1000).await.expect("pending");
     let ids: Vec<EventId> = pending.iter().map(|e| e.id).collect();
     assert!(!ids.is_empty(), "the suite expects the bind suite to have run on this backend first");
@@ -472,7 +474,8 @@ pub async fn outbox(store: &dyn Outbox, run: u64) {
     store.mark_delivered(&[test_uuid(run, 999_999)]).await.expect("unknown ids are ignored");
     store.mark_delivered(rest).await.expect("ack");
     assert!(store.pending_events(1000).await.expect("pending").is_empty());
-    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), ids.len(), "history is kept");
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), history, "history is kept");
+    assert!(pending.iter().any(|e| e.org_id == org), "the org's events were among the pending ones");
 }
 
 /// The [`ClaimStore`] contract; `outbox` is the same backend's outbox.
@@ -630,4 +633,146 @@ pub async fn idempotency_store(store: &dyn crate::idempotency::IdempotencyStore,
     assert_eq!(store.begin(&r, [1; 32], almost, lease).await.expect("begin"), Begin::InFlight);
     let lapsed = t0 + chrono::Duration::seconds(61);
     assert_eq!(store.begin(&r, [1; 32], lapsed, lease).await.expect("begin"), Begin::Proceed);
+}
+
+/// The [`PolicyStore`] write contract: a new term is inserted with its events, a taken id or
+/// number conflicts, a policy renews once, an update at a stale revision conflicts and writes
+/// nothing (its events neither), a number never changes, another org's policy is not found.
+pub async fn policy_store<S>(store: &S, run: u64)
+where
+    S: PolicyStore + SubmissionStore + QuoteStore + Outbox + ?Sized,
+{
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let (_, quote) = seed_quote(store, run, 1100, org).await;
+    let event = |n: u64, policy: PolicyId| {
+        EventEnvelope::new(
+            test_uuid(run, n),
+            org,
+            Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("a valid time"),
+            DomainEvent::PolicyIssued { policy_id: policy },
+        )
+    };
+    let expiring = sample_policy(PolicyId::from_uuid(test_uuid(run, 1110)), org, &quote, &format!("GL-2027-9{run:05}"));
+    store.insert_policy(org, &expiring, &[event(1111, expiring.id)]).await.expect("insert");
+    assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), expiring);
+    assert!(matches!(store.get_policy(other, expiring.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.insert_policy(org, &expiring, &[]).await, Err(Error::Conflict(_))), "a taken id");
+    let mut same_number = expiring.clone();
+    same_number.id = PolicyId::from_uuid(test_uuid(run, 1112));
+    assert!(matches!(store.insert_policy(org, &same_number, &[]).await, Err(Error::Conflict(_))), "a taken number");
+
+    // a policy renews once
+    let mut renewal = expiring.clone();
+    renewal.id = PolicyId::from_uuid(test_uuid(run, 1113));
+    renewal.number = format!("GL-2028-9{run:05}");
+    renewal.renewal_of = Some(expiring.id);
+    store.insert_policy(org, &renewal, &[]).await.expect("renewal");
+    let mut second = renewal.clone();
+    second.id = PolicyId::from_uuid(test_uuid(run, 1114));
+    second.number = format!("GL-2028-8{run:05}");
+    assert!(matches!(store.insert_policy(org, &second, &[]).await, Err(Error::Conflict(_))), "renews once");
+    assert!(matches!(store.get_policy(org, second.id).await, Err(Error::NotFound { .. })), "nothing half-written");
+
+    // updates at the revision read, with their events; a stale one writes nothing
+    let before = store.org_events(org, Page::first()).await.expect("events").len();
+    let mut issued = expiring.clone();
+    issued.status = crate::policy::PolicyStatus::Issued;
+    let stored = store.update_policy(org, &issued, &[event(1115, issued.id)]).await.expect("update");
+    assert_eq!(stored.revision, expiring.revision + 1);
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), before + 1);
+    assert!(
+        matches!(store.update_policy(org, &issued, &[event(1116, issued.id)]).await, Err(Error::Conflict(_))),
+        "a stale revision conflicts"
+    );
+    assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), before + 1, "and adds no event");
+    let mut renumbered = stored.clone();
+    renumbered.number = "GL-2027-000000".into();
+    assert!(matches!(store.update_policy(org, &renumbered, &[]).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        store.update_policy(other, &stored, &[]).await,
+        Err(Error::NotFound { .. } | Error::Forbidden(_))
+    ));
+    assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), stored, "refused updates change nothing");
+}
+
+/// The [`Authorizer`](crate::authz::Authorizer) contract: a program owned by or delegated to the
+/// org, a user holding a profile for the line (named with their org) or a direct grant; writes
+/// are idempotent and deletes take effect; every decision names its rule.
+pub async fn authorizer(a: &dyn crate::authz::Authorizer, run: u64) {
+    use crate::authz::{AuthzRequest, Permission, Tuple};
+    use crate::ids::ProgramId;
+    use crate::submission::LineOfBusiness;
+    use crate::tenancy::Role;
+
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let program = ProgramId::from_uuid(test_uuid(run, 1200));
+    let user = UserId::from_uuid(test_uuid(run, 1201));
+    let profile = AuthorityProfileId::from_uuid(test_uuid(run, 1202));
+    let req = |org: OrgId, role: Role| AuthzRequest {
+        user,
+        org,
+        role,
+        permission: Permission::Bind,
+        program,
+        line_of_business: LineOfBusiness::GeneralLiability,
+    };
+    let d = a.check(&req(org, Role::Underwriter)).await.expect("check");
+    assert!(!d.allowed && !d.rule.is_empty(), "nothing written: denied, with a rule");
+    a.write_relationships(&[Tuple::program_owner(program, org)], &[]).await.expect("write");
+    assert!(!a.check(&req(org, Role::Underwriter)).await.expect("check").allowed, "no profile yet");
+    let holds =
+        [Tuple::profile_holder(profile, org, user), Tuple::profile_line(profile, LineOfBusiness::GeneralLiability)];
+    a.write_relationships(&holds, &[]).await.expect("write");
+    a.write_relationships(&holds, &[]).await.expect("a write is idempotent");
+    let d = a.check(&req(org, Role::Underwriter)).await.expect("check");
+    assert!(d.allowed, "{}", d.rule);
+    assert!(!d.tuples.is_empty(), "an allow names the tuples it used");
+    assert!(!a.check(&req(org, Role::Producer)).await.expect("check").allowed, "producers never bind");
+    assert!(!a.check(&req(other, Role::Underwriter)).await.expect("check").allowed, "another org's program");
+
+    // an assignment written in another org does not reach this org's user of the same id
+    a.write_relationships(&[Tuple::program_delegate(program, other)], &[]).await.expect("write");
+    assert!(!a.check(&req(other, Role::Underwriter)).await.expect("check").allowed, "named with its org");
+    a.write_relationships(&[Tuple::program_binder(program, other, user)], &[]).await.expect("write");
+    assert!(a.check(&req(other, Role::Underwriter)).await.expect("check").allowed, "a direct grant");
+
+    a.write_relationships(&[], &[Tuple::profile_holder(profile, org, user)]).await.expect("delete");
+    assert!(!a.check(&req(org, Role::Underwriter)).await.expect("check").allowed, "a delete takes effect");
+}
+
+/// Every suite of this crate against one backend, for an adapter's tests: the store ports (`store`
+/// implements all of them), the idempotency keys and the authorizer. A persistent backend runs it
+/// with a new `run` each time; the stores need not start empty.
+pub async fn all<S>(
+    store: &S,
+    keys: &dyn crate::idempotency::IdempotencyStore,
+    authz: &dyn crate::authz::Authorizer,
+    run: u64,
+) where
+    S: SubmissionStore
+        + QuoteStore
+        + DaStore
+        + AuthorityStore
+        + ReferralStore
+        + BindStore
+        + PolicyStore
+        + crate::store::ClaimStore
+        + crate::store::MoneyIdStore
+        + Outbox,
+{
+    submission_store(store, run).await;
+    quote_store(store, run).await;
+    da_store(store, run).await;
+    authority_store(store, run).await;
+    referral_store(store, store, run).await;
+    bind_store(store, run).await;
+    policy_store(store, run).await;
+    outbox(store, run).await;
+    claim_store(store, store, run).await;
+    money_id_store(store, run).await;
+    money_id_races(store, run).await;
+    idempotency_store(keys, run).await;
+    authorizer(authz, run).await;
 }

@@ -1,4 +1,6 @@
-//! The [`DealRoomStore`] conformance suite: every adapter's tests call [`deal_room_store`].
+//! The [`DealRoomStore`] conformance suite: every adapter's tests call [`all`], the entry point
+//! that runs every suite of this crate. `run` keeps the ids of separate runs apart, so a
+//! persistent backend can run the suite twice on one database: pass a different value each run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs, reason = "test support")]
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,31 +13,32 @@ use crate::protocol::{Annotation, AnnotationStatus, ChatMessage, TargetType};
 use crate::room::{DealRoom, NewParticipant, NewRoom, ParticipantRole, ParticipantStatus, RoomStatus};
 use crate::store::DealRoomStore;
 
-fn id<T: From<Uuid>>(n: u128) -> T {
-    T::from(Uuid::from_u128(n))
+/// An id of run `run`: distinct per run and per `n`.
+fn id<T: From<Uuid>>(run: u64, n: u64) -> T {
+    T::from(Uuid::from_u64_pair(run, n))
 }
 
 fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
-/// A room of `org` on submission `sub`, created by user 1.
-pub fn sample_room(org: u128, room: u128, sub: u128) -> (DealRoom, crate::room::Participant) {
+/// A room of `org` on submission `sub` in run `run`, created by user 1.
+pub fn sample_room(run: u64, org: u64, room: u64, sub: u64) -> (DealRoom, crate::room::Participant) {
     let input = NewRoom {
         org_id: None,
-        submission_id: id(sub),
+        submission_id: id(run, sub),
         title: format!("Room {room}"),
         description: None,
         allow_broker_access: true,
     };
-    DealRoom::create(id(room), id(org), &input, id(org * 100 + 1), t0()).unwrap()
+    DealRoom::create(id(run, room), id(run, org), &input, id(run, org * 100 + 1), t0()).unwrap()
 }
 
-fn message(room: DealRoomId, n: u128, at: DateTime<Utc>) -> ChatMessage {
+fn message(run: u64, room: DealRoomId, n: u64, at: DateTime<Utc>) -> ChatMessage {
     ChatMessage {
-        id: DealMessageId::from_uuid(Uuid::from_u128(1000 + n)),
+        id: DealMessageId::from_uuid(Uuid::from_u64_pair(run, 1000 + n)),
         room_id: room,
-        sender_id: id(1),
+        sender_id: id(run, 1),
         sender_name: None,
         sender_role: ParticipantRole::LeadUnderwriter,
         content: format!("message {n}"),
@@ -46,11 +49,17 @@ fn message(room: DealRoomId, n: u128, at: DateTime<Utc>) -> ChatMessage {
     }
 }
 
-/// Runs every check against `store`, which must start empty.
-pub async fn deal_room_store(store: &dyn DealRoomStore) {
-    let org: OrgId = id(1);
-    let other: OrgId = id(2);
-    let (room, lead) = sample_room(1, 10, 100);
+/// Every suite of this crate, for an adapter's tests.
+pub async fn all(store: &dyn DealRoomStore, run: u64) {
+    deal_room_store(store, run).await;
+}
+
+/// The [`DealRoomStore`] contract. Ids are distinct per `run`, so a persistent store can run it
+/// again on the same database.
+pub async fn deal_room_store(store: &dyn DealRoomStore, run: u64) {
+    let org: OrgId = id(run, 1);
+    let other: OrgId = id(run, 2);
+    let (room, lead) = sample_room(run, 1, 10, 100);
     store.insert_room(org, &room, &lead).await.unwrap();
     assert_eq!(store.get_room(org, room.id).await.unwrap(), room);
     assert!(matches!(store.get_room(other, room.id).await, Err(Error::NotFound { .. })), "scoped to the org");
@@ -58,12 +67,12 @@ pub async fn deal_room_store(store: &dyn DealRoomStore) {
     assert_eq!(store.room_for_submission(other, room.submission_id).await.unwrap(), None);
 
     // one room per submission
-    let (dup, dup_lead) = sample_room(1, 11, 100);
+    let (dup, dup_lead) = sample_room(run, 1, 11, 100);
     assert!(matches!(store.insert_room(org, &dup, &dup_lead).await, Err(Error::Conflict(_))));
     assert!(matches!(store.get_room(org, dup.id).await, Err(Error::NotFound { .. })), "nothing half-written");
 
     // listing by status, most recent activity first
-    let (mut later, later_lead) = sample_room(1, 12, 101);
+    let (mut later, later_lead) = sample_room(run, 1, 12, 101);
     later.last_activity_at = t0() + Duration::hours(1);
     store.insert_room(org, &later, &later_lead).await.unwrap();
     let listed = store.list_rooms(org, RoomStatus::Active, Page::first()).await.unwrap();
@@ -77,7 +86,7 @@ pub async fn deal_room_store(store: &dyn DealRoomStore) {
 
     // participants: the lead, then an upsert that does not duplicate
     assert_eq!(store.participants(org, room.id).await.unwrap(), vec![lead.clone()]);
-    let add = NewParticipant { name: Some("Ada".into()), ..NewParticipant::new(id(7), ParticipantRole::Actuary) };
+    let add = NewParticipant { name: Some("Ada".into()), ..NewParticipant::new(id(run, 7), ParticipantRole::Actuary) };
     let p = room.participant(None, &add, t0()).unwrap();
     store.upsert_participant(org, &p).await.unwrap();
     let removed = room.participant(Some(&p), &NewParticipant { remove: true, ..add.clone() }, t0()).unwrap();
@@ -92,28 +101,28 @@ pub async fn deal_room_store(store: &dyn DealRoomStore) {
 
     // messages: newest first, paged, a repeat stored once
     for n in 0..5 {
-        store.insert_message(org, &message(room.id, n, t0() + Duration::seconds(n as i64))).await.unwrap();
+        store.insert_message(org, &message(run, room.id, n, t0() + Duration::seconds(n as i64))).await.unwrap();
     }
-    store.insert_message(org, &message(room.id, 4, t0() + Duration::seconds(4))).await.unwrap();
+    store.insert_message(org, &message(run, room.id, 4, t0() + Duration::seconds(4))).await.unwrap();
     let newest = store.messages(org, room.id, Page::new(2, 0)).await.unwrap();
     assert_eq!(newest.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["message 4", "message 3"]);
     let rest = store.messages(org, room.id, Page::new(10, 2)).await.unwrap();
     assert_eq!(rest.len(), 3);
     assert!(matches!(store.messages(other, room.id, Page::first()).await, Err(Error::NotFound { .. })));
-    let mut foreign = message(room.id, 9, t0());
-    foreign.room_id = id(999);
+    let mut foreign = message(run, room.id, 9, t0());
+    foreign.room_id = id(run, 999);
     assert!(matches!(store.insert_message(org, &foreign).await, Err(Error::NotFound { .. })));
 
     // annotations: upserted in place
     let mut a = Annotation {
-        id: AnnotationId::from_uuid(Uuid::from_u128(77)),
+        id: AnnotationId::from_uuid(Uuid::from_u64_pair(run, 77)),
         room_id: room.id,
         target_type: TargetType::Document,
         target_id: "doc_loss_runs".into(),
         position: None,
         content: "verify reserves".into(),
         status: AnnotationStatus::Open,
-        created_by: id(1),
+        created_by: id(run, 1),
         created_at: t0(),
         updated_at: t0(),
         resolved_by: None,

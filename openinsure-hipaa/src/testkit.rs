@@ -216,3 +216,9 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         }
     }
 }
+
+/// Every suite of this crate that runs on any backend (a new `run` each time on a backend that
+/// persists); [`parallel_appends`] needs a backend that clones across threads and is called apart.
+pub async fn all(log: &dyn PhiAuditLog, run: u64) {
+    phi_audit_log(log, run).await;
+}

@@ -443,3 +443,15 @@ pub async fn chart_constraints(b: &dyn LedgerBackend, run: u64) {
     assert!(fund_losses(org, key(8), Money::from_cents(Money::MAX_OPERATION.cents() + 1)).is_err());
     assert!(fund_losses(org, key(9), Money::from_cents(i64::MAX)).is_err());
 }
+
+/// Every suite of this crate, for a backend's tests (a new `run` each time on a backend that
+/// persists).
+pub async fn all(b: &dyn LedgerBackend, run: u64) {
+    accounts(b, run).await;
+    premium_split_and_retry(b, run).await;
+    linked_chain_is_atomic(b, run).await;
+    balance_constraints(b, run).await;
+    two_phase(b, run).await;
+    queries(b, run).await;
+    chart_constraints(b, run).await;
+}

@@ -65,7 +65,9 @@ mod tests {
 
     #[tokio::test]
     async fn conformance() {
-        testkit::phi_audit_log(&MemoryAuditLog::new(), 1).await;
+        let log = MemoryAuditLog::new();
+        testkit::all(&log, 1).await;
+        testkit::all(&log, 2).await;
     }
 
     #[test]

@@ -190,6 +190,8 @@ mod tests {
 
     #[tokio::test]
     async fn passes_the_deal_room_store_suite() {
-        openinsure_dealroom::testkit::deal_room_store(&MemoryDealRooms::default()).await;
+        let store = MemoryDealRooms::default();
+        openinsure_dealroom::testkit::all(&store, 1).await;
+        openinsure_dealroom::testkit::all(&store, 2).await;
     }
 }

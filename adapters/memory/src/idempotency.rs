@@ -115,12 +115,6 @@ impl IdempotencyStore for MemoryIdempotency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openinsure_core::testkit;
-
-    #[tokio::test]
-    async fn idempotency_store_conformance() {
-        testkit::idempotency_store(&MemoryIdempotency::default(), 1).await;
-    }
 
     #[tokio::test]
     async fn keys_are_forgotten_after_the_retention() {

@@ -501,12 +501,7 @@ mod tests {
     #[tokio::test]
     async fn conformance() {
         let b = MemoryLedger::new();
-        testkit::accounts(&b, 1).await;
-        testkit::premium_split_and_retry(&b, 1).await;
-        testkit::linked_chain_is_atomic(&b, 1).await;
-        testkit::balance_constraints(&b, 1).await;
-        testkit::two_phase(&b, 1).await;
-        testkit::queries(&b, 1).await;
-        testkit::chart_constraints(&b, 1).await;
+        testkit::all(&b, 1).await;
+        testkit::all(&b, 2).await;
     }
 }

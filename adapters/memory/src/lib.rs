@@ -586,50 +586,14 @@ mod tests {
     use openinsure_core::money::Money;
     use openinsure_core::testkit;
 
+    /// Every suite of openinsure-core, twice on one store (as a persistent backend runs it).
     #[tokio::test]
-    async fn submission_store_conformance() {
-        testkit::submission_store(&MemoryStore::default(), 1).await;
-    }
-
-    #[tokio::test]
-    async fn quote_store_conformance() {
-        testkit::quote_store(&MemoryStore::default(), 1).await;
-    }
-
-    #[tokio::test]
-    async fn da_store_conformance() {
-        testkit::da_store(&MemoryStore::default(), 1).await;
-    }
-
-    #[tokio::test]
-    async fn authority_store_conformance() {
-        testkit::authority_store(&MemoryStore::default(), 1).await;
-    }
-
-    #[tokio::test]
-    async fn referral_store_conformance() {
+    async fn passes_every_core_suite_twice() {
         let store = MemoryStore::default();
-        testkit::referral_store(&store, &store, 1).await;
-    }
-
-    #[tokio::test]
-    async fn claim_store_conformance() {
-        let store = MemoryStore::default();
-        testkit::claim_store(&store, &store, 1).await;
-    }
-
-    #[tokio::test]
-    async fn money_id_store_conformance() {
-        let store = MemoryStore::default();
-        testkit::money_id_store(&store, 1).await;
-        testkit::money_id_races(&store, 2).await;
-    }
-
-    #[tokio::test]
-    async fn bind_and_outbox_conformance() {
-        let store = MemoryStore::default();
-        testkit::bind_store(&store, 1).await;
-        testkit::outbox(&store, 1).await;
+        let keys = MemoryIdempotency::default();
+        let authz = openinsure_core::authz::RelationshipAuthorizer::new();
+        testkit::all(&store, &keys, &authz, 1).await;
+        testkit::all(&store, &keys, &authz, 2).await;
     }
 
     /// The capacity race again, with binds on several OS threads at once.

@@ -41,13 +41,8 @@ fn run() -> u64 {
 async fn tigerbeetle_conformance() {
     let Some(b) = backend() else { return };
     let run = run();
-    testkit::accounts(&b, run).await;
-    testkit::premium_split_and_retry(&b, run).await;
-    testkit::linked_chain_is_atomic(&b, run).await;
-    testkit::balance_constraints(&b, run).await;
-    testkit::two_phase(&b, run).await;
-    testkit::queries(&b, run).await;
-    testkit::chart_constraints(&b, run).await;
+    testkit::all(&b, run).await;
+    testkit::all(&b, run + 1).await;
 }
 
 #[tokio::test]
