@@ -43,12 +43,16 @@
 //!   not UTF-8 are refused, as `yrs` refuses them;
 //! - bytes after a complete update or state vector are ignored, as `yrs` ignores them.
 //!
-//! Updates and state vectors written by Yjs or `yrs` pass. What the guard passes, `yrs` 0.28.1
-//! decodes with allocations bounded by the input's length and a bounded stack, or refuses early.
-//! The guard mirrors `yrs` as this workspace builds it: without its `weak` feature (a weak link
-//! type is refused, as `yrs` refuses it) and without `small-client` (64-bit client ids on the
-//! wire). Embedded JSON strings (embeds, formatting attributes) are only checked to be UTF-8:
-//! `yrs` parses them with `serde_json`, whose nesting limit applies.
+//! Updates and state vectors written by Yjs or `yrs` pass, save those holding a subdocument. What
+//! the guard passes, `yrs` 0.28.1 decodes with allocations bounded by the input's length and a
+//! bounded stack, or refuses early. The guard mirrors `yrs` as this workspace builds it: without
+//! its `weak` feature (a weak link type is refused, as `yrs` refuses it) and without
+//! `small-client` (client ids read as 64-bit integers, of which the guard allows 53 bits).
+//! Embedded JSON strings (embeds, formatting attributes) are only checked to be UTF-8: `yrs`
+//! parses them with `serde_json`, whose nesting limit applies.
+//!
+//! [`references_v1`] walks an update the same way and reports the IDs its blocks refer to, for
+//! the hub to refuse an update that depends on edits the room never received.
 
 /// How many arrays and maps an `Any` value may nest inside one another.
 pub const MAX_ANY_DEPTH: usize = 64;
