@@ -59,6 +59,8 @@ pub struct HubConfig {
     pub persist_every: u32,
     /// Every this many appends, the whole document is written instead (a compaction).
     pub compact_every: u32,
+    /// Whether attachment URLs may be `http://` (a development setup); `https://` only otherwise.
+    pub allow_http_attachments: bool,
 }
 
 impl Default for HubConfig {
@@ -70,6 +72,7 @@ impl Default for HubConfig {
             init_messages: 50,
             persist_every: 10,
             compact_every: 100,
+            allow_http_attachments: false,
         }
     }
 }
@@ -274,15 +277,40 @@ fn overlaps(update: &Update, state: &StateVector) -> bool {
     update.state_vector_lower().iter().any(|(client, clock)| *clock < state.get(client))
 }
 
-fn bounded(value: &str, field: &str, min: usize, max: usize) -> Result<(), String> {
-    let n = value.chars().count();
-    if n < min || (min > 0 && value.trim().is_empty()) {
-        Err(format!("`{field}` must have at least {min} character(s)"))
-    } else if n > max {
-        Err(format!("`{field}` must have at most {max} characters"))
-    } else {
-        Ok(())
+/// One line (an id, a name, an emoji): the core text rule, no control characters.
+fn line(value: &str, field: &str, max: usize) -> Result<(), Refusal> {
+    openinsure_core::text::check_line(value, max).map_err(|m| refuse("invalid_message", format!("`{field}` {m}")))
+}
+
+/// Multi-line text (a message, a note): newline and tab allowed, no other control character.
+fn text_field(value: &str, field: &str, max: usize) -> Result<(), Refusal> {
+    openinsure_core::text::check_text(value, max).map_err(|m| refuse("invalid_message", format!("`{field}` {m}")))
+}
+
+/// Why an attachment URL is refused, if it is: an absolute `https://` URL with a host (or
+/// `http://` when allowed), at most 2,048 characters, no spaces or control characters: never
+/// `javascript:`, `data:` or a relative link a client would resolve against the app.
+fn attachment_url(url: &str, allow_http: bool) -> Result<(), String> {
+    if url.chars().count() > 2048 {
+        return Err("must be at most 2048 characters".into());
     }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = if let Some(rest) = lower.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = lower.strip_prefix("http://").filter(|_| allow_http) {
+        rest
+    } else {
+        return Err(if allow_http { "must be an http(s) URL" } else { "must be an https URL" }.into());
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err("must name a host".into());
+    }
+    Ok(())
 }
 
 /// What a chat message says, however it arrived (WebSocket or the service route).
@@ -290,6 +318,7 @@ fn bounded(value: &str, field: &str, min: usize, max: usize) -> Result<(), Strin
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatInput {
     /// The text.
+    #[schemars(length(min = 1, max = 10000), pattern(openinsure_core::text::TEXT_PATTERN))]
     pub content: String,
     /// The message replied to.
     #[serde(default)]
@@ -309,11 +338,13 @@ pub struct AnnotationInput {
     /// What it points at.
     pub target_type: TargetType,
     /// Which one.
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub target_id: String,
     /// Where on it.
     #[serde(default)]
     pub position: Option<Position>,
     /// The note.
+    #[schemars(length(min = 1, max = 5000), pattern(openinsure_core::text::TEXT_PATTERN))]
     pub content: String,
 }
 
@@ -326,6 +357,7 @@ pub struct AnnotationChange {
     pub status: Option<AnnotationStatus>,
     /// A new note.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 5000), pattern(openinsure_core::text::TEXT_PATTERN))]
     pub content: Option<String>,
 }
 
@@ -553,7 +585,11 @@ impl Hub {
             let message = format!("text frames are limited to {} bytes", self.config.max_text_bytes);
             return vec![Effect::Send { conn, frame: error_frame("frame_too_large", message) }];
         }
-        let message: ClientMessage = match serde_json::from_str(frame) {
+        // the one strict reading of JSON: a repeated key is refused, not the last one winning
+        let parsed = openinsure_core::json::parse_str(frame, 16).map_err(|e| e.to_string()).and_then(|v| {
+            openinsure_core::json::from_value::<ClientMessage>(v).map_err(|(p, r)| format!("`{p}`: {r}"))
+        });
+        let message = match parsed {
             Ok(m) => m,
             Err(e) => {
                 let frame = error_frame("invalid_message", format!("not a message of the protocol: {e}"));
@@ -591,8 +627,8 @@ impl Hub {
             ClientMessage::Reaction { message_id, emoji } => {
                 if !member.permissions.can_chat {
                     Err(refuse("chat_forbidden", "you may not chat or react in this room"))
-                } else if let Err(m) = bounded(&emoji, "emoji", 1, 16) {
-                    Err(refuse("invalid_message", m))
+                } else if let Err(r) = line(&emoji, "emoji", 16) {
+                    Err(r)
                 } else {
                     let frame = text(&ServerEvent::Reaction { message_id, user_id: member.user_id, emoji });
                     self.broadcast(&frame, None, &mut effects);
@@ -629,11 +665,34 @@ impl Hub {
         if !member.permissions.can_chat {
             return Err(refuse("chat_forbidden", "you may not chat in this room"));
         }
-        bounded(&input.content, "content", 1, 10_000).map_err(|m| refuse("invalid_message", m))?;
-        if let Some(rc) = &input.rich_content
-            && (rc.mentions.len() > 50 || rc.attachments.len() > 20)
+        text_field(&input.content, "content", 10_000)?;
+        if let Some(rc) = &input.rich_content {
+            if rc.mentions.len() > 50 || rc.attachments.len() > 20 {
+                return Err(refuse("invalid_message", "at most 50 mentions and 20 attachments"));
+            }
+            for (i, m) in rc.mentions.iter().enumerate() {
+                line(m, &format!("richContent.mentions[{i}]"), 64)?;
+            }
+            for (i, a) in rc.attachments.iter().enumerate() {
+                line(&a.name, &format!("richContent.attachments[{i}].name"), 255)?;
+                attachment_url(&a.url, self.config.allow_http_attachments)
+                    .map_err(|m| refuse("invalid_message", format!("`richContent.attachments[{i}].url` {m}")))?;
+                if let Some(ct) = &a.content_type {
+                    line(ct, &format!("richContent.attachments[{i}].contentType"), 127)?;
+                }
+            }
+        }
+        if let Some(t) = &input.annotation_target {
+            line(&t.target_id, "annotationTarget.targetId", 200)?;
+        }
+        // a reply names a message of this room (one of the last `history` it holds)
+        if let Some(parent) = input.parent_message_id
+            && !self.messages.iter().any(|m| m.id == parent)
         {
-            return Err(refuse("invalid_message", "at most 50 mentions and 20 attachments"));
+            return Err(refuse(
+                "invalid_message",
+                format!("`parentMessageId` `{parent}` is not a message of this room"),
+            ));
         }
         let message = ChatMessage {
             id: DealMessageId::from_uuid(ids.next_uuid()),
@@ -670,8 +729,8 @@ impl Hub {
         if !member.permissions.can_annotate {
             return Err(refuse("annotate_forbidden", "you may not annotate in this room"));
         }
-        bounded(&input.target_id, "targetId", 1, 200).map_err(|m| refuse("invalid_message", m))?;
-        bounded(&input.content, "content", 1, 5_000).map_err(|m| refuse("invalid_message", m))?;
+        line(&input.target_id, "targetId", 200)?;
+        text_field(&input.content, "content", 5_000)?;
         let annotation = Annotation {
             id: AnnotationId::from_uuid(ids.next_uuid()),
             room_id: self.room.id,
@@ -706,7 +765,7 @@ impl Hub {
             return Err(refuse("annotate_forbidden", "you may not annotate in this room"));
         }
         if let Some(c) = &change.content {
-            bounded(c, "content", 1, 5_000).map_err(|m| refuse("invalid_message", m))?;
+            text_field(c, "content", 5_000)?;
         }
         let Some(a) = self.annotations.iter_mut().find(|a| a.id == id) else {
             return Err(refuse("not_found", format!("annotation `{id}` not found")));

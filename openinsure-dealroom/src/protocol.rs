@@ -43,11 +43,14 @@ impl Eq for Position {}
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Attachment {
     /// File name.
+    #[schemars(length(min = 1, max = 255), pattern(openinsure_core::text::LINE_PATTERN))]
     pub name: String,
     /// Where it is.
+    #[schemars(length(min = 9, max = 2048), regex(pattern = r"^https://[^\s/?#@]+"))]
     pub url: String,
     /// Its media type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 127), pattern(openinsure_core::text::LINE_PATTERN))]
     pub content_type: Option<String>,
     /// Its size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,6 +76,7 @@ pub struct AnnotationTarget {
     /// What it points at.
     pub target_type: TargetType,
     /// Which one.
+    #[schemars(length(min = 1, max = 200), pattern(openinsure_core::text::LINE_PATTERN))]
     pub target_id: String,
     /// Where on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

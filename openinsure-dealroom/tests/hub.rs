@@ -50,8 +50,12 @@ fn setup() -> (DealRoom, Vec<Participant>) {
 }
 
 fn hub() -> Hub {
+    hub_with(HubConfig::default())
+}
+
+fn hub_with(config: HubConfig) -> Hub {
     let (room, people) = setup();
-    Hub::new(room, people, vec![], vec![], &[], HubConfig::default()).unwrap()
+    Hub::new(room, people, vec![], vec![], &[], config).unwrap()
 }
 
 /// The JSON frames sent to `conn`.
@@ -386,4 +390,63 @@ fn presence_follows_each_users_last_connection() {
     assert_eq!(texts(&e, 1)[0]["type"], "participant_left");
     assert!(e.contains(&Effect::Seen { user_id: user(UW), at: now() }));
     assert!(!e.contains(&Effect::Idle));
+}
+
+#[test]
+fn replies_name_a_message_of_the_room_and_attachments_are_https_links() {
+    let ids = SequentialIds::new(1);
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    let refused = |h: &mut Hub, frame: serde_json::Value| {
+        let e = h.text(1, &frame.to_string(), &ids, now());
+        let to_sender = texts(&e, 1);
+        assert_eq!(to_sender.len(), 1, "{frame}: only an error to the sender");
+        assert_eq!(to_sender[0]["type"], "error", "{frame}");
+        assert!(texts(&e, 2).is_empty(), "{frame}: nobody else hears of it");
+        assert!(!e.iter().any(|x| matches!(x, Effect::PersistMessage(_))), "{frame}: nothing stored");
+        to_sender[0]["message"].as_str().unwrap().to_owned()
+    };
+    let ghost = "0192f0c0-0000-7000-8000-00000000dead";
+    let m = refused(&mut h, json!({ "type": "chat", "content": "re", "parentMessageId": ghost }));
+    assert!(m.contains("parentMessageId") && m.contains(ghost), "{m}");
+    for url in [
+        "javascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "http://example.com/a.pdf",
+        "/relative.pdf",
+        "https://",
+        "https:// spaced.example/x",
+    ] {
+        let frame = json!({ "type": "chat", "content": "see", "richContent": { "attachments": [{ "name": "a.pdf", "url": url }] } });
+        let m = refused(&mut h, frame);
+        assert!(m.contains("attachments[0].url"), "{url}: {m}");
+    }
+    for content in ["nul\u{0}", "\u{1b}[2Jcleared", "   "] {
+        refused(&mut h, json!({ "type": "chat", "content": content }));
+    }
+    refused(&mut h, json!({ "type": "annotation", "targetType": "field", "targetId": "a\u{1b}b", "content": "x" }));
+    // multi-line chat keeps its newlines; https attachments pass
+    let ok = json!({ "type": "chat", "content": "two\nlines\tok", "richContent": { "attachments": [{ "name": "lr.pdf", "url": "https://files.example/lr.pdf" }] } });
+    let e = h.text(1, &ok.to_string(), &ids, now());
+    assert_eq!(texts(&e, 2)[0]["type"], "chat");
+    // http where configured
+    let mut dev = hub_with(HubConfig { allow_http_attachments: true, ..HubConfig::default() });
+    dev.connect(1, user(LEAD), None);
+    let frame = json!({ "type": "chat", "content": "see", "richContent": { "attachments": [{ "name": "a.pdf", "url": "http://localhost:8080/a.pdf" }] } });
+    let e = dev.text(1, &frame.to_string(), &ids, now());
+    assert_eq!(texts(&e, 1)[0]["type"], "chat");
+}
+
+#[test]
+fn a_frame_with_a_repeated_key_is_refused() {
+    let ids = SequentialIds::new(1);
+    let mut h = hub();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    let e = h.text(1, r#"{"type":"chat","content":"harmless","content":"the real one"}"#, &ids, now());
+    let to_sender = texts(&e, 1);
+    assert_eq!(to_sender[0]["type"], "error");
+    assert!(to_sender[0]["message"].as_str().unwrap().contains("duplicate key `content`"), "{}", to_sender[0]);
+    assert!(texts(&e, 2).is_empty());
 }
