@@ -19,6 +19,7 @@ pub mod json;
 pub mod lifecycle;
 pub mod money;
 pub mod money_id;
+pub mod permission;
 pub mod phi;
 pub mod policy;
 pub mod ports;

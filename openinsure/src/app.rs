@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use openinsure_core::authz::Authorizer;
 use openinsure_core::clock::{Clock, IdGen};
+use openinsure_core::permission::{self, Action};
 use openinsure_core::store::{
     AuthorityStore, BindStore, ClaimStore, DaStore, MoneyIdStore, Outbox, PolicyStore, QuoteStore, ReferralStore,
     SubmissionStore,
 };
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 use openinsure_rating::RateBook;
 
 use crate::error::{Error, Result};
@@ -97,11 +98,11 @@ impl App {
     }
 }
 
-/// Refuses a caller whose role is not in `roles`.
-pub(crate) fn require(caller: &Caller, roles: &[Role], action: &str) -> Result<()> {
-    if roles.contains(&caller.role) {
+/// Refuses a caller whose role may not do `action` ([`openinsure_core::permission::allows`]).
+pub(crate) fn require(caller: &Caller, action: Action) -> Result<()> {
+    if permission::allows(caller.role, action) {
         Ok(())
     } else {
-        Err(Error::Forbidden(format!("role `{}` may not {action}", caller.role)))
+        Err(Error::Forbidden(format!("role `{}` may not {}", caller.role, action.describe())))
     }
 }

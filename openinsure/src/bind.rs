@@ -14,17 +14,15 @@ use openinsure_core::da::{self, CapacityClaim, DaAgreement};
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{QuoteId, ReferralId};
 use openinsure_core::money_id::MoneyUse;
+use openinsure_core::permission::Action;
 use openinsure_core::policy::{BindTerms, Policy};
 use openinsure_core::quote::{Quote, QuoteStatus};
 use openinsure_core::store::{BindCommit, BindOutcome, Page};
 use openinsure_core::submission::{Submission, SubmissionStatus};
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
-
-/// Roles that may bind (the authorizer and the authority matrix decide the rest).
-pub const BIND_ROLES: &[Role] = &[Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System];
 
 /// What the caller chooses at bind.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -200,7 +198,7 @@ impl App {
     /// the DA usage and the `policy.bound` event in one atomic step. Binding a quote already bound
     /// returns its policy and changes nothing.
     pub async fn bind(&self, caller: &Caller, quote_id: QuoteId, request: &BindRequest) -> Result<Policy> {
-        require(caller, BIND_ROLES, "bind policies")?;
+        require(caller, Action::Bind)?;
         let quote = self.store.get_quote(caller.org_id, quote_id).await?;
         if let Some(existing) = self.store.policy_for_quote(caller.org_id, quote_id).await? {
             let paid_by = existing.billing.installments.first().and_then(|i| i.payment_id);

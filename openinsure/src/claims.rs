@@ -9,6 +9,7 @@ use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{ClaimId, UserId};
 use openinsure_core::money::Money;
 use openinsure_core::money_id::MoneyUse;
+use openinsure_core::permission::Action;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_hipaa::{AccessContext, AuditAction, AuditDraft, PhiAuditLog, PhiRecord, disclose};
@@ -18,42 +19,9 @@ use uuid::Uuid;
 use crate::app::{App, require};
 use crate::error::{Error, Result};
 
-/// Roles that may file a first notice of loss.
-pub const FILE_ROLES: &[Role] = &[
-    Role::Producer,
-    Role::Adjuster,
-    Role::ClaimsSupervisor,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Policyholder,
-    Role::System,
-    Role::Service,
-];
-
-/// Roles that may read claims (what they see of PHI is the matrix's decision).
-pub const CLAIM_READ_ROLES: &[Role] = &[
-    Role::Producer,
-    Role::Underwriter,
-    Role::Adjuster,
-    Role::ClaimsSupervisor,
-    Role::ComplianceOfficer,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::Auditor,
-    Role::System,
-];
-
-/// Roles that handle claims (adjusters only the claims assigned to them).
-pub const HANDLE_ROLES: &[Role] = &[Role::Adjuster, Role::ClaimsSupervisor, Role::Admin, Role::OrgAdmin, Role::System];
-
-/// Roles that assign adjusters.
-pub const ASSIGN_ROLES: &[Role] = &[Role::ClaimsSupervisor, Role::Admin, Role::OrgAdmin, Role::System];
-
 /// Who may change a claim, what the change is called, and the money id it moves, if any.
-struct Act<'a> {
-    roles: &'a [Role],
-    action: &'a str,
+struct Act {
+    action: Action,
     money: Option<(Uuid, MoneyUse)>,
 }
 
@@ -117,7 +85,7 @@ impl App {
 
     /// Files a claim (first notice of loss) from untrusted JSON against a policy of the org.
     pub async fn file_claim(&self, caller: &Caller, json: &Value, meta: &RequestMeta) -> Result<Claim> {
-        require(caller, FILE_ROLES, "file claims")?;
+        require(caller, Action::FileClaims)?;
         let notice: NoticeOfLoss = openinsure_core::json::from_value(json.clone()).map_err(|(path, reason)| {
             let mut f = openinsure_core::FieldErrors::default();
             f.push(path, reason);
@@ -151,14 +119,14 @@ impl App {
 
     /// A claim of the org, as the caller may see it.
     pub async fn claim(&self, caller: &Caller, id: ClaimId, meta: &RequestMeta) -> Result<Claim> {
-        require(caller, CLAIM_READ_ROLES, "read claims")?;
+        require(caller, Action::ReadClaims)?;
         let claim = self.store.get_claim(caller.org_id, id).await?;
         self.disclose_claim(caller, claim, meta).await
     }
 
     /// The org's claims, each as the caller may see it.
     pub async fn claims(&self, caller: &Caller, page: Page, meta: &RequestMeta) -> Result<Vec<Claim>> {
-        require(caller, CLAIM_READ_ROLES, "read claims")?;
+        require(caller, Action::ReadClaims)?;
         let mut out = Vec::new();
         for c in self.store.list_claims(caller.org_id, page).await? {
             out.push(self.disclose_claim(caller, c, meta).await?);
@@ -171,11 +139,11 @@ impl App {
         caller: &Caller,
         id: ClaimId,
         meta: &RequestMeta,
-        act: Act<'_>,
+        act: Act,
         change: impl FnOnce(&mut Claim) -> Result<Vec<DomainEvent>>,
     ) -> Result<Claim> {
-        let Act { roles, action, money } = act;
-        require(caller, roles, action)?;
+        let Act { action, money } = act;
+        require(caller, action)?;
         let mut claim = self.store.get_claim(caller.org_id, id).await?;
         if caller.role == Role::Adjuster && claim.assigned_adjuster_id != Some(caller.user_id) {
             return Err(Error::Forbidden(format!("claim `{id}` is not assigned to this adjuster")));
@@ -200,7 +168,7 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, Act { roles: ASSIGN_ROLES, action: "assign claims", money: None }, |c| {
+        self.handle(caller, id, meta, Act { action: Action::AssignClaims, money: None }, |c| {
             c.assigned_adjuster_id = Some(adjuster);
             c.updated_at = now;
             Ok(vec![])
@@ -217,7 +185,7 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let now = self.clock.now();
-        self.handle(caller, id, meta, Act { roles: HANDLE_ROLES, action: "handle claims", money: None }, |c| {
+        self.handle(caller, id, meta, Act { action: Action::HandleClaims, money: None }, |c| {
             let from = c.transition(to, now)?;
             Ok(vec![DomainEvent::ClaimStatusChanged { claim_id: id, from, to }])
         })
@@ -234,7 +202,7 @@ impl App {
         meta: &RequestMeta,
     ) -> Result<Claim> {
         let (now, tx) = (self.clock.now(), self.ids.next_uuid());
-        self.handle(caller, id, meta, Act { roles: HANDLE_ROLES, action: "set reserves", money: None }, |c| {
+        self.handle(caller, id, meta, Act { action: Action::HandleClaims, money: None }, |c| {
             let money = c.set_reserve(reserve, caller.user_id, reason, tx, now)?;
             Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
         })
@@ -254,19 +222,13 @@ impl App {
     ) -> Result<Claim> {
         let now = self.clock.now();
         let money = MoneyUse::ClaimPayment { claim_id: id, amount };
-        self.handle(
-            caller,
-            id,
-            meta,
-            Act { roles: HANDLE_ROLES, action: "pay claims", money: Some((payment_id, money)) },
-            |c| {
-                if c.transactions.iter().any(|t| t.transaction_id == payment_id) {
-                    return Ok(vec![]);
-                }
-                let money = c.pay(amount, caller.user_id, payment_id, now)?;
-                Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
-            },
-        )
+        self.handle(caller, id, meta, Act { action: Action::HandleClaims, money: Some((payment_id, money)) }, |c| {
+            if c.transactions.iter().any(|t| t.transaction_id == payment_id) {
+                return Ok(vec![]);
+            }
+            let money = c.pay(amount, caller.user_id, payment_id, now)?;
+            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+        })
         .await
     }
 
@@ -283,19 +245,13 @@ impl App {
     ) -> Result<Claim> {
         let now = self.clock.now();
         let money = MoneyUse::ClaimRecovery { claim_id: id, recovery: kind, amount };
-        self.handle(
-            caller,
-            id,
-            meta,
-            Act { roles: HANDLE_ROLES, action: "record recoveries", money: Some((recovery_id, money)) },
-            |c| {
-                if c.transactions.iter().any(|t| t.transaction_id == recovery_id) {
-                    return Ok(vec![]);
-                }
-                let money = c.recover(kind, amount, caller.user_id, recovery_id, now)?;
-                Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
-            },
-        )
+        self.handle(caller, id, meta, Act { action: Action::HandleClaims, money: Some((recovery_id, money)) }, |c| {
+            if c.transactions.iter().any(|t| t.transaction_id == recovery_id) {
+                return Ok(vec![]);
+            }
+            let money = c.recover(kind, amount, caller.user_id, recovery_id, now)?;
+            Ok(vec![DomainEvent::ClaimTransaction { claim_id: id, money }])
+        })
         .await
     }
 }

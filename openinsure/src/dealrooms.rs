@@ -9,9 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use openinsure_auth::TokenKeys;
 use openinsure_core::ids::{AnnotationId, DealRoomId};
+use openinsure_core::permission::{self, Action};
 use openinsure_core::store::Page;
 use openinsure_core::submission::LineOfBusiness;
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 use openinsure_dealroom::DealRoomStore;
 use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, Member, RoomState};
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
@@ -23,29 +24,6 @@ use serde::Serialize;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
-
-/// The seed's read roles (and the cross-org automation roles).
-pub const ROOM_READ_ROLES: &[Role] = &[
-    Role::Underwriter,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::Admin,
-    Role::Producer,
-    Role::Auditor,
-    Role::System,
-    Role::Service,
-];
-
-/// The seed's write roles.
-pub const ROOM_WRITE_ROLES: &[Role] = &[Role::Underwriter, Role::OrgAdmin, Role::Superadmin, Role::Admin];
-
-/// The roles of the server-to-server routes (agents, background workers).
-pub const ROOM_SERVICE_ROLES: &[Role] = &[Role::System, Role::Service];
-
-/// The roles that may act on another org's rooms (the seed's deal-room exception).
-pub fn room_cross_org(role: Role) -> bool {
-    matches!(role, Role::Superadmin | Role::System | Role::Service)
-}
 
 /// A room's live instance, as the host runs it.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
@@ -143,9 +121,11 @@ impl App {
     /// Creates a room on a submission of the caller's org (another org's only for the cross-org
     /// roles); the creator joins as lead underwriter. One room per submission (409).
     pub async fn create_room(&self, caller: &Caller, input: &NewRoom) -> Result<DealRoom> {
-        require(caller, ROOM_WRITE_ROLES, "create deal rooms")?;
+        require(caller, Action::ManageDealRooms)?;
         let org = match input.org_id {
-            Some(o) if o != caller.org_id && !room_cross_org(caller.role) => {
+            Some(o)
+                if o != caller.org_id && !permission::may_act_for_another_org(caller.role, Action::ManageDealRooms) =>
+            {
                 return Err(Error::Forbidden(format!("role `{}` may not create rooms for another org", caller.role)));
             }
             Some(o) => o,
@@ -162,7 +142,7 @@ impl App {
 
     /// The caller's org's rooms of one status, most recent activity first, with the insured.
     pub async fn rooms(&self, caller: &Caller, status: RoomStatus, page: Page) -> Result<Vec<RoomListItem>> {
-        require(caller, ROOM_READ_ROLES, "read deal rooms")?;
+        require(caller, Action::ReadDealRooms)?;
         let rooms = self.room_store()?.list_rooms(caller.org_id, status, page).await?;
         let mut out = Vec::with_capacity(rooms.len());
         for room in rooms {
@@ -174,7 +154,7 @@ impl App {
 
     /// A room of the caller's org.
     pub async fn room(&self, caller: &Caller, id: DealRoomId) -> Result<DealRoom> {
-        require(caller, ROOM_READ_ROLES, "read deal rooms")?;
+        require(caller, Action::ReadDealRooms)?;
         Ok(self.room_store()?.get_room(caller.org_id, id).await?)
     }
 
@@ -198,7 +178,7 @@ impl App {
         id: DealRoomId,
         input: &NewParticipant,
     ) -> Result<Participant> {
-        require(caller, ROOM_WRITE_ROLES, "manage deal room participants")?;
+        require(caller, Action::ManageDealRooms)?;
         let store = self.room_store()?;
         let room = store.get_room(caller.org_id, id).await?;
         let all = store.participants(caller.org_id, id).await?;
@@ -214,7 +194,7 @@ impl App {
 
     /// Changes a room; closing records who and when.
     pub async fn update_room(&self, caller: &Caller, id: DealRoomId, patch: &RoomPatch) -> Result<DealRoom> {
-        require(caller, ROOM_WRITE_ROLES, "change deal rooms")?;
+        require(caller, Action::ManageDealRooms)?;
         let store = self.room_store()?;
         let mut room = store.get_room(caller.org_id, id).await?;
         room.apply(patch, caller.user_id, self.clock.now()).map_err(openinsure_core::Error::from)?;
@@ -263,7 +243,7 @@ impl App {
     }
 
     async fn service_room(&self, caller: &Caller, id: DealRoomId) -> Result<DealRoom> {
-        require(caller, ROOM_SERVICE_ROLES, "use the room's service routes")?;
+        require(caller, Action::UseRoomService)?;
         Ok(self.room_store()?.get_room(caller.org_id, id).await?)
     }
 

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{OrgId, PolicyId};
 use openinsure_core::money_id::MoneyUse;
+use openinsure_core::permission::Action;
 use openinsure_core::policy::Policy;
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 use openinsure_ledger::chart::{AccountType, account_id, chart_of_accounts};
 use openinsure_ledger::model::{
     Account, AccountFilter, CreateAccountError, CreateTransferError, QueryFilter, Transfer,
@@ -26,14 +27,6 @@ use uuid::Uuid;
 use crate::app::{App, require};
 use crate::dispatch::Subscriber;
 use crate::error::{Error, Result};
-
-/// Roles that read the books.
-pub const LEDGER_READ_ROLES: &[Role] =
-    &[Role::FinanceAnalyst, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::Auditor, Role::System];
-
-/// Roles that record payments.
-pub const PAYMENT_ROLES: &[Role] =
-    &[Role::FinanceAnalyst, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
 
 impl From<LedgerError> for Error {
     fn from(e: LedgerError) -> Self {
@@ -206,7 +199,7 @@ impl App {
         number: u32,
         payment_id: Uuid,
     ) -> Result<Policy> {
-        require(caller, PAYMENT_ROLES, "record payments")?;
+        require(caller, Action::MoveMoney)?;
         let mut p = self.store.get_policy(caller.org_id, policy).await?;
         if !p.billing.installments.iter().any(|i| i.number == number) {
             let mut f = openinsure_core::FieldErrors::default();
@@ -228,7 +221,7 @@ impl App {
     /// `key` is a money id (see [`openinsure_core::money_id`]): the same key with the same amount
     /// is a replay, with another amount it is refused.
     pub async fn fund_loss_fund(&self, caller: &Caller, amount: openinsure_core::Money, key: Uuid) -> Result<()> {
-        require(caller, PAYMENT_ROLES, "fund the loss fund")?;
+        require(caller, Action::MoveMoney)?;
         let books = self.books()?;
         let transfers = openinsure_ledger::ops::fund_losses(caller.org_id, key, amount)?;
         self.store.register_money_id(caller.org_id, key, &MoneyUse::LossFunding { amount }).await?;
@@ -243,20 +236,20 @@ impl App {
 
     /// The caller's org's trial balance.
     pub async fn trial_balance(&self, caller: &Caller) -> Result<TrialBalance> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         Ok(trial_balance(&self.org_accounts(caller.org_id).await?))
     }
 
     /// Every account of the caller's org that exists (none before its books are opened), in one
     /// lookup.
     pub async fn account_balances(&self, caller: &Caller) -> Result<Vec<Account>> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         self.org_accounts(caller.org_id).await
     }
 
     /// One account's balance (the whole account record) in the caller's org.
     pub async fn account_balance(&self, caller: &Caller, ty: AccountType) -> Result<Account> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         let id = account_id(caller.org_id, ty);
         let found = self.books()?.lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
         found.into_iter().next().ok_or_else(|| Error::NotFound { entity: "ledger account", id: ty.name().into() })
@@ -264,14 +257,14 @@ impl App {
 
     /// An account's transfers in the caller's org, oldest first.
     pub async fn account_transfers(&self, caller: &Caller, ty: AccountType, limit: u32) -> Result<Vec<Transfer>> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         let filter = AccountFilter::all(account_id(caller.org_id, ty), limit.clamp(1, 8189));
         self.books()?.get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))
     }
 
     /// The journal of the caller's org: every transfer touching its accounts, oldest first.
     pub async fn journal(&self, caller: &Caller, limit: u32) -> Result<Vec<JournalEntry>> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         let accounts = self.org_accounts(caller.org_id).await?;
         let mut transfers: Vec<Transfer> = Vec::new();
         for a in &accounts {
@@ -287,7 +280,7 @@ impl App {
 
     /// The transfers booked for a policy of the caller's org.
     pub async fn policy_transfers(&self, caller: &Caller, policy: PolicyId) -> Result<Vec<Transfer>> {
-        require(caller, LEDGER_READ_ROLES, "read the ledger")?;
+        require(caller, Action::ReadLedger)?;
         self.store.get_policy(caller.org_id, policy).await?;
         let filter = QueryFilter { user_data_128: policy.as_uuid().as_u128(), limit: 8189, ..QueryFilter::default() };
         let org_accounts: Vec<u128> = chart_of_accounts(caller.org_id).iter().map(|a| a.id).collect();

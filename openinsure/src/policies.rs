@@ -8,27 +8,24 @@ use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::PolicyId;
 use openinsure_core::lifecycle::{LifecycleError, RenewalBilling, RenewalTerms};
 use openinsure_core::money::Money;
+use openinsure_core::permission::Action;
 use openinsure_core::policy::{CancellationMethod, Policy};
 use openinsure_core::store::Page;
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 
 use crate::app::{App, require};
 use crate::error::Result;
-use crate::usecases::READ_ROLES;
-
-/// Roles that change policies.
-pub const POLICY_ROLES: &[Role] = &[Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System];
 
 impl App {
     /// A policy of the caller's org.
     pub async fn policy(&self, caller: &Caller, id: PolicyId) -> Result<Policy> {
-        require(caller, READ_ROLES, "read policies")?;
+        require(caller, Action::ReadBusiness)?;
         Ok(self.store.get_policy(caller.org_id, id).await?)
     }
 
     /// The org's policies.
     pub async fn policies(&self, caller: &Caller, page: Page) -> Result<Vec<Policy>> {
-        require(caller, READ_ROLES, "read policies")?;
+        require(caller, Action::ReadBusiness)?;
         Ok(self.store.list_policies(caller.org_id, page).await?)
     }
 
@@ -44,7 +41,7 @@ impl App {
         action: &str,
         apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
     ) -> Result<Policy> {
-        require(caller, POLICY_ROLES, action)?;
+        require(caller, Action::ChangePolicies)?;
         let mut policy = self.store.get_policy(caller.org_id, id).await?;
         let event = apply(&mut policy).map_err(openinsure_core::Error::from)?;
         let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
@@ -116,7 +113,7 @@ impl App {
     /// term, numbered from the org's sequence for the new term's year. Stores the new policy and the
     /// `policy.renewed` event atomically.
     pub async fn renew_policy(&self, caller: &Caller, id: PolicyId, plan: BillingPlan) -> Result<Policy> {
-        require(caller, POLICY_ROLES, "renew policies")?;
+        require(caller, Action::ChangePolicies)?;
         let expiring = self.store.get_policy(caller.org_id, id).await?;
         let (start, _) = expiring.next_term().map_err(openinsure_core::Error::from)?;
         let key = format!("{}-{}", expiring.line_of_business.code(), start.year());

@@ -8,31 +8,14 @@ use openinsure_core::da::{DaAgreement, DaStatus, DaUsage};
 use openinsure_core::error::FieldErrors;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, ReferralId, UserId};
+use openinsure_core::permission::Action;
 use openinsure_core::store::Page;
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
-
-/// Roles that administer agreements, the authority matrix and referral rules.
-pub const ADMIN_ROLES: &[Role] = &[Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System];
-
-/// Roles that read agreements, profiles and the referral queue.
-pub const UNDERWRITING_READ_ROLES: &[Role] = &[
-    Role::Underwriter,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::Auditor,
-    Role::ComplianceOfficer,
-    Role::Carrier,
-    Role::System,
-];
-
-/// Roles that may decide referrals (their authority profiles decide how far).
-pub const DECIDE_ROLES: &[Role] = &[Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin];
 
 /// Builds a record from untrusted JSON plus the fields the server owns, naming the bad field.
 fn from_input<T: DeserializeOwned>(json: &Value, owned: &[(&str, Value)]) -> Result<T> {
@@ -80,7 +63,7 @@ impl App {
     /// Creates a DA agreement for a program of the caller's org (the org then owns the program
     /// in the authorizer).
     pub async fn create_agreement(&self, caller: &Caller, json: &Value) -> Result<DaAgreement> {
-        require(caller, ADMIN_ROLES, "create DA agreements")?;
+        require(caller, Action::ManageUnderwriting)?;
         let id: DaAgreementId = self.ids.next_id();
         let agreement: DaAgreement = from_input(
             json,
@@ -99,19 +82,19 @@ impl App {
 
     /// The org's agreements.
     pub async fn agreements(&self, caller: &Caller, page: Page) -> Result<Vec<DaAgreement>> {
-        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.list_agreements(caller.org_id, page).await?)
     }
 
     /// One agreement.
     pub async fn agreement(&self, caller: &Caller, id: DaAgreementId) -> Result<DaAgreement> {
-        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.get_agreement(caller.org_id, id).await?)
     }
 
     /// An agreement's usage in an agreement year.
     pub async fn agreement_usage(&self, caller: &Caller, id: DaAgreementId, year: u32) -> Result<DaUsage> {
-        require(caller, UNDERWRITING_READ_ROLES, "read DA agreements")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.usage(caller.org_id, id, year).await?)
     }
 
@@ -122,7 +105,7 @@ impl App {
         id: DaAgreementId,
         status: DaStatus,
     ) -> Result<DaAgreement> {
-        require(caller, ADMIN_ROLES, "change DA agreements")?;
+        require(caller, Action::ManageUnderwriting)?;
         let mut a = self.store.get_agreement(caller.org_id, id).await?;
         a.status = status;
         Ok(self.store.update_agreement(caller.org_id, &a).await?)
@@ -130,7 +113,7 @@ impl App {
 
     /// Creates an authority profile.
     pub async fn create_profile(&self, caller: &Caller, json: &Value) -> Result<AuthorityProfile> {
-        require(caller, ADMIN_ROLES, "create authority profiles")?;
+        require(caller, Action::ManageUnderwriting)?;
         let id: AuthorityProfileId = self.ids.next_id();
         let profile: AuthorityProfile = from_input(
             json,
@@ -143,7 +126,7 @@ impl App {
 
     /// The org's profiles.
     pub async fn profiles(&self, caller: &Caller) -> Result<Vec<AuthorityProfile>> {
-        require(caller, UNDERWRITING_READ_ROLES, "read authority profiles")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.list_profiles(caller.org_id).await?)
     }
 
@@ -154,7 +137,7 @@ impl App {
         user: UserId,
         profile: AuthorityProfileId,
     ) -> Result<AuthorityAssignment> {
-        require(caller, ADMIN_ROLES, "assign authority")?;
+        require(caller, Action::ManageUnderwriting)?;
         let p = self.store.list_profiles(caller.org_id).await?.into_iter().find(|p| p.id == profile);
         let p = p.ok_or_else(|| Error::NotFound { entity: "authority profile", id: profile.to_string() })?;
         let assignment = AuthorityAssignment {
@@ -178,7 +161,7 @@ impl App {
 
     /// Removes an assignment.
     pub async fn unassign_profile(&self, caller: &Caller, user: UserId, profile: AuthorityProfileId) -> Result<()> {
-        require(caller, ADMIN_ROLES, "assign authority")?;
+        require(caller, Action::ManageUnderwriting)?;
         if !self.store.profiles_of(caller.org_id, user).await?.iter().any(|p| p.id == profile) {
             return Err(Error::NotFound { entity: "authority assignment", id: format!("{user}/{profile}") });
         }
@@ -189,13 +172,13 @@ impl App {
 
     /// The org's assignments.
     pub async fn assignments(&self, caller: &Caller) -> Result<Vec<AuthorityAssignment>> {
-        require(caller, UNDERWRITING_READ_ROLES, "read authority assignments")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.list_assignments(caller.org_id).await?)
     }
 
     /// Creates a referral rule.
     pub async fn create_rule(&self, caller: &Caller, json: &Value) -> Result<ReferralRule> {
-        require(caller, ADMIN_ROLES, "create referral rules")?;
+        require(caller, Action::ManageUnderwriting)?;
         let id: openinsure_core::ids::ReferralRuleId = self.ids.next_id();
         let rule: ReferralRule = from_input(
             json,
@@ -208,7 +191,7 @@ impl App {
 
     /// The org's referral rules.
     pub async fn rules(&self, caller: &Caller) -> Result<Vec<ReferralRule>> {
-        require(caller, UNDERWRITING_READ_ROLES, "read referral rules")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.list_rules(caller.org_id).await?)
     }
 
@@ -219,13 +202,13 @@ impl App {
         status: Option<ReferralStatus>,
         page: Page,
     ) -> Result<Vec<Referral>> {
-        require(caller, UNDERWRITING_READ_ROLES, "read referrals")?;
+        require(caller, Action::ReadUnderwriting)?;
         Ok(self.store.list_referrals(caller.org_id, status, page).await?)
     }
 
     /// A referral and its activity trail.
     pub async fn referral(&self, caller: &Caller, id: ReferralId) -> Result<(Referral, Vec<ReferralActivity>)> {
-        require(caller, UNDERWRITING_READ_ROLES, "read referrals")?;
+        require(caller, Action::ReadUnderwriting)?;
         let r = self.store.get_referral(caller.org_id, id).await?;
         let trail = self.store.activities(caller.org_id, id).await?;
         Ok((r, trail))
@@ -239,7 +222,7 @@ impl App {
         reason_code: &str,
         rationale: &str,
     ) -> Result<Referral> {
-        require(caller, DECIDE_ROLES, "decide referrals")?;
+        require(caller, Action::DecideReferrals)?;
         let mut r = self.store.get_referral(caller.org_id, id).await?;
         let profiles = self.store.profiles_of(caller.org_id, caller.user_id).await?;
         let now = self.clock.now();
@@ -282,6 +265,8 @@ impl App {
 
     /// Withdraws a pending referral (its requester only).
     pub async fn withdraw_referral(&self, caller: &Caller, id: ReferralId, note: &str) -> Result<Referral> {
+        // those who may bind raise referrals; the referral itself lets only its requester withdraw
+        require(caller, Action::Bind)?;
         let mut r = self.store.get_referral(caller.org_id, id).await?;
         let now = self.clock.now();
         let activity = r.withdraw(caller.user_id, note, self.ids.next_uuid(), now).map_err(referral_error)?;

@@ -2,41 +2,20 @@
 
 use chrono::Duration;
 use openinsure_core::ids::{QuoteId, SubmissionId};
+use openinsure_core::permission::Action;
 use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
 use openinsure_core::store::Page;
 use openinsure_core::submission::{Submission, SubmissionStatus};
-use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::tenancy::Caller;
 use serde_json::Value;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
 
-/// The roles that may take in a submission.
-pub const SUBMIT_ROLES: &[Role] =
-    &[Role::Producer, Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
-
-/// The roles that may request a quote (producers without schedule rating).
-pub const QUOTE_ROLES: &[Role] =
-    &[Role::Producer, Role::Underwriter, Role::Admin, Role::OrgAdmin, Role::Superadmin, Role::System, Role::Service];
-
-/// The roles that may read submissions and quotes.
-pub const READ_ROLES: &[Role] = &[
-    Role::Producer,
-    Role::Underwriter,
-    Role::Admin,
-    Role::OrgAdmin,
-    Role::Superadmin,
-    Role::PlatformOperator,
-    Role::Auditor,
-    Role::Carrier,
-    Role::System,
-    Role::Service,
-];
-
 impl App {
     /// Takes in a submission from untrusted JSON (status `draft`). Every field error at once.
     pub async fn submit(&self, caller: &Caller, json: &Value) -> Result<Submission> {
-        require(caller, SUBMIT_ROLES, "submit business")?;
+        require(caller, Action::SubmitBusiness)?;
         let id: SubmissionId = self.ids.next_id();
         let submission = Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
         self.store.insert_submission(caller.org_id, &submission).await?;
@@ -46,13 +25,13 @@ impl App {
 
     /// Reads a submission of the caller's org.
     pub async fn submission(&self, caller: &Caller, id: SubmissionId) -> Result<Submission> {
-        require(caller, READ_ROLES, "read submissions")?;
+        require(caller, Action::ReadBusiness)?;
         Ok(self.store.get_submission(caller.org_id, id).await?)
     }
 
     /// Lists the caller's org's submissions.
     pub async fn submissions(&self, caller: &Caller, page: Page) -> Result<Vec<Submission>> {
-        require(caller, READ_ROLES, "read submissions")?;
+        require(caller, Action::ReadBusiness)?;
         Ok(self.store.list_submissions(caller.org_id, page).await?)
     }
 
@@ -61,7 +40,7 @@ impl App {
     /// Schedule credits and debits are an underwriting decision: a producer may quote, but only
     /// with an empty schedule.
     pub async fn quote(&self, caller: &Caller, id: SubmissionId, schedule: &Schedule) -> Result<Quote> {
-        require(caller, QUOTE_ROLES, "request quotes")?;
+        require(caller, Action::RequestQuote)?;
         if !schedule.adjustments.is_empty() && !caller.role.is_underwriting() {
             return Err(Error::Forbidden(format!("role `{}` may not apply schedule rating", caller.role)));
         }
@@ -119,13 +98,13 @@ impl App {
 
     /// Reads a quote of the caller's org.
     pub async fn get_quote(&self, caller: &Caller, id: QuoteId) -> Result<Quote> {
-        require(caller, READ_ROLES, "read quotes")?;
+        require(caller, Action::ReadBusiness)?;
         Ok(self.store.get_quote(caller.org_id, id).await?)
     }
 
     /// The quotes of a submission of the caller's org.
     pub async fn quotes_for(&self, caller: &Caller, id: SubmissionId) -> Result<Vec<Quote>> {
-        require(caller, READ_ROLES, "read quotes")?;
+        require(caller, Action::ReadBusiness)?;
         self.store.get_submission(caller.org_id, id).await?;
         Ok(self.store.list_quotes(caller.org_id, id).await?)
     }

@@ -900,3 +900,41 @@ async fn an_idempotency_key_compares_the_json_meaning_of_the_body() {
     let r = h.raw("POST", "/v1/submissions", Some(&o.producer), Bytes::from(other.to_string()), &key).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Every route names its action, and the one permission table decides: a role the table refuses
+/// gets 403 on every route of that action; a role it allows is never refused for its role.
+#[tokio::test]
+async fn every_route_follows_the_permission_table() {
+    use openinsure_core::permission::allows;
+    let h = harness();
+    let _ = org(&h.w, 1).await;
+    let id = "0192f0c0-0000-7000-8000-00000000beef";
+    for route in ROUTES.iter().filter(|r| !r.public) {
+        let action = route.action.expect("every token-protected route names its action");
+        let path: String = route
+            .path
+            .split('/')
+            .map(|seg| match seg {
+                ":account" => "MGA_FIDUCIARY",
+                s if s.starts_with(':') => id,
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = if route.request.is_some() { Some(json!({})) } else { None };
+        for role in Role::ALL {
+            let r = h.call(route.method, &path, &caller(1, 60, role), body.clone()).await;
+            let refused_for_role = r.status == StatusCode::FORBIDDEN
+                && r.body["error"]["message"].as_str().unwrap_or("").contains(action.describe());
+            assert_eq!(
+                refused_for_role,
+                !allows(role, action),
+                "{} {} as {role}: {} {}",
+                route.method,
+                route.path,
+                r.status,
+                r.body
+            );
+        }
+    }
+}

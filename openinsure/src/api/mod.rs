@@ -264,6 +264,16 @@ impl Api {
             };
         }
         let caller = self.authenticate(request.headers(), route)?;
+        // the route's action, from the one permission table (the use case asks it again)
+        if let Some(action) = route.action
+            && !openinsure_core::permission::allows(caller.role, action)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("role `{}` may not {}", caller.role, action.describe()),
+            ));
+        }
         if let Some(limiter) = &self.limiter
             && let Err(secs) = limiter.check(caller.user_id, self.app.clock.now())
         {
@@ -380,10 +390,9 @@ impl Api {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| ApiError::field("X-Org-Id", "is not a valid org id"))?;
-            // deal rooms have the seed's own cross-org roles (superadmin, system, service)
+            // the cross-org rule of the permission table, for the route's action
             let allowed = target == caller.org_id
-                || caller.role.is_cross_org()
-                || (route.tag == "deal-rooms" && crate::dealrooms::room_cross_org(caller.role));
+                || route.action.is_some_and(|a| openinsure_core::permission::may_act_for_another_org(caller.role, a));
             if !allowed {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
