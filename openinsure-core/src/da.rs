@@ -189,42 +189,88 @@ pub struct CapacityClaim {
     pub max_policies_per_insured: Option<u32>,
 }
 
-impl CapacityClaim {
-    /// Why `usage` cannot take this claim, or `None` when it fits. Stores call this under their
-    /// lock or transaction so that two racing binds cannot both pass.
-    pub fn refusal(&self, usage: &DaUsage) -> Option<String> {
-        let after = usage.written_premium.checked_add(self.premium).ok()?;
-        if after > self.annual_limit {
-            return Some(format!(
-                "agreement year {} capacity {} has {} left; this policy needs {}",
-                self.agreement_year,
-                self.annual_limit,
-                self.annual_limit.checked_sub(usage.written_premium).unwrap_or(Money::ZERO),
-                self.premium
-            ));
-        }
-        if let Some(q) = self.quarterly_limit {
-            let used = usage.quarter_premium[usize::from(self.quarter.min(3))];
-            if used.checked_add(self.premium).is_ok_and(|a| a > q) {
-                return Some(format!("quarter {} sub-limit {} would be passed", self.quarter + 1, q));
-            }
-        }
-        if let Some(max) = self.max_policies_per_insured
-            && usage.policies_by_insured.get(&self.insured_key).copied().unwrap_or(0) >= max
-        {
-            return Some(format!("the insured already has {max} policies under this agreement this year"));
-        }
-        None
-    }
+/// Why an agreement's usage cannot take a [`CapacityClaim`]: the limit passed, in words.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CapacityExceeded {
+    /// The agreement year's premium capacity.
+    #[error("agreement year {year} capacity {limit} has {left} left; this policy needs {needed}")]
+    Annual {
+        /// The agreement year.
+        year: u32,
+        /// The annual limit.
+        limit: Money,
+        /// What is left of it.
+        left: Money,
+        /// What the bind needs.
+        needed: Money,
+    },
+    /// A quarter's sub-limit.
+    #[error("quarter {quarter} sub-limit {limit} would be passed")]
+    Quarterly {
+        /// The quarter, 1 to 4.
+        quarter: u8,
+        /// Its sub-limit.
+        limit: Money,
+    },
+    /// The policies one insured may have under the agreement in a year.
+    #[error("the insured already has {max} policies under this agreement this year")]
+    PoliciesPerInsured {
+        /// The maximum.
+        max: u32,
+    },
+    /// The usage's totals would overflow.
+    #[error(transparent)]
+    Money(#[from] crate::money::MoneyError),
+}
 
-    /// Adds the claim to `usage` (after [`CapacityClaim::refusal`] said it fits).
-    pub fn apply(&self, usage: &mut DaUsage) -> Result<(), crate::money::MoneyError> {
-        usage.agreement_year = self.agreement_year;
-        usage.written_premium = usage.written_premium.checked_add(self.premium)?;
+impl CapacityExceeded {
+    /// The pre-bind flag and store error code of every capacity refusal.
+    pub const CODE: &'static str = "da_capacity_exceeded";
+}
+
+impl From<CapacityExceeded> for crate::Error {
+    fn from(e: CapacityExceeded) -> Self {
+        match e {
+            CapacityExceeded::Money(m) => crate::Error::Money(m),
+            other => crate::Error::Rule { code: CapacityExceeded::CODE, message: other.to_string() },
+        }
+    }
+}
+
+impl CapacityClaim {
+    /// Adds the claim to `usage` if it fits, or says which limit it would pass and leaves `usage`
+    /// as it was. Stores call this under the lock or transaction in which they then write the
+    /// usage, so two racing binds cannot both pass; [`check`] calls it on a copy for the flag.
+    pub fn take(&self, usage: &mut DaUsage) -> Result<(), CapacityExceeded> {
+        let after = usage.written_premium.checked_add(self.premium)?;
+        if after > self.annual_limit {
+            return Err(CapacityExceeded::Annual {
+                year: self.agreement_year,
+                limit: self.annual_limit,
+                left: self.annual_limit.checked_sub(usage.written_premium).unwrap_or(Money::ZERO),
+                needed: self.premium,
+            });
+        }
         let q = usize::from(self.quarter.min(3));
-        usage.quarter_premium[q] = usage.quarter_premium[q].checked_add(self.premium)?;
+        let quarter_after = usage.quarter_premium[q].checked_add(self.premium)?;
+        if let Some(limit) = self.quarterly_limit
+            && quarter_after > limit
+        {
+            return Err(CapacityExceeded::Quarterly { quarter: self.quarter.min(3) + 1, limit });
+        }
+        let of_insured = usage.policies_by_insured.get(&self.insured_key).copied().unwrap_or(0);
+        if let Some(max) = self.max_policies_per_insured
+            && of_insured >= max
+        {
+            return Err(CapacityExceeded::PoliciesPerInsured { max });
+        }
+        // every check passed: change the usage (nothing above has)
+        usage.agreement_year = self.agreement_year;
+        usage.written_premium = after;
+        usage.quarter_premium[q] = quarter_after;
         usage.policy_count += 1;
-        *usage.policies_by_insured.entry(self.insured_key.clone()).or_default() += 1;
+        usage.policies_by_insured.insert(self.insured_key.clone(), of_insured + 1);
         Ok(())
     }
 }
@@ -418,9 +464,9 @@ pub fn check(agreement: &DaAgreement, submission: &Submission, premium: Money, u
         ));
     }
     if let Some(claim) = a.claim(submission, premium)
-        && let Some(reason) = claim.refusal(usage)
+        && let Err(exceeded) = claim.take(&mut usage.clone())
     {
-        flags.push(Flag::block("da_capacity_exceeded", reason));
+        flags.push(Flag::block(CapacityExceeded::CODE, exceeded.to_string()));
     }
 
     let t = &a.referral_triggers;
@@ -570,9 +616,13 @@ mod tests {
             "2027-01-01 is in the third quarter of a year from 2026-07-01"
         );
         let mut usage = DaUsage::default();
-        assert_eq!(claim.refusal(&usage), None);
-        claim.apply(&mut usage).unwrap();
-        assert!(claim.refusal(&usage).is_some(), "a second one passes the annual limit");
+        claim.take(&mut usage).unwrap();
+        let before = usage.clone();
+        assert!(
+            matches!(claim.take(&mut usage), Err(CapacityExceeded::Annual { .. })),
+            "a second one passes the annual limit"
+        );
+        assert_eq!(usage, before, "a refused claim changes nothing");
         assert_eq!(usage.policy_count, 1);
     }
 

@@ -208,8 +208,9 @@ pub enum BindOutcome {
 /// 1. If a policy already exists for `commit.quote.id` in the org, return
 ///    [`BindOutcome::AlreadyBound`] with it and write nothing.
 /// 2. Otherwise, under one lock or transaction, so that racing binds serialize on the agreement:
-///    re-read the agreement's usage for the claim's year; if [`CapacityClaim::refusal`] refuses, fail
-///    with [`Error::Rule`](crate::Error::Rule) code `da_capacity_exceeded` and write nothing;
+///    re-read the agreement's usage for the claim's year; if [`CapacityClaim::take`] refuses, fail
+///    with its [`CapacityExceeded`](crate::da::CapacityExceeded) (converted: [`Error::Rule`](crate::Error::Rule)
+///    code `da_capacity_exceeded`) and write nothing;
 ///    if the submission's stored revision differs from `commit.submission.revision`, fail with
 ///    [`Error::Conflict`](crate::Error::Conflict) and write nothing; if the policy number is taken in
 ///    the org, fail with `Conflict`.

@@ -20,8 +20,8 @@ pub trait Subscriber: openinsure_core::ports::MaybeSendSync {
     /// A name for logs.
     fn name(&self) -> &str;
 
-    /// Handles one event; an error asks for redelivery.
-    async fn handle(&self, event: &EventEnvelope) -> std::result::Result<(), String>;
+    /// Handles one event; an error asks for redelivery (the error says why, for the log).
+    async fn handle(&self, event: &EventEnvelope) -> Result<()>;
 }
 
 /// What one run did.
@@ -116,11 +116,11 @@ mod tests {
         fn name(&self) -> &str {
             "recorder"
         }
-        async fn handle(&self, event: &EventEnvelope) -> std::result::Result<(), String> {
+        async fn handle(&self, event: &EventEnvelope) -> Result<()> {
             self.seen.lock().unwrap().push(event.id);
             if self.fail_first.load(Ordering::SeqCst) > 0 {
                 self.fail_first.fetch_sub(1, Ordering::SeqCst);
-                return Err("downstream unavailable".into());
+                return Err(crate::Error::Backend("downstream unavailable".into()));
             }
             Ok(())
         }

@@ -166,8 +166,8 @@ impl Subscriber for LedgerSubscriber {
         "ledger"
     }
 
-    async fn handle(&self, event: &EventEnvelope) -> std::result::Result<(), String> {
-        self.book(event).await.map_err(|e| e.to_string())
+    async fn handle(&self, event: &EventEnvelope) -> Result<()> {
+        self.book(event).await
     }
 }
 

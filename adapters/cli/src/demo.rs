@@ -290,7 +290,7 @@ impl Subscriber for Printer {
         "printer"
     }
 
-    async fn handle(&self, event: &EventEnvelope) -> Result<(), String> {
+    async fn handle(&self, event: &EventEnvelope) -> openinsure::Result<()> {
         println!("   {}  {}", event.occurred_at.format("%H:%M:%S"), event.event.name());
         Ok(())
     }

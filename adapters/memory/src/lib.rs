@@ -419,10 +419,7 @@ impl BindStore for MemoryStore {
                 .get(&(org, claim.agreement_id, claim.agreement_year))
                 .cloned()
                 .unwrap_or_else(|| DaUsage { agreement_year: claim.agreement_year, ..DaUsage::default() });
-            if let Some(reason) = claim.refusal(&u) {
-                return Err(Error::Rule { code: "da_capacity_exceeded", message: reason });
-            }
-            claim.apply(&mut u)?;
+            claim.take(&mut u)?;
             usage = Some(((org, claim.agreement_id, claim.agreement_year), u));
         }
         // Every check passed: write everything.
