@@ -241,8 +241,26 @@ impl From<CapacityExceeded> for crate::Error {
 impl CapacityClaim {
     /// Adds the claim to `usage` if it fits, or says which limit it would pass and leaves `usage`
     /// as it was. Stores call this under the lock or transaction in which they then write the
-    /// usage, so two racing binds cannot both pass; [`check`] calls it on a copy for the flag.
+    /// usage, so two racing binds cannot both pass.
     pub fn take(&self, usage: &mut DaUsage) -> Result<(), CapacityExceeded> {
+        let (after, quarter_after, of_insured) = self.fits(usage)?;
+        let q = usize::from(self.quarter.min(3));
+        usage.agreement_year = self.agreement_year;
+        usage.written_premium = after;
+        usage.quarter_premium[q] = quarter_after;
+        usage.policy_count += 1;
+        usage.policies_by_insured.insert(self.insured_key.clone(), of_insured + 1);
+        Ok(())
+    }
+
+    /// Whether `usage` could take the claim, without taking it (the pre-bind flag).
+    pub fn check(&self, usage: &DaUsage) -> Result<(), CapacityExceeded> {
+        self.fits(usage).map(|_| ())
+    }
+
+    /// The usage's premium, quarter premium and policies of the insured after the claim, if every
+    /// limit holds.
+    fn fits(&self, usage: &DaUsage) -> Result<(Money, Money, u32), CapacityExceeded> {
         let after = usage.written_premium.checked_add(self.premium)?;
         if after > self.annual_limit {
             return Err(CapacityExceeded::Annual {
@@ -265,13 +283,7 @@ impl CapacityClaim {
         {
             return Err(CapacityExceeded::PoliciesPerInsured { max });
         }
-        // every check passed: change the usage (nothing above has)
-        usage.agreement_year = self.agreement_year;
-        usage.written_premium = after;
-        usage.quarter_premium[q] = quarter_after;
-        usage.policy_count += 1;
-        usage.policies_by_insured.insert(self.insured_key.clone(), of_insured + 1);
-        Ok(())
+        Ok((after, quarter_after, of_insured))
     }
 }
 
@@ -464,7 +476,7 @@ pub fn check(agreement: &DaAgreement, submission: &Submission, premium: Money, u
         ));
     }
     if let Some(claim) = a.claim(submission, premium)
-        && let Err(exceeded) = claim.take(&mut usage.clone())
+        && let Err(exceeded) = claim.check(usage)
     {
         flags.push(Flag::block(CapacityExceeded::CODE, exceeded.to_string()));
     }
