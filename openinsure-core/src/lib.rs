@@ -10,6 +10,7 @@ pub mod checks;
 pub mod claims;
 pub mod clock;
 pub mod da;
+pub mod decision;
 pub mod error;
 pub mod events;
 pub mod geo;

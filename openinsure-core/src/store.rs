@@ -19,6 +19,7 @@ use crate::authority::{
 };
 use crate::claims::Claim;
 use crate::da::{CapacityClaim, DaAgreement, DaUsage};
+use crate::decision::{BindContext, UnderwritingContext};
 use crate::error::Result;
 use crate::events::{EventEnvelope, EventId};
 use crate::ids::{
@@ -88,6 +89,22 @@ pub trait QuoteStore: crate::ports::MaybeSendSync {
 
     /// The quotes of one submission, oldest first.
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>>;
+
+    /// Stores a quote with what it decided, all or nothing: the quote, the referral it raised (with
+    /// its activity and event), and the submission moved to `quoted` (at the revision it was
+    /// read; [`Error::Conflict`](crate::Error::Conflict) and nothing written if it changed since).
+    async fn commit_quote(&self, org: OrgId, commit: &QuoteCommit) -> Result<()>;
+}
+
+/// What one quote writes, all at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuoteCommit {
+    /// The new quote, with its flags.
+    pub quote: Quote,
+    /// The referral the checks raised, if any.
+    pub referral: Option<crate::decision::RaisedReferral>,
+    /// The submission with its new status, at the revision it was read, when its status changes.
+    pub submission: Option<Submission>,
 }
 
 /// Delegated-authority agreements and their usage, by org.
@@ -227,6 +244,22 @@ pub trait BindStore: crate::ports::MaybeSendSync {
     /// The next number of a per-org sequence (`GL-2027` → 1, 2, ...). Numbers are never reused;
     /// a failed bind may leave a gap.
     async fn next_sequence(&self, org: OrgId, key: &str) -> Result<u64>;
+
+    /// Everything a quote decides on, in one read (one transaction or one lock, so the parts are
+    /// consistent): the submission, the DA agreements of its program (every one) with every year
+    /// of their usage, the authority profiles assigned to `user`, all of the org's profiles, its
+    /// referral rules, and the submission's referrals. [`Error::NotFound`](crate::Error::NotFound)
+    /// when the submission is not the org's.
+    async fn underwriting_context(
+        &self,
+        org: OrgId,
+        submission: SubmissionId,
+        user: UserId,
+    ) -> Result<UnderwritingContext>;
+
+    /// [`BindStore::underwriting_context`], and the submission's quotes and the policies bound
+    /// from them, in the same read.
+    async fn bind_context(&self, org: OrgId, submission: SubmissionId, user: UserId) -> Result<BindContext>;
 }
 
 /// Policies, by org. Every write appends its events to the outbox in the same atomic step.

@@ -769,10 +769,115 @@ pub async fn all<S>(
     referral_store(store, store, run).await;
     bind_store(store, run).await;
     policy_store(store, run).await;
+    context_reads(store, run).await;
     outbox(store, run).await;
     claim_store(store, store, run).await;
     money_id_store(store, run).await;
     money_id_races(store, run).await;
     idempotency_store(keys, run).await;
     authorizer(authz, run).await;
+}
+
+/// The context reads of [`BindStore`] and [`QuoteStore::commit_quote`]: one read holds the
+/// submission, its program's agreements (not another program's) with every year of their usage,
+/// the caller's profiles, the org's profiles and rules, the submission's referrals, its quotes and
+/// the policies bound from them; another org's submission is not found; a quote commit writes its
+/// quote, referral and submission move at once, and nothing when the submission changed since it
+/// was read.
+pub async fn context_reads<S>(store: &S, run: u64)
+where
+    S: BindStore + QuoteStore + SubmissionStore + DaStore + AuthorityStore + ReferralStore + Outbox + ?Sized,
+{
+    use crate::decision::RaisedReferral;
+    use crate::ids::ProgramId;
+    use crate::store::QuoteCommit;
+
+    let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let user = UserId::from_uuid(test_uuid(run, 1300));
+    // a program of this suite's own (other suites write agreements of the sample program)
+    let program = ProgramId::from_uuid(test_uuid(run, 1305));
+    let mut ours = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 1301)), org);
+    ours.program_id = program;
+    let mut theirs = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 1302)), org);
+    theirs.program_id = ProgramId::from_uuid(test_uuid(run, 1303));
+    store.insert_agreement(org, &ours).await.expect("agreement");
+    store.insert_agreement(org, &theirs).await.expect("agreement");
+    let profile = sample_profile(AuthorityProfileId::from_uuid(test_uuid(run, 1304)), org, 1, Money::from_cents(1));
+    store.insert_profile(org, &profile).await.expect("profile");
+    store
+        .assign(
+            org,
+            &AuthorityAssignment {
+                org_id: org,
+                user_id: user,
+                profile_id: profile.id,
+                assigned_at: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("time"),
+            },
+        )
+        .await
+        .expect("assign");
+
+    let mut sub = sample_submission(SubmissionId::from_uuid(test_uuid(run, 1310)), org);
+    sub.program_id = program;
+    let mut quote = sample_quote(QuoteId::from_uuid(test_uuid(run, 1311)), org, sub.id);
+    quote.program_id = program;
+    store.insert_submission(org, &sub).await.expect("submission");
+    store.insert_quote(org, &quote).await.expect("quote");
+    let ctx = store.underwriting_context(org, sub.id, user).await.expect("context");
+    assert_eq!(ctx.submission, sub);
+    assert_eq!(ctx.agreements.iter().map(|a| a.id).collect::<Vec<_>>(), vec![ours.id], "by program");
+    assert_eq!(ctx.caller_profiles.iter().map(|p| p.id).collect::<Vec<_>>(), vec![profile.id]);
+    assert!(ctx.profiles.iter().any(|p| p.id == profile.id));
+    assert!(ctx.referrals.is_empty());
+    assert!(matches!(store.underwriting_context(other, sub.id, user).await, Err(Error::NotFound { .. })));
+
+    // a quote commit: the quote, a referral with its event, the submission moved, at once
+    let mut quote2 = quote.clone();
+    quote2.id = QuoteId::from_uuid(test_uuid(run, 1320));
+    let risk = crate::decision::risk_summary(&sub, &quote2);
+    let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("time");
+    let (referral, activity) = Referral::raise(
+        ReferralId::from_uuid(test_uuid(run, 1321)),
+        test_uuid(run, 1322),
+        org,
+        sub.id,
+        quote2.id,
+        user,
+        2,
+        vec![],
+        risk,
+        at,
+    );
+    let event = EventEnvelope::new(
+        test_uuid(run, 1323),
+        org,
+        at,
+        DomainEvent::ReferralCreated { referral_id: referral.id.as_uuid(), submission_id: sub.id, routed_to_level: 2 },
+    );
+    let mut moved = sub.clone();
+    moved.status = SubmissionStatus::Quoted;
+    let commit = QuoteCommit {
+        quote: quote2.clone(),
+        referral: Some(RaisedReferral { referral: referral.clone(), activity, event }),
+        submission: Some(moved.clone()),
+    };
+    store.commit_quote(org, &commit).await.expect("commit");
+    assert_eq!(store.get_quote(org, quote2.id).await.expect("quote"), quote2);
+    assert_eq!(store.get_referral(org, referral.id).await.expect("referral"), referral);
+    let stored = store.get_submission(org, sub.id).await.expect("submission");
+    assert_eq!((stored.status, stored.revision), (SubmissionStatus::Quoted, sub.revision + 1));
+    assert!(store.org_events(org, Page::first()).await.expect("events").iter().any(|e| e.id == test_uuid(run, 1323)));
+
+    // the same submission revision again: a conflict, and nothing of it written
+    let mut quote3 = quote.clone();
+    quote3.id = QuoteId::from_uuid(test_uuid(run, 1330));
+    let stale = QuoteCommit { quote: quote3.clone(), referral: None, submission: Some(moved) };
+    assert!(matches!(store.commit_quote(org, &stale).await, Err(Error::Conflict(_))));
+    assert!(matches!(store.get_quote(org, quote3.id).await, Err(Error::NotFound { .. })), "nothing half-written");
+
+    let ctx = store.bind_context(org, sub.id, user).await.expect("bind context");
+    assert_eq!(ctx.quotes.len(), 2, "the submission's quotes");
+    assert!(ctx.policies.is_empty());
+    assert_eq!(ctx.underwriting.referrals, vec![referral]);
 }

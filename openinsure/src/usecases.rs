@@ -1,10 +1,11 @@
 //! Submissions and quotes: intake, rating with pre-bind checks, reads.
 
 use chrono::Duration;
+use openinsure_core::decision;
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::permission::Action;
 use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
-use openinsure_core::store::Page;
+use openinsure_core::store::{Page, QuoteCommit};
 use openinsure_core::submission::{Submission, SubmissionStatus};
 use openinsure_core::tenancy::Caller;
 use serde_json::Value;
@@ -35,7 +36,10 @@ impl App {
         Ok(self.store.list_submissions(caller.org_id, page).await?)
     }
 
-    /// Rates a submission on the table in force on its effective date and stores the quote.
+    /// Rates a submission on the table in force on its effective date and stores the quote with
+    /// its pre-bind flags, the referral they raise and the submission's move to `quoted`, in one
+    /// atomic write after one read of the whole context (a concurrent change of the submission
+    /// is re-read and decided again).
     ///
     /// Schedule credits and debits are an underwriting decision: a producer may quote, but only
     /// with an empty schedule.
@@ -44,56 +48,57 @@ impl App {
         if !schedule.adjustments.is_empty() && !caller.role.is_underwriting() {
             return Err(Error::Forbidden(format!("role `{}` may not apply schedule rating", caller.role)));
         }
-        let submission = self.store.get_submission(caller.org_id, id).await?;
-        if !matches!(submission.status, SubmissionStatus::Draft | SubmissionStatus::Quoted) {
-            return Err(Error::Rule {
-                code: "submission_not_quotable",
-                message: format!("submission `{id}` is {:?} and can no longer be quoted", submission.status)
-                    .to_lowercase(),
-            });
-        }
-        let table =
-            self.rates.in_force(submission.line_of_business, submission.program_id, submission.effective_date)?;
-        let rating = openinsure_rating::rate(&submission, table, schedule)?;
-        let now = self.clock.now();
-        let mut quote = Quote {
-            id: self.ids.next_id::<QuoteId>(),
-            org_id: caller.org_id,
-            submission_id: submission.id,
-            program_id: submission.program_id,
-            line_of_business: submission.line_of_business,
-            status: QuoteStatus::Quoted,
-            expires_at: now + Duration::days(i64::from(rating.valid_days)),
-            rating,
-            flags: vec![],
-            quoted_at: now,
-        };
-        let mut checks = self.prebind(caller, &submission, &quote).await?;
-        quote.flags = std::mem::take(&mut checks.flags);
-        self.store.insert_quote(caller.org_id, &quote).await?;
-        self.store_referral(caller, &mut checks).await?;
-        self.mark_quoted(caller, submission).await?;
-        tracing::info!(quote_id = %quote.id, submission_id = %id, gross_premium_cents = quote.rating.totals.gross_premium.cents(), "quoted");
-        Ok(quote)
-    }
-
-    /// Moves a draft submission to `quoted`, re-reading on a concurrent change.
-    async fn mark_quoted(&self, caller: &Caller, mut submission: Submission) -> Result<()> {
         for _ in 0..3 {
-            if submission.status != SubmissionStatus::Draft {
-                return Ok(());
+            let ctx = self.store.underwriting_context(caller.org_id, id, caller.user_id).await?;
+            let submission = &ctx.submission;
+            if !matches!(submission.status, SubmissionStatus::Draft | SubmissionStatus::Quoted) {
+                return Err(Error::Rule {
+                    code: "submission_not_quotable",
+                    message: format!("submission `{id}` is {:?} and can no longer be quoted", submission.status)
+                        .to_lowercase(),
+                });
             }
-            submission.status = SubmissionStatus::Quoted;
-            submission.updated_at = self.clock.now();
-            match self.store.update_submission(caller.org_id, &submission).await {
-                Ok(_) => return Ok(()),
-                Err(openinsure_core::Error::Conflict(_)) => {
-                    submission = self.store.get_submission(caller.org_id, submission.id).await?;
+            let table =
+                self.rates.in_force(submission.line_of_business, submission.program_id, submission.effective_date)?;
+            let rating = openinsure_rating::rate(submission, table, schedule)?;
+            let now = self.clock.now();
+            let mut quote = Quote {
+                id: self.ids.next_id::<QuoteId>(),
+                org_id: caller.org_id,
+                submission_id: submission.id,
+                program_id: submission.program_id,
+                line_of_business: submission.line_of_business,
+                status: QuoteStatus::Quoted,
+                expires_at: now + Duration::days(i64::from(rating.valid_days)),
+                rating,
+                flags: vec![],
+                quoted_at: now,
+            };
+            let checks = decision::prebind(&ctx, caller, &quote, self.ids.as_ref(), now);
+            quote.flags = checks.flags;
+            let moved = (submission.status == SubmissionStatus::Draft).then(|| {
+                let mut s = submission.clone();
+                s.status = SubmissionStatus::Quoted;
+                s.updated_at = now;
+                s
+            });
+            let raised = checks.raised_referral.as_ref().map(|r| (r.referral.id, r.referral.routed_to_level));
+            let commit = QuoteCommit { quote, referral: checks.raised_referral, submission: moved };
+            match self.store.commit_quote(caller.org_id, &commit).await {
+                Ok(()) => {
+                    if let Some((referral_id, level)) = raised {
+                        tracing::info!(referral_id = %referral_id, level, "referral raised");
+                    }
+                    let quote = commit.quote;
+                    tracing::info!(quote_id = %quote.id, submission_id = %id, gross_premium_cents = quote.rating.totals.gross_premium.cents(), "quoted");
+                    return Ok(quote);
                 }
+                // the submission changed since it was read: read and decide again
+                Err(openinsure_core::Error::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(Error::Conflict(format!("submission `{}` keeps changing; try again", submission.id)))
+        Err(Error::Conflict(format!("submission `{id}` keeps changing; try again")))
     }
 
     /// Reads a quote of the caller's org.

@@ -18,6 +18,7 @@ use openinsure_core::authority::{
 };
 use openinsure_core::claims::Claim;
 use openinsure_core::da::{DaAgreement, DaUsage};
+use openinsure_core::decision::{BindContext, UnderwritingContext};
 use openinsure_core::error::{Error, Result};
 use openinsure_core::events::{EventEnvelope, EventId};
 use openinsure_core::ids::{
@@ -29,7 +30,7 @@ use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
 use openinsure_core::store::{
     AuthorityStore, BindCommit, BindOutcome, BindStore, ClaimStore, DaStore, MoneyIdStore, Outbox, Page, PolicyStore,
-    QuoteStore, ReferralStore, SubmissionStore,
+    QuoteCommit, QuoteStore, ReferralStore, SubmissionStore,
 };
 use openinsure_core::submission::Submission;
 
@@ -168,12 +169,87 @@ impl QuoteStore for MemoryStore {
     }
 
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>> {
-        let t = self.read();
-        Ok(t.quotes_by_submission
+        Ok(self.read().quotes_of(org, submission))
+    }
+
+    async fn commit_quote(&self, org: OrgId, c: &QuoteCommit) -> Result<()> {
+        same_org(org, c.quote.org_id, "quote")?;
+        if let Some(r) = &c.referral {
+            same_org(org, r.referral.org_id, "referral")?;
+            same_org(org, r.activity.org_id, "referral activity")?;
+            same_org(org, r.event.org_id, "event")?;
+        }
+        let mut t = self.write();
+        // every check first, then every write
+        if t.quotes.contains_key(&(org, c.quote.id)) {
+            return Err(Error::Conflict(format!("quote `{}` already exists", c.quote.id)));
+        }
+        if let Some(r) = &c.referral
+            && t.referrals.contains_key(&(org, r.referral.id))
+        {
+            return Err(Error::Conflict(format!("referral `{}` already exists", r.referral.id)));
+        }
+        if let Some(sub) = &c.submission {
+            same_org(org, sub.org_id, "submission")?;
+            let stored = t.submissions.get(&(org, sub.id)).ok_or_else(|| Error::not_found("submission", sub.id))?;
+            if stored.revision != sub.revision {
+                return Err(Error::Conflict(format!("submission `{}` changed since it was read", sub.id)));
+            }
+        }
+        t.quotes.insert((org, c.quote.id), c.quote.clone());
+        t.quotes_by_submission.insert((org, c.quote.submission_id, c.quote.id));
+        if let Some(r) = &c.referral {
+            t.referrals.insert((org, r.referral.id), r.referral.clone());
+            t.activities.push(r.activity.clone());
+            t.outbox.push((r.event.clone(), false));
+        }
+        if let Some(sub) = &c.submission {
+            let mut next = sub.clone();
+            next.revision += 1;
+            t.submissions.insert((org, sub.id), next);
+        }
+        Ok(())
+    }
+}
+
+impl Tables {
+    fn quotes_of(&self, org: OrgId, submission: SubmissionId) -> Vec<Quote> {
+        self.quotes_by_submission
             .range((org, submission, nil())..)
             .take_while(|(o, s, _)| *o == org && *s == submission)
-            .filter_map(|(_, _, q)| t.quotes.get(&(org, *q)).cloned())
-            .collect())
+            .filter_map(|(_, _, q)| self.quotes.get(&(org, *q)).cloned())
+            .collect()
+    }
+
+    fn underwriting_context(&self, org: OrgId, id: SubmissionId, user: UserId) -> Result<UnderwritingContext> {
+        let submission = self.submissions.get(&(org, id)).cloned().ok_or_else(|| Error::not_found("submission", id))?;
+        let agreements: Vec<DaAgreement> = org_range(&self.agreements, org, nil())
+            .map(|(_, a)| a)
+            .filter(|a| a.program_id == submission.program_id)
+            .cloned()
+            .collect();
+        let mut usage = Vec::new();
+        for a in &agreements {
+            usage.extend(
+                self.usage
+                    .range((org, a.id, 0)..)
+                    .take_while(|((o, id, _), _)| *o == org && *id == a.id)
+                    .map(|(_, u)| (a.id, u.clone())),
+            );
+        }
+        let caller_profiles = self
+            .assignments
+            .range((org, user, nil())..)
+            .take_while(|((o, u, _), _)| *o == org && *u == user)
+            .filter_map(|((_, _, p), _)| self.profiles.get(&(org, *p)).cloned())
+            .collect();
+        let mut profiles: Vec<AuthorityProfile> =
+            org_range(&self.profiles, org, nil()).map(|(_, p)| p.clone()).collect();
+        profiles.sort_by_key(|p| (p.level, p.id));
+        let rules = org_range(&self.rules, org, nil()).map(|(_, r)| r.clone()).collect();
+        let referrals =
+            org_range(&self.referrals, org, nil()).map(|(_, r)| r).filter(|r| r.submission_id == id).cloned().collect();
+        Ok(UnderwritingContext { submission, agreements, usage, caller_profiles, profiles, rules, referrals })
     }
 }
 
@@ -442,6 +518,22 @@ impl BindStore for MemoryStore {
         let n = t.sequences.entry((org, key.to_owned())).or_insert(0);
         *n += 1;
         Ok(*n)
+    }
+
+    async fn underwriting_context(&self, org: OrgId, id: SubmissionId, user: UserId) -> Result<UnderwritingContext> {
+        self.read().underwriting_context(org, id, user)
+    }
+
+    async fn bind_context(&self, org: OrgId, id: SubmissionId, user: UserId) -> Result<BindContext> {
+        let t = self.read();
+        let underwriting = t.underwriting_context(org, id, user)?;
+        let quotes = t.quotes_of(org, id);
+        let policies = quotes
+            .iter()
+            .filter_map(|q| t.policy_by_quote.get(&(org, q.id)))
+            .filter_map(|p| t.policies.get(&(org, *p)).cloned())
+            .collect();
+        Ok(BindContext { underwriting, quotes, policies })
     }
 }
 

@@ -8,7 +8,6 @@ use super::reply::{ApiError, Reply};
 use super::routes::{Op, Params, Route};
 use crate::bind::BindRequest;
 use crate::claims::RequestMeta;
-use crate::error::Error;
 use http::StatusCode;
 use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
 use openinsure_core::ids::{
@@ -418,33 +417,14 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
         Op::BindSubmission => {
             let id = cx.id::<SubmissionId>(0, "id")?;
             let body: bodies::BindBody = cx.json()?;
-            let quote_id = match body.quote_id {
-                Some(q) => {
-                    let quote = app.get_quote(caller, q).await?;
-                    if quote.submission_id != id {
-                        return Err(Error::NotFound { entity: "quote", id: q.to_string() }.into());
-                    }
-                    q
-                }
-                None => {
-                    let quotes = app.quotes_for(caller, id).await?;
-                    let latest = quotes.iter().max_by_key(|q| (q.quoted_at, q.id)).ok_or_else(|| {
-                        ApiError::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "no_quote",
-                            format!("submission `{id}` has no quote to bind"),
-                        )
-                    })?;
-                    latest.id
-                }
-            };
             let defaults = BindRequest::default();
             let request = BindRequest {
+                quote_id: body.quote_id,
                 billing_plan: body.billing_plan.unwrap_or(defaults.billing_plan),
                 installment_fees: body.installment_fees.unwrap_or(defaults.installment_fees),
                 down_payment_id: body.down_payment_id,
             };
-            Reply::created(&app.bind(caller, quote_id, &request).await?)
+            Reply::created(&app.bind_submission(caller, id, &request).await?)
         }
         Op::ListPolicies => {
             let page = cx.page()?;
