@@ -377,8 +377,25 @@ pub fn schedule(
     }
     let schedule = BillingSchedule { plan, installments };
     // The grand total must fit too, so that `total()` of a fresh schedule never fails.
-    schedule.total()?;
+    let total = schedule.total()?;
+    // postcondition: the schedule bills the premium, the fees and taxes, and the installment fees
+    debug_assert_eq!(schedule.premium_total().ok(), Some(premium));
+    debug_assert_eq!(
+        Some(total),
+        premium.checked_add(fees_and_taxes).ok().and_then(|t| t
+            .checked_add(
+                installment_fee
+                    .checked_mul_int(i64::try_from(installments_after_first(&schedule)).unwrap_or(0))
+                    .ok()?
+            )
+            .ok())
+    );
     Ok(schedule)
+}
+
+/// The installments that carry an installment fee (every one but the first).
+fn installments_after_first(s: &BillingSchedule) -> usize {
+    s.installments.len().saturating_sub(1)
 }
 
 /// Splits a non-negative premium into the plan's parts: each part after the first is its share
@@ -398,6 +415,8 @@ fn split_premium(plan: BillingPlan, premium: Money) -> Result<Vec<Money>, MoneyE
     if let Some(first) = parts.first_mut() {
         *first = rest;
     }
+    // postcondition (TIGER_STYLE): the parts sum to the premium
+    debug_assert_eq!(parts.iter().map(|m| i128::from(m.cents())).sum::<i128>(), i128::from(premium.cents()));
     Ok(parts)
 }
 

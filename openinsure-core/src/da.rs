@@ -333,6 +333,24 @@ impl DaAgreement {
         })
     }
 
+    /// Moves the agreement to `to`: active and suspended go back and forth; expired is final (an
+    /// expired agreement is replaced by a new one, never revived). Setting the status it has is
+    /// a no-op. A refused move is [`crate::Error::Rule`] `invalid_transition`.
+    pub fn set_status(&mut self, to: DaStatus) -> Result<(), crate::Error> {
+        match (self.status, to) {
+            (from, to) if from == to => Ok(()),
+            (DaStatus::Expired, _) => Err(crate::Error::Rule {
+                code: "invalid_transition",
+                message: format!("DA agreement `{}` has expired; an expired agreement cannot be {:?}", self.name, to)
+                    .to_lowercase(),
+            }),
+            (_, to) => {
+                self.status = to;
+                Ok(())
+            }
+        }
+    }
+
     /// True when the agreement is active and `date` is within its period.
     pub fn in_force_on(&self, date: NaiveDate) -> bool {
         self.status == DaStatus::Active && date >= self.effective_date && date < self.expiration_date

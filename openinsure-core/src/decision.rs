@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::events::{DomainEvent, EventEnvelope};
 use crate::ids::{DaAgreementId, QuoteId, ReferralId};
 use crate::policy::{BindTerms, Policy};
-use crate::quote::{Quote, QuoteStatus};
+use crate::quote::Quote;
 use crate::submission::{Submission, SubmissionStatus};
 use crate::tenancy::Caller;
 
@@ -294,7 +294,7 @@ impl BindPlan {
     ) -> std::result::Result<crate::store::BindCommit, E> {
         let terms = BindTerms {
             id: ids.next_id(),
-            number: format!("{}-{sequence:06}", self.number_key),
+            number: crate::policy::policy_number(&self.number_key, sequence),
             billing: self.billing,
             da_agreement_id: self.agreement.as_ref().map(|a| a.id),
             referral_id: self.approved_referral,
@@ -314,10 +314,9 @@ impl BindPlan {
         };
         let quote_id = self.fresh.quote().id;
         let mut quote = self.fresh.into_quote();
-        quote.status = QuoteStatus::Bound;
+        quote.mark_bound()?;
         let mut submission = self.submission;
-        submission.status = SubmissionStatus::Bound;
-        submission.updated_at = now;
+        submission.mark_bound(now)?;
         events.push(EventEnvelope::new(
             ids.next_uuid(),
             caller.org_id,

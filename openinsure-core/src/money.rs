@@ -229,7 +229,10 @@ impl Money {
         let n = i64::from(parts);
         let base = self.0.div_euclid(n);
         let remainder = self.0.rem_euclid(n);
-        (0..n).map(|i| Money(base + i64::from(i < remainder))).collect()
+        let parts: Vec<Money> = (0..n).map(|i| Money(base + i64::from(i < remainder))).collect();
+        // postcondition (TIGER_STYLE): the parts sum to the whole
+        debug_assert_eq!(parts.iter().map(|m| i128::from(m.0)).sum::<i128>(), i128::from(self.0));
+        parts
     }
 }
 

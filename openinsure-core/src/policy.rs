@@ -166,6 +166,12 @@ pub struct Policy {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A policy number: `{sequence key}-{n:06}` (`GL-2027-000001`), the key being the line's code and
+/// the term's first year; the store's per-org sequence gives `n`.
+pub fn policy_number(key: &str, n: u64) -> String {
+    format!("{key}-{n:06}")
+}
+
 impl Policy {
     /// The term's written premium: the sum of its segments.
     pub fn written_premium(&self) -> Result<Money, crate::money::MoneyError> {

@@ -466,6 +466,19 @@ pub struct Quote {
 }
 
 impl Quote {
+    /// Marks the quote bound. Only a quoted quote binds: a bound or superseded one is
+    /// [`crate::Error::Rule`] `invalid_transition`.
+    pub fn mark_bound(&mut self) -> Result<(), crate::Error> {
+        if self.status != QuoteStatus::Quoted {
+            return Err(crate::Error::Rule {
+                code: "invalid_transition",
+                message: format!("quote `{}` is {:?} and cannot be bound", self.id, self.status).to_lowercase(),
+            });
+        }
+        self.status = QuoteStatus::Bound;
+        Ok(())
+    }
+
     /// True while `now` is before `expires_at`.
     pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
         now < self.expires_at

@@ -460,6 +460,30 @@ fn valid_fein(s: &str) -> bool {
 }
 
 impl Submission {
+    /// Marks the submission bound at `now`: from draft, quoted or referred; a bound or declined
+    /// submission is [`crate::Error::Rule`] `invalid_transition`.
+    pub fn mark_bound(&mut self, now: DateTime<Utc>) -> Result<(), crate::Error> {
+        if matches!(self.status, SubmissionStatus::Bound | SubmissionStatus::Declined) {
+            return Err(crate::Error::Rule {
+                code: "invalid_transition",
+                message: format!("submission `{}` is {:?} and cannot be bound", self.id, self.status).to_lowercase(),
+            });
+        }
+        self.status = SubmissionStatus::Bound;
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Marks a draft submission quoted at `now` (true), or leaves it as it is (false).
+    pub fn mark_quoted(&mut self, now: DateTime<Utc>) -> bool {
+        if self.status != SubmissionStatus::Draft {
+            return false;
+        }
+        self.status = SubmissionStatus::Quoted;
+        self.updated_at = now;
+        true
+    }
+
     /// Takes in a submission from untrusted JSON. Returns every field error at once.
     pub fn intake(
         id: SubmissionId,

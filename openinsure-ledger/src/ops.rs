@@ -235,6 +235,12 @@ pub fn split_premium_payment(p: &PremiumPayment) -> Result<Vec<Transfer>, Ledger
             code: C::TaxSplit,
         },
     ];
+    // postcondition (TIGER_STYLE): what leaves the fiduciary account is exactly what came in
+    debug_assert_eq!(
+        legs.iter().skip(1).map(|l| i128::from(l.amount.cents())).sum::<i128>(),
+        i128::from(legs[0].amount.cents()),
+        "the split's legs sum to the receipt"
+    );
     chain(p.org, p.payment_id, p.policy_id.as_uuid(), &legs)
 }
 

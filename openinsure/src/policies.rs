@@ -120,7 +120,7 @@ impl App {
         let seq = self.store.next_sequence(caller.org_id, &key).await?;
         let terms = RenewalTerms {
             policy_id: self.ids.next_id(),
-            number: format!("{key}-{seq:06}"),
+            number: openinsure_core::policy::policy_number(&key, seq),
             quote_id: None,
             submission_id: None,
             annual_premium: expiring.annual_premium,

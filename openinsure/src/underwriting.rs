@@ -107,7 +107,7 @@ impl App {
     ) -> Result<DaAgreement> {
         require(caller, Action::ManageUnderwriting)?;
         let mut a = self.store.get_agreement(caller.org_id, id).await?;
-        a.status = status;
+        a.set_status(status)?;
         Ok(self.store.update_agreement(caller.org_id, &a).await?)
     }
 

@@ -76,12 +76,8 @@ impl App {
             };
             let checks = decision::prebind(&ctx, caller, &quote, self.ids.as_ref(), now);
             quote.flags = checks.flags;
-            let moved = (submission.status == SubmissionStatus::Draft).then(|| {
-                let mut s = submission.clone();
-                s.status = SubmissionStatus::Quoted;
-                s.updated_at = now;
-                s
-            });
+            let mut moved = submission.clone();
+            let moved = moved.mark_quoted(now).then_some(moved);
             let raised = checks.raised_referral.as_ref().map(|r| (r.referral.id, r.referral.routed_to_level));
             let commit = QuoteCommit { quote, referral: checks.raised_referral, submission: moved };
             match self.store.commit_quote(caller.org_id, &commit).await {

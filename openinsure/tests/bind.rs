@@ -368,3 +368,20 @@ async fn negative_limits_and_thresholds_are_refused() {
     assert_eq!(e.0[0].path, "trigger.premiumCents");
     assert!(w.app.rules(&admin).await.unwrap().is_empty(), "nothing was written");
 }
+
+#[tokio::test]
+async fn an_expired_agreement_is_never_revived() {
+    let w = world();
+    let o = org(&w, 1).await;
+    let a = w.app.agreements(&o.admin, Page::first()).await.unwrap().remove(0);
+    use openinsure_core::da::DaStatus;
+    let suspended = w.app.set_agreement_status(&o.admin, a.id, DaStatus::Suspended).await.unwrap();
+    assert_eq!(suspended.status, DaStatus::Suspended);
+    w.app.set_agreement_status(&o.admin, a.id, DaStatus::Active).await.unwrap();
+    w.app.set_agreement_status(&o.admin, a.id, DaStatus::Expired).await.unwrap();
+    assert!(matches!(
+        w.app.set_agreement_status(&o.admin, a.id, DaStatus::Active).await,
+        Err(Error::Rule { code: "invalid_transition", .. })
+    ));
+    assert_eq!(w.app.agreement(&o.admin, a.id).await.unwrap().status, DaStatus::Expired, "nothing changed");
+}
