@@ -163,6 +163,25 @@ pub struct DaUsage {
     pub policies_by_insured: std::collections::BTreeMap<String, u32>,
 }
 
+impl DaUsage {
+    /// The usage with the policy count of one insured only (what a decision about that insured
+    /// needs; a year's usage counts every insured of the book).
+    pub fn for_insured(&self, insured_key: &str) -> DaUsage {
+        DaUsage {
+            agreement_year: self.agreement_year,
+            written_premium: self.written_premium,
+            quarter_premium: self.quarter_premium,
+            policy_count: self.policy_count,
+            policies_by_insured: self
+                .policies_by_insured
+                .get_key_value(insured_key)
+                .map(|(k, v)| (k.clone(), *v))
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
 /// A claim on an agreement's capacity: what a bind adds to its usage. The store applies it
 /// atomically, refusing it when a limit would be passed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

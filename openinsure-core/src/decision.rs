@@ -160,12 +160,13 @@ pub fn prebind(
         )),
         Some(a) => {
             let claim = a.claim(submission, premium);
+            let none = DaUsage::default();
+            // by reference: an agreement's usage holds every insured of its year
             let usage = claim
                 .as_ref()
                 .and_then(|c| ctx.usage.iter().find(|(id, u)| *id == a.id && u.agreement_year == c.agreement_year))
-                .map(|(_, u)| u.clone())
-                .unwrap_or_default();
-            out.flags.extend(da::check(a, submission, premium, &usage));
+                .map_or(&none, |(_, u)| u);
+            out.flags.extend(da::check(a, submission, premium, usage));
             out.claim = claim;
             out.agreement = Some(a.clone());
         }

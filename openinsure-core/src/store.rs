@@ -247,7 +247,8 @@ pub trait BindStore: crate::ports::MaybeSendSync {
 
     /// Everything a quote decides on, in one read (one transaction or one lock, so the parts are
     /// consistent): the submission, the DA agreements of its program (every one) with every year
-    /// of their usage, the authority profiles assigned to `user`, all of the org's profiles, its
+    /// of their usage (each with the policy count of the submission's insured only, see
+    /// [`DaUsage::for_insured`](crate::da::DaUsage::for_insured)), the authority profiles assigned to `user`, all of the org's profiles, its
     /// referral rules, and the submission's referrals. [`Error::NotFound`](crate::Error::NotFound)
     /// when the submission is not the org's.
     async fn underwriting_context(

@@ -228,13 +228,16 @@ impl Tables {
             .filter(|a| a.program_id == submission.program_id)
             .cloned()
             .collect();
+        // each year's usage with the counts of this submission's insured only (a year's usage
+        // holds every insured of the book; the decision needs one)
+        let insured = openinsure_core::da::insured_key(&submission);
         let mut usage = Vec::new();
         for a in &agreements {
             usage.extend(
                 self.usage
                     .range((org, a.id, 0)..)
                     .take_while(|((o, id, _), _)| *o == org && *id == a.id)
-                    .map(|(_, u)| (a.id, u.clone())),
+                    .map(|(_, u)| (a.id, u.for_insured(&insured))),
             );
         }
         let caller_profiles = self
@@ -485,18 +488,21 @@ impl BindStore for MemoryStore {
         {
             return Err(Error::Conflict(format!("policy `{}` already exists", c.policy.number)));
         }
-        let mut usage = None;
         if let Some(claim) = &c.capacity {
             if !t.agreements.contains_key(&(org, claim.agreement_id)) {
                 return Err(Error::not_found("da agreement", claim.agreement_id));
             }
-            let mut u = t
-                .usage
-                .get(&(org, claim.agreement_id, claim.agreement_year))
-                .cloned()
-                .unwrap_or_else(|| DaUsage { agreement_year: claim.agreement_year, ..DaUsage::default() });
-            claim.take(&mut u)?;
-            usage = Some(((org, claim.agreement_id, claim.agreement_year), u));
+            // the last check, in place (an agreement year's usage holds every insured: no copy);
+            // `take` leaves the usage as it was when it refuses, and nothing below can fail
+            let key = (org, claim.agreement_id, claim.agreement_year);
+            match t.usage.get_mut(&key) {
+                Some(u) => claim.take(u)?,
+                None => {
+                    let mut u = DaUsage { agreement_year: claim.agreement_year, ..DaUsage::default() };
+                    claim.take(&mut u)?;
+                    t.usage.insert(key, u);
+                }
+            }
         }
         // Every check passed: write everything.
         let mut submission = c.submission.clone();
@@ -506,10 +512,7 @@ impl BindStore for MemoryStore {
         t.policy_numbers.insert((org, c.policy.number.clone()), c.policy.id);
         t.policy_by_quote.insert((org, c.quote.id), c.policy.id);
         t.policies.insert((org, c.policy.id), c.policy.clone());
-        if let Some((key, u)) = usage {
-            t.usage.insert(key, u);
-        }
-        t.append_events(org, &c.events)?;
+        t.outbox.extend(c.events.iter().map(|e| (e.clone(), false)));
         Ok(BindOutcome::Bound(c.policy.clone()))
     }
 
