@@ -8,14 +8,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use openinsure::App;
 use openinsure::api::Api;
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
-use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_memory::MemoryStore;
 use openinsure_rating::{RateBook, RateTable};
 use serde_json::Value;
 use uuid::Uuid;
@@ -25,13 +23,7 @@ fn bench(c: &mut Criterion) {
     let mut book = RateBook::new();
     book.insert(RateTable::from_json(include_str!("../../examples/rate-tables/general-liability.json")).unwrap())
         .unwrap();
-    let app = App::new(
-        Arc::new(MemoryStore::default()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(book),
-        Arc::new(SystemClock),
-        Arc::new(UuidV7),
-    );
+    let app = App::new(Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7)), Arc::new(book));
     let keys = TokenKeys::new("bench", b"bench: a signing secret, 32 bytes").unwrap();
     let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()));
     let org = OrgId::from_uuid(Uuid::from_u128(1));

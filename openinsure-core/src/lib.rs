@@ -4,7 +4,6 @@
 extern crate self as openinsure_core;
 
 pub mod authority;
-pub mod authz;
 pub mod billing;
 pub mod checks;
 pub mod claims;
@@ -25,6 +24,7 @@ pub mod phi;
 pub mod policy;
 pub mod ports;
 pub mod quote;
+pub mod relationships;
 #[cfg(any(test, feature = "testkit"))]
 pub mod samples;
 pub mod store;

@@ -2,7 +2,7 @@
 //! which roles may, and the cross-org rule beside it ([`may_act_for_another_org`]).
 //!
 //! Every use case asks this table and nothing else; every API route names its action, so the
-//! router and the use cases cannot disagree. The ReBAC [`Authorizer`](crate::authz::Authorizer)
+//! router and the use cases cannot disagree. The ReBAC [`Authorizer`](crate::relationships::Authorizer)
 //! and the underwriting authority matrix answer other questions (may this user bind on this
 //! program; how large a risk may this underwriter write) after the table has said yes.
 //!

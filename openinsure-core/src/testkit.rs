@@ -696,12 +696,12 @@ where
     assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), stored, "refused updates change nothing");
 }
 
-/// The [`Authorizer`](crate::authz::Authorizer) contract: a program owned by or delegated to the
+/// The [`Authorizer`](crate::relationships::Authorizer) contract: a program owned by or delegated to the
 /// org, a user holding a profile for the line (named with their org) or a direct grant; writes
 /// are idempotent and deletes take effect; every decision names its rule.
-pub async fn authorizer(a: &dyn crate::authz::Authorizer, run: u64) {
-    use crate::authz::{AuthzRequest, Permission, Tuple};
+pub async fn authorizer(a: &dyn crate::relationships::Authorizer, run: u64) {
     use crate::ids::ProgramId;
+    use crate::relationships::{AuthzRequest, Permission, Tuple};
     use crate::submission::LineOfBusiness;
     use crate::tenancy::Role;
 
@@ -748,7 +748,7 @@ pub async fn authorizer(a: &dyn crate::authz::Authorizer, run: u64) {
 pub async fn all<S>(
     store: &S,
     keys: &dyn crate::idempotency::IdempotencyStore,
-    authz: &dyn crate::authz::Authorizer,
+    authz: &dyn crate::relationships::Authorizer,
     run: u64,
 ) where
     S: SubmissionStore

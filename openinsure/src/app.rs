@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use openinsure_core::authz::Authorizer;
 use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::permission::{self, Action};
+use openinsure_core::relationships::Authorizer;
 use openinsure_core::store::{
     AuthorityStore, BindStore, ClaimStore, DaStore, MoneyIdStore, Outbox, PolicyStore, QuoteStore, ReferralStore,
     SubmissionStore,
@@ -45,6 +45,45 @@ impl<T> Backend for T where
 {
 }
 
+/// Every port the use cases run against. Each is required: a route that is always served
+/// never answers 500 because a port was left out. The in-memory implementations are in
+/// `openinsure-memory`; [`Ports`] has no `Default` so a host names each choice.
+#[derive(Clone)]
+pub struct Ports {
+    /// Submissions, quotes, agreements, authority, referrals, policies, claims, money ids, outbox.
+    pub store: Arc<dyn Backend>,
+    /// Relationship checks (who may bind for which program).
+    pub authorizer: Arc<dyn Authorizer>,
+    /// The double-entry books.
+    pub ledger: Arc<dyn openinsure_ledger::LedgerBackend>,
+    /// The PHI audit log (claims are never read or written unaudited).
+    pub audit: Arc<dyn openinsure_hipaa::PhiAuditLog>,
+    /// Deal rooms, participants, messages and annotations.
+    pub rooms: Arc<dyn openinsure_dealroom::DealRoomStore>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// New ids.
+    pub ids: Arc<dyn IdGen>,
+}
+
+#[cfg(feature = "memory")]
+impl Ports {
+    /// Every port in process (`openinsure-memory`): a fresh store, authorizer, ledger, audit log
+    /// and deal-room store, with `clock` and `ids`. Replace any field to share one with the caller.
+    pub fn in_memory(clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        use openinsure_memory as m;
+        Ports {
+            store: Arc::new(m::MemoryStore::default()),
+            authorizer: Arc::new(m::MemoryAuthorizer::new()),
+            ledger: Arc::new(m::MemoryLedger::new()),
+            audit: Arc::new(m::MemoryAuditLog::default()),
+            rooms: Arc::new(m::MemoryDealRooms::default()),
+            clock,
+            ids,
+        }
+    }
+}
+
 /// The application: ports and configuration, shared by every host. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
@@ -53,9 +92,11 @@ pub struct App {
     pub(crate) rates: Arc<RateBook>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGen>,
-    pub(crate) ledger: Option<Arc<dyn openinsure_ledger::LedgerBackend>>,
-    pub(crate) audit: Option<Arc<dyn openinsure_hipaa::PhiAuditLog>>,
-    pub(crate) rooms: Option<Arc<dyn openinsure_dealroom::DealRoomStore>>,
+    pub(crate) ledger: Arc<dyn openinsure_ledger::LedgerBackend>,
+    pub(crate) audit: Arc<dyn openinsure_hipaa::PhiAuditLog>,
+    pub(crate) rooms: Arc<dyn openinsure_dealroom::DealRoomStore>,
+    /// Live rooms are a host capability, not a port: without a gateway the `/live/` routes and
+    /// the WebSocket are not served (404, and absent from the OpenAPI document).
     pub(crate) live_rooms: Option<Arc<dyn crate::dealrooms::RoomGateway>>,
 }
 
@@ -66,15 +107,10 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// An application over a backend, an authorizer, a rate book, a clock and an id generator.
-    pub fn new(
-        store: Arc<dyn Backend>,
-        authorizer: Arc<dyn Authorizer>,
-        rates: Arc<RateBook>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGen>,
-    ) -> Self {
-        App { store, authorizer, rates, clock, ids, ledger: None, audit: None, rooms: None, live_rooms: None }
+    /// An application over its ports and a rate book.
+    pub fn new(ports: Ports, rates: Arc<RateBook>) -> Self {
+        let Ports { store, authorizer, ledger, audit, rooms, clock, ids } = ports;
+        App { store, authorizer, rates, clock, ids, ledger, audit, rooms, live_rooms: None }
     }
 
     /// The rate book.

@@ -10,12 +10,12 @@
 //! number's sequence, the down payment's money id when one is collected, and the atomic commit;
 //! the `Authorizer` is asked once besides.
 
-use openinsure_core::authz::{AuthzRequest, Permission};
 use openinsure_core::decision::{self, BindDecision};
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::money_id::MoneyUse;
 use openinsure_core::permission::Action;
 use openinsure_core::policy::Policy;
+use openinsure_core::relationships::{AuthzRequest, Permission};
 use openinsure_core::store::BindOutcome;
 use openinsure_core::tenancy::Caller;
 

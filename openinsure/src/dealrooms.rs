@@ -91,13 +91,6 @@ pub struct WsTicket {
 }
 
 impl App {
-    /// Stores deal rooms in `store` (the deal room use cases need one).
-    #[must_use]
-    pub fn with_deal_rooms(mut self, store: Arc<dyn DealRoomStore>) -> Self {
-        self.rooms = Some(store);
-        self
-    }
-
     /// Reaches live rooms through `gateway` (the server-to-server routes need one).
     #[must_use]
     pub fn with_room_gateway(mut self, gateway: Arc<dyn RoomGateway>) -> Self {
@@ -105,13 +98,18 @@ impl App {
         self
     }
 
-    /// The deal room store, if configured.
-    pub fn deal_rooms(&self) -> Option<&Arc<dyn DealRoomStore>> {
-        self.rooms.as_ref()
+    /// The deal room store.
+    pub fn deal_rooms(&self) -> &Arc<dyn DealRoomStore> {
+        &self.rooms
     }
 
-    fn room_store(&self) -> Result<&dyn DealRoomStore> {
-        self.rooms.as_deref().ok_or_else(|| Error::Backend("no deal room store is configured".into()))
+    /// Whether live rooms are reachable (a host gave a [`RoomGateway`]).
+    pub fn has_live_rooms(&self) -> bool {
+        self.live_rooms.is_some()
+    }
+
+    fn room_store(&self) -> &dyn DealRoomStore {
+        self.rooms.as_ref()
     }
 
     fn gateway(&self) -> Result<&dyn RoomGateway> {
@@ -135,7 +133,7 @@ impl App {
         let now = self.clock.now();
         let (room, lead) = DealRoom::create(self.ids.next_id(), org, input, caller.user_id, now)
             .map_err(openinsure_core::Error::from)?;
-        self.room_store()?.insert_room(org, &room, &lead).await?;
+        self.room_store().insert_room(org, &room, &lead).await?;
         tracing::info!(room_id = %room.id, submission_id = %room.submission_id, "deal room created");
         Ok(room)
     }
@@ -143,7 +141,7 @@ impl App {
     /// The caller's org's rooms of one status, most recent activity first, with the insured.
     pub async fn rooms(&self, caller: &Caller, status: RoomStatus, page: Page) -> Result<Vec<RoomListItem>> {
         require(caller, Action::ReadDealRooms)?;
-        let rooms = self.room_store()?.list_rooms(caller.org_id, status, page).await?;
+        let rooms = self.room_store().list_rooms(caller.org_id, status, page).await?;
         let mut out = Vec::with_capacity(rooms.len());
         for room in rooms {
             let s = self.store.get_submission(caller.org_id, room.submission_id).await?;
@@ -155,14 +153,14 @@ impl App {
     /// A room of the caller's org.
     pub async fn room(&self, caller: &Caller, id: DealRoomId) -> Result<DealRoom> {
         require(caller, Action::ReadDealRooms)?;
-        Ok(self.room_store()?.get_room(caller.org_id, id).await?)
+        Ok(self.room_store().get_room(caller.org_id, id).await?)
     }
 
     /// A room with its participants (not those who left).
     pub async fn room_details(&self, caller: &Caller, id: DealRoomId) -> Result<RoomDetails> {
         let room = self.room(caller, id).await?;
         let participants = self
-            .room_store()?
+            .room_store()
             .participants(caller.org_id, id)
             .await?
             .into_iter()
@@ -179,7 +177,7 @@ impl App {
         input: &NewParticipant,
     ) -> Result<Participant> {
         require(caller, Action::ManageDealRooms)?;
-        let store = self.room_store()?;
+        let store = self.room_store();
         let room = store.get_room(caller.org_id, id).await?;
         let all = store.participants(caller.org_id, id).await?;
         let existing = all.iter().find(|p| p.user_id == input.user_id);
@@ -195,7 +193,7 @@ impl App {
     /// Changes a room; closing records who and when.
     pub async fn update_room(&self, caller: &Caller, id: DealRoomId, patch: &RoomPatch) -> Result<DealRoom> {
         require(caller, Action::ManageDealRooms)?;
-        let store = self.room_store()?;
+        let store = self.room_store();
         let mut room = store.get_room(caller.org_id, id).await?;
         room.apply(patch, caller.user_id, self.clock.now()).map_err(openinsure_core::Error::from)?;
         store.update_room(caller.org_id, &room).await?;
@@ -233,22 +231,22 @@ impl App {
     /// The room's stored messages, newest first.
     pub async fn room_messages(&self, caller: &Caller, id: DealRoomId, page: Page) -> Result<Vec<ChatMessage>> {
         self.room(caller, id).await?;
-        Ok(self.room_store()?.messages(caller.org_id, id, page).await?)
+        Ok(self.room_store().messages(caller.org_id, id, page).await?)
     }
 
     /// The room's stored annotations.
     pub async fn room_annotations(&self, caller: &Caller, id: DealRoomId) -> Result<Vec<Annotation>> {
         self.room(caller, id).await?;
-        Ok(self.room_store()?.annotations(caller.org_id, id).await?)
+        Ok(self.room_store().annotations(caller.org_id, id).await?)
     }
 
     async fn service_room(&self, caller: &Caller, id: DealRoomId) -> Result<DealRoom> {
         require(caller, Action::UseRoomService)?;
-        Ok(self.room_store()?.get_room(caller.org_id, id).await?)
+        Ok(self.room_store().get_room(caller.org_id, id).await?)
     }
 
     async fn service_member(&self, caller: &Caller, room: &DealRoom) -> Result<Member> {
-        let all = self.room_store()?.participants(room.org_id, room.id).await?;
+        let all = self.room_store().participants(room.org_id, room.id).await?;
         Ok(match all.into_iter().find(|p| p.user_id == caller.user_id && p.status == ParticipantStatus::Active) {
             Some(p) => Member { user_id: p.user_id, role: p.role, permissions: p.permissions, name: p.name },
             // automation that is not a participant chats and annotates, and never edits the notepad

@@ -172,20 +172,13 @@ impl Subscriber for LedgerSubscriber {
 }
 
 impl App {
-    /// Uses `ledger` for the books (the use cases in this module need one).
-    #[must_use]
-    pub fn with_ledger(mut self, ledger: Arc<dyn LedgerBackend>) -> Self {
-        self.ledger = Some(ledger);
-        self
+    /// The ledger backend.
+    pub fn ledger(&self) -> &Arc<dyn LedgerBackend> {
+        &self.ledger
     }
 
-    /// The ledger backend, if one is configured.
-    pub fn ledger(&self) -> Option<&Arc<dyn LedgerBackend>> {
+    fn books(&self) -> &dyn LedgerBackend {
         self.ledger.as_ref()
-    }
-
-    fn books(&self) -> Result<&dyn LedgerBackend> {
-        self.ledger.as_deref().ok_or_else(|| Error::Backend("no ledger is configured".into()))
     }
 
     /// Records payment `payment_id` of installment `number`: the installment is marked paid and
@@ -222,7 +215,7 @@ impl App {
     /// is a replay, with another amount it is refused.
     pub async fn fund_loss_fund(&self, caller: &Caller, amount: openinsure_core::Money, key: Uuid) -> Result<()> {
         require(caller, Action::MoveMoney)?;
-        let books = self.books()?;
+        let books = self.books();
         let transfers = openinsure_ledger::ops::fund_losses(caller.org_id, key, amount)?;
         self.store.register_money_id(caller.org_id, key, &MoneyUse::LossFunding { amount }).await?;
         open_books(books, caller.org_id).await?;
@@ -231,7 +224,7 @@ impl App {
 
     async fn org_accounts(&self, org: OrgId) -> Result<Vec<Account>> {
         let ids: Vec<u128> = chart_of_accounts(org).iter().map(|a| a.id).collect();
-        self.books()?.lookup_accounts(&ids).await.map_err(|e| Error::Backend(e.to_string()))
+        self.books().lookup_accounts(&ids).await.map_err(|e| Error::Backend(e.to_string()))
     }
 
     /// The caller's org's trial balance.
@@ -251,7 +244,7 @@ impl App {
     pub async fn account_balance(&self, caller: &Caller, ty: AccountType) -> Result<Account> {
         require(caller, Action::ReadLedger)?;
         let id = account_id(caller.org_id, ty);
-        let found = self.books()?.lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
+        let found = self.books().lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
         found.into_iter().next().ok_or_else(|| Error::NotFound { entity: "ledger account", id: ty.name().into() })
     }
 
@@ -259,7 +252,7 @@ impl App {
     pub async fn account_transfers(&self, caller: &Caller, ty: AccountType, limit: u32) -> Result<Vec<Transfer>> {
         require(caller, Action::ReadLedger)?;
         let filter = AccountFilter::all(account_id(caller.org_id, ty), limit.clamp(1, 8189));
-        self.books()?.get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))
+        self.books().get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))
     }
 
     /// The journal of the caller's org: every transfer touching its accounts, oldest first.
@@ -271,7 +264,7 @@ impl App {
             // every transfer has a debit side in the org: collecting debits finds each once
             let filter = AccountFilter { credits: false, ..AccountFilter::all(a.id, limit.clamp(1, 8189)) };
             transfers
-                .extend(self.books()?.get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?);
+                .extend(self.books().get_account_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?);
         }
         transfers.sort_by_key(|t| t.timestamp);
         transfers.truncate(limit as usize);
@@ -284,7 +277,7 @@ impl App {
         self.store.get_policy(caller.org_id, policy).await?;
         let filter = QueryFilter { user_data_128: policy.as_uuid().as_u128(), limit: 8189, ..QueryFilter::default() };
         let org_accounts: Vec<u128> = chart_of_accounts(caller.org_id).iter().map(|a| a.id).collect();
-        let found = self.books()?.query_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?;
+        let found = self.books().query_transfers(filter).await.map_err(|e| Error::Backend(e.to_string()))?;
         Ok(found.into_iter().filter(|t| org_accounts.contains(&t.debit_account_id)).collect())
     }
 }

@@ -14,7 +14,7 @@ pub mod system;
 pub mod underwriting;
 pub mod usecases;
 
-pub use app::{App, Backend};
+pub use app::{App, Backend, Ports};
 pub use error::{Error, Result};
 
 /// The repository README's examples, compiled and run as doctests.

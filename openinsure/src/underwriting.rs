@@ -3,12 +3,12 @@
 use openinsure_core::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralError, ReferralRule, ReferralStatus,
 };
-use openinsure_core::authz::Tuple;
 use openinsure_core::da::{DaAgreement, DaStatus, DaUsage};
 use openinsure_core::error::FieldErrors;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, ReferralId, UserId};
 use openinsure_core::permission::Action;
+use openinsure_core::relationships::Tuple;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
 use serde::de::DeserializeOwned;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::Duration;
-use common::{World, acme, agreement_json, caller, org, world};
+use common::{CountingGateway, World, acme, agreement_json, caller, org, world};
 use http::{HeaderMap, Request, StatusCode};
 use openinsure::api::{Api, ApiConfig, ROUTES, RateLimit};
 use openinsure::dispatch::Dispatcher;
@@ -30,6 +30,7 @@ struct Harness {
     w: World,
     ledger: MemoryLedger,
     audit: MemoryAuditLog,
+    gateway: Arc<CountingGateway>,
 }
 
 struct Answer {
@@ -49,18 +50,14 @@ impl Answer {
 
 fn harness_with(config: ApiConfig) -> Harness {
     let w = world();
-    let ledger = MemoryLedger::new();
-    let audit = MemoryAuditLog::default();
-    let app = w
-        .app
-        .clone()
-        .with_ledger(Arc::new(ledger.clone()))
-        .with_audit_log(Arc::new(audit.clone()))
-        .with_deal_rooms(Arc::new(openinsure_memory::MemoryDealRooms::default()));
+    let ledger = w.ledger.clone();
+    let audit = w.audit.clone();
+    let gateway = Arc::new(CountingGateway::default());
+    let app = w.app.clone().with_room_gateway(gateway.clone());
     let keys = TokenKeys::new("test", SECRET).unwrap();
     let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
         .with_config(config);
-    Harness { api, keys, w, ledger, audit }
+    Harness { api, keys, w, ledger, audit, gateway }
 }
 
 fn harness() -> Harness {
@@ -552,6 +549,7 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
         checked += 1;
     }
     assert!(checked >= 44, "{checked} routes with ids");
+    assert_eq!(h.gateway.calls.load(std::sync::atomic::Ordering::SeqCst), 0, "no intruder reached a live room");
     // lists show none of org 1's records
     for route in ROUTES.iter().filter(|r| r.method == "GET" && !r.path.contains(':') && !r.public) {
         for intruder in &intruders {
@@ -677,6 +675,45 @@ async fn lists_paginate_with_limit_and_offset() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     let a = h.call("GET", "/v1/submissions?limit=200&offset=100", &p, None).await;
     assert_eq!(a.body["page"]["count"], 0);
+}
+
+/// Live rooms are a host capability: an API whose app has no room gateway neither serves nor
+/// documents the `/live/` routes (404 `route_not_found`, never a 500 for a missing port), and
+/// serves every other route.
+#[tokio::test]
+async fn without_a_live_room_host_the_live_routes_are_not_served() {
+    let w = world();
+    let keys = TokenKeys::new("test", SECRET).unwrap();
+    let api = Api::new(w.app.clone(), keys.clone(), Arc::new(openinsure_memory::MemoryIdempotency::default()));
+    let doc: Value = {
+        let r = api.handle(http::Request::get("/openapi.json").body(Bytes::new()).unwrap(), None).await;
+        serde_json::from_slice(r.body()).unwrap()
+    };
+    let service = caller(1, 9, Role::Superadmin);
+    let token = format!("Bearer {}", keys.issue(&service, w.clock.now()).unwrap());
+    let room = "0192f0c0-0000-7000-8000-00000000beef";
+    let mut live = 0;
+    for route in ROUTES {
+        let documented =
+            route.path.split('/').map(|s| s.strip_prefix(':').map_or(s.to_owned(), |n| format!("{{{n}}}")));
+        let documented = &doc["paths"][documented.collect::<Vec<_>>().join("/")][route.method.to_ascii_lowercase()];
+        assert_eq!(documented.is_object(), !route.op.needs_live_rooms(), "{} {}", route.method, route.path);
+        if route.op.needs_live_rooms() {
+            live += 1;
+            let path = route.path.replace(":id", room).replace(":annotationId", room);
+            let request = http::Request::builder()
+                .method(route.method)
+                .uri(path)
+                .header("authorization", &token)
+                .header("content-type", "application/json")
+                .body(Bytes::from_static(b"{}"))
+                .unwrap();
+            let r = api.handle(request, None).await;
+            let body: Value = serde_json::from_slice(r.body()).unwrap();
+            assert_eq!((r.status(), body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("route_not_found")));
+        }
+    }
+    assert_eq!(live, 6);
 }
 
 #[tokio::test]

@@ -5,15 +5,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use common::{Captured, acme, caller, org, world};
 use openinsure::api::Api;
 use openinsure_auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::Role;
-use openinsure_memory::audit::MemoryAuditLog;
 use serde_json::{Value, json};
 
 #[test]
@@ -30,7 +27,7 @@ fn logs_carry_request_ids_and_no_token_or_phi() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let w = world();
-            let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
+            let app = w.app.clone();
             let keys = TokenKeys::new("test", b"api log tests: 32 byte secret!!!").unwrap();
             let api = Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()));
             let o = org(&w, 1).await;

@@ -19,8 +19,6 @@ use openinsure_core::store::Page;
 use openinsure_core::tenancy::Role;
 use openinsure_hipaa::{AuditAction, MonthRange, PhiAuditLog, PhiAuditLogExt, REDACTED};
 use openinsure_ledger::chart::AccountType;
-use openinsure_memory::MemoryLedger;
-use openinsure_memory::audit::MemoryAuditLog;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,9 +29,9 @@ fn meta() -> RequestMeta {
 #[tokio::test]
 async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     let w = world();
-    let ledger = MemoryLedger::new();
-    let audit = MemoryAuditLog::default();
-    let app = w.app.clone().with_ledger(Arc::new(ledger.clone())).with_audit_log(Arc::new(audit.clone()));
+    let ledger = w.ledger.clone();
+    let audit = w.audit.clone();
+    let app = w.app.clone();
     let o = org(&w, 1).await;
     let sub = app.submit(&o.producer, &acme()).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
@@ -137,7 +135,7 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
 #[tokio::test]
 async fn claims_are_guarded() {
     let w = world();
-    let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
+    let app = w.app.clone();
     let o = org(&w, 1).await;
     let sub = app.submit(&o.producer, &acme()).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
@@ -162,6 +160,8 @@ async fn claims_are_guarded() {
     assert!(matches!(app.claim(&sup_b, claim.id, &meta()).await, Err(Error::NotFound { .. })));
     assert!(matches!(app.file_claim(&sup_b, &ok, &meta()).await, Err(Error::NotFound { .. })), "another org's policy");
     assert!(app.claims(&sup_b, Page::first(), &meta()).await.unwrap().is_empty());
-    // no audit log configured: PHI is never handled unaudited
-    assert!(matches!(w.app.claim(&supervisor, claim.id, &meta()).await, Err(Error::Backend(_))));
+    // the audit log is a required port: every read of PHI lands in it
+    let before = w.audit.chain(supervisor.org_id).await.unwrap().1.len();
+    w.app.claim(&supervisor, claim.id, &meta()).await.unwrap();
+    assert_eq!(w.audit.chain(supervisor.org_id).await.unwrap().1.len(), before + 1);
 }

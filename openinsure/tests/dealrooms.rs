@@ -13,7 +13,6 @@ use openinsure::api::{Api, ApiConfig};
 use openinsure_auth::TokenKeys;
 use openinsure_core::clock::Clock;
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_memory::MemoryDealRooms;
 use serde_json::{Value, json};
 
 struct H {
@@ -25,7 +24,7 @@ struct H {
 fn h() -> H {
     let w = world();
     let keys = TokenKeys::new("t", b"deal room api tests: 32 bytes!!!").unwrap();
-    let app = w.app.clone().with_deal_rooms(Arc::new(MemoryDealRooms::default()));
+    let app = w.app.clone();
     let config = ApiConfig { public_ws_origin: "wss://rooms.example".into(), ..ApiConfig::default() };
     H {
         api: Api::new(app, keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))

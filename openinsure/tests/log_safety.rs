@@ -5,14 +5,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{Captured, acme, caller, org, world};
 use openinsure::bind::BindRequest;
 use openinsure::claims::RequestMeta;
 use openinsure_core::quote::Schedule;
 use openinsure_core::tenancy::Role;
-use openinsure_memory::audit::MemoryAuditLog;
 use serde_json::json;
 
 fn meta() -> RequestMeta {
@@ -32,7 +29,7 @@ fn logs_carry_no_phi() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let w = world();
-            let app = w.app.clone().with_audit_log(Arc::new(MemoryAuditLog::default()));
+            let app = w.app.clone();
             let o = org(&w, 1).await;
             let sub = app.submit(&o.producer, &acme()).await.unwrap();
             let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();

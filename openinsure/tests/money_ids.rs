@@ -25,7 +25,6 @@ use openinsure_core::store::{Outbox, Page};
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_ledger::chart::{AccountType, TransferCode};
 use openinsure_memory::MemoryLedger;
-use openinsure_memory::audit::MemoryAuditLog;
 use proptest::prelude::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -46,8 +45,8 @@ struct Setup {
 
 fn setup() -> Setup {
     let w = world();
-    let ledger = MemoryLedger::new();
-    let app = w.app.clone().with_ledger(Arc::new(ledger.clone())).with_audit_log(Arc::new(MemoryAuditLog::default()));
+    let ledger = w.ledger.clone();
+    let app = w.app.clone();
     let dispatcher =
         Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(ledger.clone()))));
     Setup {

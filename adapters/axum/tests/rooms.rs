@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
-use openinsure::App;
 use openinsure::api::{Api, ApiConfig};
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
 use openinsure_axum::{HostConfig, RoomHost, RoomHostConfig};
-use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::clock::Clock;
 use openinsure_core::ids::{DealRoomId, OrgId, UserId};
 use openinsure_core::store::Page;
@@ -21,7 +20,7 @@ use openinsure_core::tenancy::{Caller, Role};
 use openinsure_dealroom::DealRoomStore;
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
 use openinsure_dealroom::room::{DealRoom, Participant, RoomStatus};
-use openinsure_memory::{MemoryDealRooms, MemoryStore};
+use openinsure_memory::MemoryDealRooms;
 use openinsure_rating::RateBook;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -49,15 +48,9 @@ async fn start_with(store: Arc<dyn DealRoomStore>, config: RoomHostConfig) -> Se
     let clock = Arc::new(SystemClock);
     let ids = Arc::new(UuidV7);
     let rooms = RoomHost::new(store.clone(), ids.clone(), clock.clone(), config);
-    let app = App::new(
-        Arc::new(MemoryStore::default()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(RateBook::new()),
-        clock,
-        ids,
-    )
-    .with_deal_rooms(store.clone())
-    .with_room_gateway(Arc::new(rooms.clone()));
+    let mut ports = Ports::in_memory(clock, ids);
+    ports.rooms = store.clone();
+    let app = App::new(ports, Arc::new(RateBook::new())).with_room_gateway(Arc::new(rooms.clone()));
     let keys = TokenKeys::new("rooms", SECRET).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -5,18 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::TimeZone;
-use openinsure::App;
 use openinsure::api::{Api, ApiConfig};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
+use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
-use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::clock::{Clock, FixedClock, SequentialIds};
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_hipaa::{AuditAction, PhiAuditLogExt};
+use openinsure_memory::MemoryLedger;
 use openinsure_memory::audit::MemoryAuditLog;
-use openinsure_memory::{MemoryLedger, MemoryStore};
 use openinsure_rating::{RateBook, RateTable};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -43,15 +42,10 @@ async fn start(config: ApiConfig) -> Server {
     let clock = Arc::new(FixedClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()));
     let ledger = MemoryLedger::new();
     let audit = MemoryAuditLog::default();
-    let app = App::new(
-        Arc::new(MemoryStore::default()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(book),
-        clock.clone(),
-        Arc::new(SequentialIds::new(7)),
-    )
-    .with_ledger(Arc::new(ledger.clone()))
-    .with_audit_log(Arc::new(audit.clone()));
+    let mut ports = Ports::in_memory(clock.clone(), Arc::new(SequentialIds::new(7)));
+    ports.ledger = Arc::new(ledger.clone());
+    ports.audit = Arc::new(audit.clone());
+    let app = App::new(ports, Arc::new(book));
     let keys = TokenKeys::new("tcp", SECRET).unwrap();
     let api = Api::new(app.clone(), keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
         .with_config(config);

@@ -3,13 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openinsure::App;
 use openinsure::bind::BindRequest;
 use openinsure::dispatch::{Dispatcher, Subscriber};
 use openinsure::ledger::LedgerSubscriber;
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure::{App, Ports};
 use openinsure_core::authority::ReferralStatus;
-use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::billing::BillingPlan;
 use openinsure_core::events::EventEnvelope;
 use openinsure_core::quote::{Schedule, ScheduleAdjustment};
@@ -53,14 +52,12 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let store = MemoryStore::default();
     // the demo's clock starts now and jumps ahead to the policy period for the claim
     let clock = Arc::new(openinsure_core::clock::FixedClock::new(chrono::Utc::now()));
-    let app = App::new(
-        Arc::new(store.clone()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(book),
-        clock.clone(),
-        Arc::new(UuidV7),
-    )
-    .with_ledger(ledger.clone());
+    let audit = openinsure_memory::MemoryAuditLog::default();
+    let mut ports = Ports::in_memory(clock.clone(), Arc::new(UuidV7));
+    ports.store = Arc::new(store.clone());
+    ports.ledger = ledger.clone();
+    ports.audit = Arc::new(audit.clone());
+    let app = App::new(ports, Arc::new(book));
 
     let org = openinsure_core::ids::OrgId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_00a0));
     let producer = Caller::new(user(0xa1)?, org, Role::Producer);
@@ -187,13 +184,14 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let tb = app.trial_balance(&finance).await.map_err(fail("trial balance"))?;
     print!("{}", render::trial_balance(&tb));
 
-    claims(&app, &clock, &dispatcher, org, &producer, &finance, &policy).await
+    claims(&app, &audit, &clock, &dispatcher, org, &producer, &finance, &policy).await
 }
 
 /// Stage 8: a claim filed, reserved and paid, and seen by three roles.
 #[allow(clippy::too_many_arguments, reason = "the demo's cast")]
 async fn claims(
     app: &App,
+    audit: &openinsure_memory::MemoryAuditLog,
     clock: &openinsure_core::clock::FixedClock,
     dispatcher: &Dispatcher,
     org: openinsure_core::ids::OrgId,
@@ -211,8 +209,6 @@ async fn claims(
     let loss_date = policy.effective_date + chrono::Days::new(44);
     clock.set((loss_date + chrono::Days::new(15)).and_hms_opt(10, 0, 0).unwrap_or_default().and_utc());
     println!("(the clock moves to {})", clock.now().format("%Y-%m-%d"));
-    let audit = openinsure_memory::audit::MemoryAuditLog::default();
-    let app = app.clone().with_audit_log(Arc::new(audit.clone()));
     let meta = RequestMeta { ip: "198.51.100.23".parse().ok(), user_agent: Some("openinsure-demo".into()) };
     let supervisor = Caller::new(user(0xb1)?, org, Role::ClaimsSupervisor);
     let adjuster = Caller::new(user(0xb2)?, org, Role::Adjuster);
@@ -358,14 +354,9 @@ pub async fn example_books(ledger: Arc<dyn LedgerBackend>) -> Result<(App, Calle
     let mut book = RateBook::new();
     book.insert(RateTable::from_json(GL_TABLE).map_err(|e| Failure(e.to_string()))?)
         .map_err(|e| Failure(e.to_string()))?;
-    let app = App::new(
-        Arc::new(MemoryStore::default()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(book),
-        Arc::new(SystemClock),
-        Arc::new(UuidV7),
-    )
-    .with_ledger(ledger.clone());
+    let mut ports = Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));
+    ports.ledger = ledger.clone();
+    let app = App::new(ports, Arc::new(book));
     let org = openinsure_core::ids::OrgId::from_uuid(uuid::Uuid::now_v7());
     let producer = Caller::new(user(0xa1)?, org, Role::Producer);
     let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);

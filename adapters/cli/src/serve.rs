@@ -6,18 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openinsure::App;
 use openinsure::api::{Api, ApiConfig, RateLimit};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
-use openinsure_core::authz::RelationshipAuthorizer;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_ledger::LedgerBackend;
 use openinsure_memory::MemoryStore;
-use openinsure_memory::audit::MemoryAuditLog;
 
 use crate::Failure;
 use crate::demo;
@@ -173,17 +171,11 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
         Arc::new(SystemClock),
         openinsure_axum::RoomHostConfig::default(),
     );
-    let app = App::new(
-        Arc::new(store.clone()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(demo::rate_book()?),
-        Arc::new(SystemClock),
-        Arc::new(UuidV7),
-    )
-    .with_ledger(ledger.clone())
-    .with_audit_log(Arc::new(MemoryAuditLog::default()))
-    .with_deal_rooms(deal_rooms)
-    .with_room_gateway(Arc::new(rooms.clone()));
+    let mut ports = Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));
+    ports.store = Arc::new(store.clone());
+    ports.ledger = ledger.clone();
+    ports.rooms = deal_rooms;
+    let app = App::new(ports, Arc::new(demo::rate_book()?)).with_room_gateway(Arc::new(rooms.clone()));
     if !options.empty {
         let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
         let admin = Caller::new(user(0xa4), org, Role::Admin);

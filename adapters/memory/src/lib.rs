@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod audit;
+pub mod authorizer;
 pub mod dealroom;
 pub mod idempotency;
 pub mod ledger;
 
+pub use audit::MemoryAuditLog;
+pub use authorizer::MemoryAuthorizer;
 pub use dealroom::MemoryDealRooms;
 pub use idempotency::MemoryIdempotency;
 pub use ledger::MemoryLedger;
@@ -683,7 +686,7 @@ mod tests {
     async fn passes_every_core_suite_twice() {
         let store = MemoryStore::default();
         let keys = MemoryIdempotency::default();
-        let authz = openinsure_core::authz::RelationshipAuthorizer::new();
+        let authz = MemoryAuthorizer::new();
         testkit::all(&store, &keys, &authz, 1).await;
         testkit::all(&store, &keys, &authz, 2).await;
     }

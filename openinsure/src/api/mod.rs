@@ -22,13 +22,8 @@
 //! use openinsure::system::{SystemClock, UuidV7};
 //! use openinsure_auth::TokenKeys;
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let app = openinsure::App::new(
-//!     Arc::new(openinsure_memory::MemoryStore::default()),
-//!     Arc::new(openinsure_core::authz::RelationshipAuthorizer::new()),
-//!     Arc::new(openinsure_rating::RateBook::new()),
-//!     Arc::new(SystemClock),
-//!     Arc::new(UuidV7),
-//! );
+//! let ports = openinsure::Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));
+//! let app = openinsure::App::new(ports, Arc::new(openinsure_rating::RateBook::new()));
 //! let keys = TokenKeys::new("dev", b"a development key of 32 bytes!!!")?;
 //! let api = Api::new(app, keys, Arc::new(openinsure_memory::MemoryIdempotency::default()));
 //! let request = http::Request::get("/v1/submissions").body(Bytes::new())?;
@@ -130,6 +125,7 @@ impl Api {
     /// `idempotency` (`openinsure_memory::MemoryIdempotency` in one process), with the default
     /// [`ApiConfig`].
     pub fn new(app: App, keys: TokenKeys, idempotency: Arc<dyn IdempotencyStore>) -> Self {
+        let openapi = Bytes::from(serde_json::to_vec(&openapi::document(app.has_live_rooms())).unwrap_or_default());
         Api {
             app,
             keys: Arc::new(keys),
@@ -137,7 +133,7 @@ impl Api {
             idempotency,
             limiter: None,
             config: Arc::new(ApiConfig::default()),
-            openapi: Bytes::from(serde_json::to_vec(&openapi::document()).unwrap_or_default()),
+            openapi,
         }
     }
 
@@ -229,7 +225,7 @@ impl Api {
         request_id: &str,
     ) -> Result<Response<Bytes>, ApiError> {
         let path = request.uri().path();
-        let (route, params) = match routes::find(request.method().as_str(), path) {
+        let (route, params) = match routes::find(request.method().as_str(), path, self.app.has_live_rooms()) {
             routes::Lookup::Route(route, params) => (route, params),
             routes::Lookup::WrongMethod(allowed) => {
                 let mut e = ApiError::new(

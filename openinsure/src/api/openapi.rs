@@ -6,7 +6,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use super::reply::PageInfo;
-use super::routes::{ROUTES, Route};
+use super::routes::{Route, served};
 use openinsure_core::checks::Flag;
 use openinsure_core::error::FieldError;
 
@@ -141,11 +141,11 @@ fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value 
 }
 
 /// The whole document.
-pub(crate) fn document() -> Value {
+pub(crate) fn document(live_rooms: bool) -> Value {
     let mut generator =
         SchemaSettings::draft2020_12().with(|s| s.definitions_path = "/components/schemas".into()).into_generator();
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in served(live_rooms) {
         let op = operation(route, &mut generator);
         let entry = paths.entry(openapi_path(route.path)).or_insert_with(|| json!({}));
         entry[route.method.to_ascii_lowercase()] = op;

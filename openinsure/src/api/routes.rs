@@ -86,6 +86,23 @@ pub enum Op {
     UpdateLiveRoomAnnotation,
 }
 
+impl Op {
+    /// Whether the route reaches a live room through the host's
+    /// [`RoomGateway`](crate::dealrooms::RoomGateway): an API over an [`App`](crate::App) without
+    /// one does not serve it (404) nor document it.
+    pub fn needs_live_rooms(self) -> bool {
+        matches!(
+            self,
+            Op::LiveRoomState
+                | Op::LiveRoomMessages
+                | Op::PostLiveRoomMessage
+                | Op::LiveRoomAnnotations
+                | Op::CreateLiveRoomAnnotation
+                | Op::UpdateLiveRoomAnnotation
+        )
+    }
+}
+
 /// One route: method, path template (`:name` segments are parameters), and its documentation.
 #[derive(Clone, Copy, Debug)]
 pub struct Route {
@@ -268,10 +285,15 @@ pub(crate) enum Lookup<'a> {
     Missing,
 }
 
-/// Finds the route for a method and path.
-pub(crate) fn find<'a>(method: &str, path: &'a str) -> Lookup<'a> {
+/// The routes an API serves: all of them, or all but the live-room ones.
+pub(crate) fn served(live_rooms: bool) -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().filter(move |r| live_rooms || !r.op.needs_live_rooms())
+}
+
+/// Finds the route for a method and path among those served.
+pub(crate) fn find<'a>(method: &str, path: &'a str, live_rooms: bool) -> Lookup<'a> {
     let mut allowed = Vec::new();
-    for route in ROUTES {
+    for route in served(live_rooms) {
         if let Some(params) = matches(route.path, path) {
             if route.method == method {
                 return Lookup::Route(route, params);
@@ -325,7 +347,7 @@ mod tests {
             }
             let concrete = a.path.replace(":id", "x").replace(":userId", "u").replace(":profileId", "p");
             let concrete = concrete.replace(":account", "LOSS_FUND").replace(":annotationId", "a");
-            match find(a.method, &concrete) {
+            match find(a.method, &concrete, true) {
                 Lookup::Route(found, _) => assert_eq!(found.op, a.op, "{concrete}"),
                 _ => panic!("{} {concrete} not found", a.method),
             }

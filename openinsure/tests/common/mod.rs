@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use openinsure::App;
-use openinsure_core::authz::RelationshipAuthorizer;
+use openinsure::{App, Ports};
 use openinsure_core::clock::{FixedClock, SequentialIds};
 use openinsure_core::ids::{AuthorityProfileId, OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
-use openinsure_memory::MemoryStore;
+use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, Member, RoomState};
+use openinsure_dealroom::protocol::{Annotation, ChatMessage};
+use openinsure_dealroom::room::{DealRoom, Participant};
+use openinsure_memory::{MemoryAuditLog, MemoryAuthorizer, MemoryDealRooms, MemoryLedger, MemoryStore};
 use openinsure_rating::{RateBook, RateTable};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,6 +20,19 @@ pub struct World {
     pub app: App,
     pub store: MemoryStore,
     pub clock: Arc<FixedClock>,
+    pub ledger: MemoryLedger,
+    pub audit: MemoryAuditLog,
+    pub ports: Ports,
+    pub rates: Arc<RateBook>,
+}
+
+impl World {
+    /// Another app over the same ports, with `change` made to them (a failing ledger, say).
+    pub fn with(&self, change: impl FnOnce(&mut Ports)) -> App {
+        let mut ports = self.ports.clone();
+        change(&mut ports);
+        App::new(ports, self.rates.clone())
+    }
 }
 
 pub fn world() -> World {
@@ -27,14 +42,20 @@ pub fn world() -> World {
     book.insert(RateTable::from_json(include_str!("../../../examples/rate-tables/cyber.json")).unwrap()).unwrap();
     let store = MemoryStore::default();
     let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()));
-    let app = App::new(
-        Arc::new(store.clone()),
-        Arc::new(RelationshipAuthorizer::new()),
-        Arc::new(book),
-        clock.clone(),
-        Arc::new(SequentialIds::new(42)),
-    );
-    World { app, store, clock }
+    let ledger = MemoryLedger::new();
+    let audit = MemoryAuditLog::default();
+    let ports = Ports {
+        store: Arc::new(store.clone()),
+        authorizer: Arc::new(MemoryAuthorizer::new()),
+        ledger: Arc::new(ledger.clone()),
+        audit: Arc::new(audit.clone()),
+        rooms: Arc::new(MemoryDealRooms::default()),
+        clock: clock.clone(),
+        ids: Arc::new(SequentialIds::new(42)),
+    };
+    let rates = Arc::new(book);
+    let app = App::new(ports.clone(), rates.clone());
+    World { app, store, clock, ledger, audit, ports, rates }
 }
 
 pub fn caller(org: u128, user: u128, role: Role) -> Caller {
@@ -123,6 +144,51 @@ impl std::io::Write for Captured {
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A room gateway that only counts the calls reaching it and answers each with an error: what
+/// the in-process tests check (roles, tenancy, input) is decided before a live room is asked.
+#[derive(Debug, Default)]
+pub struct CountingGateway {
+    pub calls: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingGateway {
+    fn reached<T>(&self) -> openinsure::Result<T> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(openinsure::Error::Backend("no live room host in this test".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl openinsure::dealrooms::RoomGateway for CountingGateway {
+    async fn state(&self, _: &DealRoom) -> openinsure::Result<RoomState> {
+        self.reached()
+    }
+    async fn live_messages(&self, _: &DealRoom) -> openinsure::Result<Vec<ChatMessage>> {
+        self.reached()
+    }
+    async fn post_message(&self, _: &DealRoom, _: Member, _: ChatInput) -> openinsure::Result<ChatMessage> {
+        self.reached()
+    }
+    async fn annotations(&self, _: &DealRoom) -> openinsure::Result<Vec<Annotation>> {
+        self.reached()
+    }
+    async fn create_annotation(&self, _: &DealRoom, _: Member, _: AnnotationInput) -> openinsure::Result<Annotation> {
+        self.reached()
+    }
+    async fn update_annotation(
+        &self,
+        _: &DealRoom,
+        _: Member,
+        _: openinsure_core::ids::AnnotationId,
+        _: AnnotationChange,
+    ) -> openinsure::Result<Annotation> {
+        self.reached()
+    }
+    async fn room_changed(&self, _: &DealRoom, _: &[Participant]) -> openinsure::Result<()> {
         Ok(())
     }
 }

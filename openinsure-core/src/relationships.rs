@@ -1,8 +1,8 @@
-//! Relationship-based authorization: the `Authorizer` port and an in-process implementation.
+//! Relationship-based authorization: the [`Authorizer`] port and the pure check [`decide`].
 //!
 //! The seed checks bind permission in SpiceDB. [`Authorizer`] is the port a SpiceDB client would
-//! implement; [`RelationshipAuthorizer`] is an in-process implementation over relation tuples in
-//! the Zanzibar style (`program:P#owner@org:O`, `authority_profile:A#holder@user:U`), with this
+//! implement; `openinsure_memory::MemoryAuthorizer` keeps relation tuples in process and asks
+//! [`decide`]. Tuples are in the Zanzibar style (`program:P#owner@org:O`, `authority_profile:A#holder@user:U`), with this
 //! schema:
 //!
 //! ```text
@@ -18,9 +18,9 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::RwLock;
 
 use async_trait::async_trait;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -65,7 +65,7 @@ pub struct Decision {
     pub tuples: Vec<String>,
 }
 
-/// Decides permissions. A SpiceDB client, or [`RelationshipAuthorizer`].
+/// Decides permissions: a SpiceDB client, or `openinsure_memory::MemoryAuthorizer` over [`decide`].
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 pub trait Authorizer: crate::ports::MaybeSendSync {
@@ -148,102 +148,55 @@ impl fmt::Debug for Tuple {
     }
 }
 
-/// An in-process relationship store and checker.
-#[derive(Debug, Default)]
-pub struct RelationshipAuthorizer {
-    tuples: RwLock<BTreeSet<Tuple>>,
-}
-
-impl RelationshipAuthorizer {
-    /// An empty store: every check is denied.
-    pub fn new() -> Self {
-        RelationshipAuthorizer::default()
+/// The check itself, pure: whether the tuples in `set` let `r` through, with the rule and the
+/// tuples that decided. An adapter loads the tuples it keeps (all of them in memory; those of the
+/// request's program and user from a database) and calls this, so every backend decides alike.
+pub fn decide(set: &BTreeSet<Tuple>, r: &AuthzRequest) -> Decision {
+    let deny = |rule: String, tuples: Vec<String>| Decision { allowed: false, rule, tuples };
+    if !r.role.is_underwriting() {
+        return deny(format!("role `{}` is not an underwriting role", r.role), vec![]);
     }
-
-    /// Writes a tuple (idempotent).
-    pub fn write(&self, tuple: Tuple) {
-        self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(tuple);
-    }
-
-    /// Deletes a tuple.
-    pub fn delete(&self, tuple: &Tuple) {
-        self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(tuple);
-    }
-
-    /// Every tuple, in order.
-    pub fn tuples(&self) -> Vec<Tuple> {
-        self.tuples.read().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
-    }
-
-    /// The pure check.
-    pub fn decide(&self, r: &AuthzRequest) -> Decision {
-        let deny = |rule: String, tuples: Vec<String>| Decision { allowed: false, rule, tuples };
-        if !r.role.is_underwriting() {
-            return deny(format!("role `{}` is not an underwriting role", r.role), vec![]);
-        }
-        let set = self.tuples.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let owner = Tuple::program_owner(r.program, r.org);
-        let delegate = Tuple::program_delegate(r.program, r.org);
-        let org_link = if set.contains(&owner) {
-            owner
-        } else if set.contains(&delegate) {
-            delegate
-        } else {
-            return deny(
-                format!("program `{}` is neither owned by nor delegated to org `{}`", r.program, r.org),
-                vec![],
-            );
+    let owner = Tuple::program_owner(r.program, r.org);
+    let delegate = Tuple::program_delegate(r.program, r.org);
+    let org_link = if set.contains(&owner) {
+        owner
+    } else if set.contains(&delegate) {
+        delegate
+    } else {
+        return deny(format!("program `{}` is neither owned by nor delegated to org `{}`", r.program, r.org), vec![]);
+    };
+    let direct = Tuple::program_binder(r.program, r.org, r.user);
+    if set.contains(&direct) {
+        return Decision {
+            allowed: true,
+            rule: "direct binder grant on the program".into(),
+            tuples: vec![org_link.to_string(), direct.to_string()],
         };
-        let direct = Tuple::program_binder(r.program, r.org, r.user);
-        if set.contains(&direct) {
-            return Decision {
-                allowed: true,
-                rule: "direct binder grant on the program".into(),
-                tuples: vec![org_link.to_string(), direct.to_string()],
-            };
-        }
-        let user = org_user(r.org, r.user);
-        let line = r.line_of_business.as_str();
-        let via_profile = set
-            .iter()
-            .filter(|t| {
-                t.object_type == "authority_profile"
-                    && t.relation == "holder"
-                    && t.subject_type == "user"
-                    && t.subject_id == user
-            })
-            .find_map(|holder| {
-                let line_tuple = Tuple::new(("authority_profile", &holder.object_id), "line", ("line", line));
-                set.contains(&line_tuple).then(|| (holder.clone(), line_tuple))
-            });
-        match via_profile {
-            Some((holder, line_tuple)) => Decision {
-                allowed: true,
-                rule: format!("holds an authority profile for `{line}` on a program of the org"),
-                tuples: vec![org_link.to_string(), holder.to_string(), line_tuple.to_string()],
-            },
-            None => deny(
-                format!("user `{}` holds no authority profile for `{line}` and no binder grant on the program", r.user),
-                vec![org_link.to_string()],
-            ),
-        }
     }
-}
-
-#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
-#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl Authorizer for RelationshipAuthorizer {
-    async fn check(&self, request: &AuthzRequest) -> Result<Decision> {
-        Ok(self.decide(request))
-    }
-
-    async fn write_relationships(&self, writes: &[Tuple], deletes: &[Tuple]) -> Result<()> {
-        let mut set = self.tuples.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        for t in deletes {
-            set.remove(t);
-        }
-        set.extend(writes.iter().cloned());
-        Ok(())
+    let user = org_user(r.org, r.user);
+    let line = r.line_of_business.as_str();
+    let via_profile = set
+        .iter()
+        .filter(|t| {
+            t.object_type == "authority_profile"
+                && t.relation == "holder"
+                && t.subject_type == "user"
+                && t.subject_id == user
+        })
+        .find_map(|holder| {
+            let line_tuple = Tuple::new(("authority_profile", &holder.object_id), "line", ("line", line));
+            set.contains(&line_tuple).then(|| (holder.clone(), line_tuple))
+        });
+    match via_profile {
+        Some((holder, line_tuple)) => Decision {
+            allowed: true,
+            rule: format!("holds an authority profile for `{line}` on a program of the org"),
+            tuples: vec![org_link.to_string(), holder.to_string(), line_tuple.to_string()],
+        },
+        None => deny(
+            format!("user `{}` holds no authority profile for `{line}` and no binder grant on the program", r.user),
+            vec![org_link.to_string()],
+        ),
     }
 }
 
@@ -276,48 +229,48 @@ mod tests {
     #[test]
     fn decisions_name_their_rule() {
         let (org, other, program, user, profile) = ids();
-        let a = RelationshipAuthorizer::new();
-        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        let mut a = BTreeSet::new();
+        let d = decide(&a, &req(org, program, user, Role::Underwriter));
         assert!(!d.allowed);
         assert!(d.rule.contains("neither owned"), "{}", d.rule);
 
-        a.write(Tuple::program_owner(program, org));
-        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        a.insert(Tuple::program_owner(program, org));
+        let d = decide(&a, &req(org, program, user, Role::Underwriter));
         assert!(!d.allowed && d.rule.contains("no authority profile"), "{}", d.rule);
 
-        a.write(Tuple::profile_holder(profile, org, user));
-        a.write(Tuple::profile_line(profile, LineOfBusiness::Cyber));
-        assert!(!a.decide(&req(org, program, user, Role::Underwriter)).allowed, "a cyber profile does not bind GL");
+        a.insert(Tuple::profile_holder(profile, org, user));
+        a.insert(Tuple::profile_line(profile, LineOfBusiness::Cyber));
+        assert!(!decide(&a, &req(org, program, user, Role::Underwriter)).allowed, "a cyber profile does not bind GL");
 
-        a.write(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
-        let d = a.decide(&req(org, program, user, Role::Underwriter));
+        a.insert(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        let d = decide(&a, &req(org, program, user, Role::Underwriter));
         assert!(d.allowed, "{}", d.rule);
         assert_eq!(d.tuples.len(), 3);
 
-        assert!(!a.decide(&req(org, program, user, Role::Producer)).allowed, "producers never bind");
-        assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed, "another org's program");
+        assert!(!decide(&a, &req(org, program, user, Role::Producer)).allowed, "producers never bind");
+        assert!(!decide(&a, &req(other, program, user, Role::Underwriter)).allowed, "another org's program");
 
-        a.write(Tuple::program_delegate(program, other));
-        a.write(Tuple::program_binder(program, other, user));
-        let d = a.decide(&req(other, program, user, Role::Underwriter));
+        a.insert(Tuple::program_delegate(program, other));
+        a.insert(Tuple::program_binder(program, other, user));
+        let d = decide(&a, &req(other, program, user, Role::Underwriter));
         assert!(d.allowed && d.rule.contains("direct binder"), "{}", d.rule);
 
-        a.delete(&Tuple::program_delegate(program, other));
-        assert!(!a.decide(&req(other, program, user, Role::Underwriter)).allowed);
+        a.remove(&Tuple::program_delegate(program, other));
+        assert!(!decide(&a, &req(other, program, user, Role::Underwriter)).allowed);
         assert_eq!(Tuple::program_owner(program, org).to_string(), format!("program:{program}#owner@org:{org}"));
     }
 
     #[test]
     fn an_assignment_in_one_org_does_not_reach_a_user_of_another() {
         let (org, other, program, user, profile) = ids();
-        let a = RelationshipAuthorizer::new();
-        a.write(Tuple::program_owner(program, other));
+        let mut a = BTreeSet::new();
+        a.insert(Tuple::program_owner(program, other));
         // org `org` assigns its profile to a user id that belongs to `other`
-        a.write(Tuple::profile_holder(profile, org, user));
-        a.write(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
-        let d = a.decide(&req(other, program, user, Role::Underwriter));
+        a.insert(Tuple::profile_holder(profile, org, user));
+        a.insert(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        let d = decide(&a, &req(other, program, user, Role::Underwriter));
         assert!(!d.allowed, "another org's assignment must not authorize: {}", d.rule);
-        a.write(Tuple::profile_holder(profile, other, user));
-        assert!(a.decide(&req(other, program, user, Role::Underwriter)).allowed);
+        a.insert(Tuple::profile_holder(profile, other, user));
+        assert!(decide(&a, &req(other, program, user, Role::Underwriter)).allowed);
     }
 }
