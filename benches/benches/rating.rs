@@ -17,7 +17,7 @@ fn bench(c: &mut Criterion) {
     let schedule: Schedule =
         serde_json::from_str(include_str!("../../examples/submissions/schedule.json")).unwrap_or_default();
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
-    let sub = Submission::intake(
+    let sub = Submission::intake_json(
         SubmissionId::from_uuid(uuid::Uuid::from_u128(1)),
         OrgId::from_uuid(uuid::Uuid::from_u128(2)),
         UserId::from_uuid(uuid::Uuid::from_u128(3)),
@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("intake_and_quote_gl", |b| {
         b.iter(|| {
-            let s = Submission::intake(sub.id, sub.org_id, sub.created_by, now, black_box(&json))
+            let s = Submission::intake_json(sub.id, sub.org_id, sub.created_by, now, black_box(&json))
                 .unwrap_or_else(|e| panic!("{e}"));
             rate(&s, &table, &Schedule::none())
         })

@@ -57,6 +57,69 @@ pub struct AuthorityProfile {
     pub can_approve_referrals: bool,
 }
 
+/// An authority profile as a client writes it: every field of [`AuthorityProfile`] but `id` and
+/// `orgId`, which the server sets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAuthorityProfile {
+    /// A name (`GL underwriter tier 1`).
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub name: String,
+    /// The authority level: higher levels may approve what lower ones refer.
+    pub level: u8,
+    /// The line of business.
+    pub line_of_business: LineOfBusiness,
+    /// Highest each-occurrence limit.
+    #[serde(rename = "maxOccurrenceLimitCents")]
+    pub max_occurrence_limit: Money,
+    /// Highest aggregate limit.
+    #[serde(rename = "maxAggregateLimitCents")]
+    pub max_aggregate_limit: Money,
+    /// Highest gross premium.
+    #[serde(rename = "maxPremiumCents")]
+    pub max_premium: Money,
+    /// Highest insured revenue, if capped.
+    #[serde(rename = "maxAnnualRevenueCents", default, skip_serializing_if = "Option::is_none")]
+    pub max_annual_revenue: Option<Money>,
+    /// Classes the profile may not write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_naics: Vec<Naics>,
+    /// Whether holders may approve referrals.
+    pub can_approve_referrals: bool,
+}
+
+impl NewAuthorityProfile {
+    /// The profile `id` of `org_id`, after [`AuthorityProfile::validate`]: every field error at once.
+    pub fn into_profile(self, id: AuthorityProfileId, org_id: OrgId) -> Result<AuthorityProfile, FieldErrors> {
+        let NewAuthorityProfile {
+            name,
+            level,
+            line_of_business,
+            max_occurrence_limit,
+            max_aggregate_limit,
+            max_premium,
+            max_annual_revenue,
+            excluded_naics,
+            can_approve_referrals,
+        } = self;
+        let record = AuthorityProfile {
+            id,
+            org_id,
+            name,
+            level,
+            line_of_business,
+            max_occurrence_limit,
+            max_aggregate_limit,
+            max_premium,
+            max_annual_revenue,
+            excluded_naics,
+            can_approve_referrals,
+        };
+        record.validate()?;
+        Ok(record)
+    }
+}
+
 /// A user's assignment to a profile.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -130,6 +193,33 @@ pub struct ReferralRule {
     /// A description for people.
     #[schemars(length(min = 1, max = 1000), pattern(crate::text::TEXT_PATTERN))]
     pub description: String,
+}
+
+/// A referral rule as a client writes it: every field of [`ReferralRule`] but `id` and `orgId`,
+/// which the server sets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewReferralRule {
+    /// The line it applies to, or every line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_of_business: Option<LineOfBusiness>,
+    /// What it looks at.
+    pub trigger: ReferralTrigger,
+    /// The lowest level that may write a risk it triggers on.
+    pub min_level: u8,
+    /// A description for people.
+    #[schemars(length(min = 1, max = 1000), pattern(crate::text::TEXT_PATTERN))]
+    pub description: String,
+}
+
+impl NewReferralRule {
+    /// The rule `id` of `org_id`, after [`ReferralRule::validate`]: every field error at once.
+    pub fn into_rule(self, id: ReferralRuleId, org_id: OrgId) -> Result<ReferralRule, FieldErrors> {
+        let NewReferralRule { line_of_business, trigger, min_level, description } = self;
+        let record = ReferralRule { id, org_id, line_of_business, trigger, min_level, description };
+        record.validate()?;
+        Ok(record)
+    }
 }
 
 /// The facts about a risk that authority is decided on.

@@ -145,6 +145,135 @@ pub struct DaAgreement {
     pub created_at: DateTime<Utc>,
 }
 
+/// A DA agreement as a client writes it: every field of [`DaAgreement`] but those the server
+/// sets (`id`, `orgId`, `revision`, `createdAt`). [`NewDaAgreement::into_agreement`] checks it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewDaAgreement {
+    /// The program it covers.
+    pub program_id: ProgramId,
+    /// The carrier.
+    pub carrier_id: CarrierId,
+    /// A name for people.
+    #[schemars(length(min = 1, max = 200), pattern(crate::text::LINE_PATTERN))]
+    pub name: String,
+    /// Where it stands.
+    pub status: DaStatus,
+    /// First day policies may be effective.
+    #[serde(deserialize_with = "crate::text::strict_date")]
+    pub effective_date: NaiveDate,
+    /// Policies must be effective before this day.
+    #[serde(deserialize_with = "crate::text::strict_date")]
+    pub expiration_date: NaiveDate,
+    /// Per-policy maximum each-occurrence limit.
+    #[serde(rename = "maxOccurrenceLimitCents")]
+    pub max_occurrence_limit: Money,
+    /// Per-policy maximum aggregate limit.
+    #[serde(rename = "maxAggregateLimitCents")]
+    pub max_aggregate_limit: Money,
+    /// Per-policy maximum gross premium.
+    #[serde(rename = "maxPremiumCents")]
+    pub max_premium: Money,
+    /// Authorized states.
+    pub authorized_states: StateSet,
+    /// Excluded states (win over authorized).
+    #[serde(default)]
+    pub excluded_states: Vec<UsState>,
+    /// Authorized NAICS prefixes; empty allows every class.
+    #[serde(default)]
+    pub authorized_naics: Vec<Naics>,
+    /// Excluded NAICS prefixes.
+    #[serde(default)]
+    pub excluded_naics: Vec<Naics>,
+    /// Gross written premium allowed per agreement year.
+    #[serde(rename = "annualPremiumLimitCents")]
+    pub annual_premium_limit: Money,
+    /// Optional quarterly sub-limit.
+    #[serde(rename = "quarterlyPremiumLimitCents", default, skip_serializing_if = "Option::is_none")]
+    pub quarterly_premium_limit: Option<Money>,
+    /// Optional maximum number of policies per insured per agreement year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_policies_per_insured: Option<u32>,
+    /// Optional maximum insured annual revenue.
+    #[serde(rename = "maxInsuredRevenueCents", default, skip_serializing_if = "Option::is_none")]
+    pub max_insured_revenue: Option<Money>,
+    /// Allowed policy terms in months.
+    pub allowed_terms_months: Vec<u32>,
+    /// Optional minimum years in business.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_years_in_business: Option<u32>,
+    /// Risks to refer even within limits.
+    #[serde(default)]
+    pub referral_triggers: ReferralTriggers,
+    /// The MGA's commission from the carrier, a rate of premium (the producer's is on the quote).
+    #[serde(default)]
+    pub mga_commission_rate: crate::money::Factor,
+}
+
+impl NewDaAgreement {
+    /// The agreement `id` of `org_id`, created at `now`, after [`DaAgreement::validate`]: every
+    /// field error at once.
+    pub fn into_agreement(
+        self,
+        id: DaAgreementId,
+        org_id: OrgId,
+        now: DateTime<Utc>,
+    ) -> Result<DaAgreement, FieldErrors> {
+        let NewDaAgreement {
+            program_id,
+            carrier_id,
+            name,
+            status,
+            effective_date,
+            expiration_date,
+            max_occurrence_limit,
+            max_aggregate_limit,
+            max_premium,
+            authorized_states,
+            excluded_states,
+            authorized_naics,
+            excluded_naics,
+            annual_premium_limit,
+            quarterly_premium_limit,
+            max_policies_per_insured,
+            max_insured_revenue,
+            allowed_terms_months,
+            min_years_in_business,
+            referral_triggers,
+            mga_commission_rate,
+        } = self;
+        let agreement = DaAgreement {
+            id,
+            org_id,
+            program_id,
+            carrier_id,
+            name,
+            status,
+            effective_date,
+            expiration_date,
+            max_occurrence_limit,
+            max_aggregate_limit,
+            max_premium,
+            authorized_states,
+            excluded_states,
+            authorized_naics,
+            excluded_naics,
+            annual_premium_limit,
+            quarterly_premium_limit,
+            max_policies_per_insured,
+            max_insured_revenue,
+            allowed_terms_months,
+            min_years_in_business,
+            referral_triggers,
+            mga_commission_rate,
+            revision: 0,
+            created_at: now,
+        };
+        agreement.validate()?;
+        Ok(agreement)
+    }
+}
+
 /// What an agreement has used in one agreement year.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

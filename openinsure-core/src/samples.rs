@@ -29,7 +29,7 @@ pub fn sample_submission(id: SubmissionId, org: OrgId) -> Submission {
         "programId": "0192f0c0-0000-7000-8000-000000000001"
     });
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().unwrap_or_default();
-    match Submission::intake(id, org, UserId::from_uuid(Uuid::from_u128(1)), now, &json) {
+    match Submission::intake_json(id, org, UserId::from_uuid(Uuid::from_u128(1)), now, &json) {
         Ok(s) => s,
         Err(e) => unreachable!("sample submission is valid: {e}"),
     }

@@ -28,7 +28,7 @@
 //! let org = OrgId::from_uuid(uuid::Uuid::from_u128(2));
 //! let user = UserId::from_uuid(uuid::Uuid::from_u128(3));
 //! let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
-//! let sub = Submission::intake(id, org, user, now, &json).unwrap();
+//! let sub = Submission::intake_json(id, org, user, now, &json).unwrap();
 //! assert_eq!(sub.status, SubmissionStatus::Draft);
 //! assert!(sub.needs_manual_review);
 //! assert_eq!(sub.term_months, 12);
@@ -320,7 +320,26 @@ pub struct LossYearInput {
 }
 
 impl SubmissionInput {
-    /// The input as the JSON [`Submission::intake`] reads.
+    /// Reads untrusted JSON (a request body, a document extraction) into the typed input, with
+    /// every field error at once, each with its JSON path: the checks of
+    /// [`Submission::intake_json`] at `now`.
+    pub fn read(json: &Value, now: DateTime<Utc>) -> Result<SubmissionInput, FieldErrors> {
+        let nil = uuid::Uuid::nil();
+        Submission::intake_json(
+            SubmissionId::from_uuid(nil),
+            OrgId::from_uuid(nil),
+            UserId::from_uuid(nil),
+            now,
+            json,
+        )?;
+        serde_json::from_value(json.clone()).map_err(|e| {
+            let mut errors = FieldErrors::default();
+            errors.push("$", e.to_string());
+            errors
+        })
+    }
+
+    /// The input as the JSON [`Submission::intake_json`] reads.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -484,8 +503,21 @@ impl Submission {
         true
     }
 
-    /// Takes in a submission from untrusted JSON. Returns every field error at once.
+    /// Takes in a typed submission: the same checks as [`Submission::intake_json`] (limits,
+    /// formats, the effective-date window, the cross-field rules), every field error at once.
     pub fn intake(
+        id: SubmissionId,
+        org_id: OrgId,
+        created_by: UserId,
+        now: DateTime<Utc>,
+        input: &SubmissionInput,
+    ) -> Result<Submission, FieldErrors> {
+        Submission::intake_json(id, org_id, created_by, now, &input.to_json())
+    }
+
+    /// Takes in a submission from untrusted JSON. Returns every field error at once, each with
+    /// its JSON path.
+    pub fn intake_json(
         id: SubmissionId,
         org_id: OrgId,
         created_by: UserId,
@@ -698,7 +730,7 @@ mod tests {
 
     fn intake(v: &Value) -> Result<Submission, FieldErrors> {
         let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
-        Submission::intake(
+        Submission::intake_json(
             SubmissionId::from_uuid(Uuid::from_u128(1)),
             OrgId::from_uuid(Uuid::from_u128(2)),
             UserId::from_uuid(Uuid::from_u128(3)),
@@ -837,8 +869,8 @@ mod input_schema {
         let id = SubmissionId::from_uuid(uuid::Uuid::from_u128(1));
         let org = OrgId::from_uuid(uuid::Uuid::from_u128(2));
         let user = UserId::from_uuid(uuid::Uuid::from_u128(3));
-        let a = Submission::intake(id, org, user, now, &json).unwrap();
-        let b = Submission::intake(id, org, user, now, &typed.to_json()).unwrap();
+        let a = Submission::intake_json(id, org, user, now, &json).unwrap();
+        let b = Submission::intake_json(id, org, user, now, &typed.to_json()).unwrap();
         assert_eq!(a, b);
         let schema = serde_json::to_value(schemars::schema_for!(SubmissionInput)).unwrap();
         let props = schema["properties"].as_object().unwrap();
@@ -847,7 +879,7 @@ mod input_schema {
             if probe.get(name).is_none() {
                 probe[name.as_str()] = Value::Null;
             }
-            let refused = Submission::intake(id, org, user, now, &probe).err().unwrap_or_default();
+            let refused = Submission::intake_json(id, org, user, now, &probe).err().unwrap_or_default();
             assert!(
                 !refused.iter().any(|e| e.path == *name && e.reason == "unknown field"),
                 "intake does not read `{name}`"

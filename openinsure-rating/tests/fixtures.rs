@@ -43,7 +43,7 @@ fn check(path: &Path) -> Result<(), String> {
     let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
     let outcome = (|| {
         let table = RateTable::from_json(&fixture["table"].to_string())?;
-        let sub = Submission::intake(
+        let sub = Submission::intake_json(
             SubmissionId::from_uuid(uuid::Uuid::from_u128(1)),
             OrgId::from_uuid(uuid::Uuid::from_u128(2)),
             UserId::from_uuid(uuid::Uuid::from_u128(3)),

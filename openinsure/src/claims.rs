@@ -12,7 +12,6 @@ use openinsure_core::permission::Action;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_hipaa::{AccessContext, AuditAction, AuditDraft, PhiAuditLog, PhiRecord, disclose};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::app::{App, require};
@@ -75,14 +74,9 @@ impl App {
         Ok(claim)
     }
 
-    /// Files a claim (first notice of loss) from untrusted JSON against a policy of the org.
-    pub async fn file_claim(&self, caller: &Caller, json: &Value, meta: &RequestMeta) -> Result<Claim> {
+    /// Files a claim (first notice of loss) against a policy of the org; every field error at once.
+    pub async fn file_claim(&self, caller: &Caller, notice: NoticeOfLoss, meta: &RequestMeta) -> Result<Claim> {
         require(caller, Action::FileClaims)?;
-        let notice: NoticeOfLoss = openinsure_core::json::from_value(json.clone()).map_err(|(path, reason)| {
-            let mut f = openinsure_core::FieldErrors::default();
-            f.push(path, reason);
-            Error::Invalid(f)
-        })?;
         let policy_id = notice.policy_id.ok_or_else(|| {
             let mut f = openinsure_core::FieldErrors::default();
             f.push("policyId", "is required");

@@ -1,9 +1,10 @@
 //! Underwriting administration: DA agreements, the authority matrix, and the referral queue.
 
 use openinsure_core::authority::{
-    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralError, ReferralRule, ReferralStatus,
+    AuthorityAssignment, AuthorityProfile, NewAuthorityProfile, NewReferralRule, Referral, ReferralActivity,
+    ReferralError, ReferralRule, ReferralStatus,
 };
-use openinsure_core::da::{DaAgreement, DaStatus, DaUsage};
+use openinsure_core::da::{DaAgreement, DaStatus, DaUsage, NewDaAgreement};
 use openinsure_core::error::FieldErrors;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, ReferralId, UserId};
@@ -11,36 +12,9 @@ use openinsure_core::permission::Action;
 use openinsure_core::relationships::Tuple;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
-
-/// Builds a record from untrusted JSON plus the fields the server owns, naming the bad field.
-fn from_input<T: DeserializeOwned>(json: &Value, owned: &[(&str, Value)]) -> Result<T> {
-    let Value::Object(map) = json else {
-        let mut e = FieldErrors::default();
-        e.push("$", "expected an object");
-        return Err(Error::Invalid(e));
-    };
-    let mut map = map.clone();
-    for (k, _) in owned {
-        if map.contains_key(*k) {
-            let mut e = FieldErrors::default();
-            e.push(*k, "is set by the server");
-            return Err(Error::Invalid(e));
-        }
-    }
-    for (k, v) in owned {
-        map.insert((*k).to_owned(), v.clone());
-    }
-    openinsure_core::json::from_value(Value::Object(map)).map_err(|(path, reason)| {
-        let mut f = FieldErrors::default();
-        f.push(path, reason);
-        Error::Invalid(f)
-    })
-}
 
 fn referral_error(e: ReferralError) -> Error {
     match e {
@@ -56,25 +30,11 @@ fn referral_error(e: ReferralError) -> Error {
 }
 
 impl App {
-    fn now_value(&self) -> Value {
-        Value::String(self.clock.now().to_rfc3339())
-    }
-
     /// Creates a DA agreement for a program of the caller's org (the org then owns the program
     /// in the authorizer).
-    pub async fn create_agreement(&self, caller: &Caller, json: &Value) -> Result<DaAgreement> {
+    pub async fn create_agreement(&self, caller: &Caller, input: NewDaAgreement) -> Result<DaAgreement> {
         require(caller, Action::ManageUnderwriting)?;
-        let id: DaAgreementId = self.ids.next_id();
-        let agreement: DaAgreement = from_input(
-            json,
-            &[
-                ("id", Value::String(id.to_string())),
-                ("orgId", Value::String(caller.org_id.to_string())),
-                ("revision", Value::from(0)),
-                ("createdAt", self.now_value()),
-            ],
-        )?;
-        agreement.validate()?;
+        let agreement = input.into_agreement(self.ids.next_id(), caller.org_id, self.clock.now())?;
         self.store.insert_agreement(caller.org_id, &agreement).await?;
         self.authorizer.write_relationships(&[Tuple::program_owner(agreement.program_id, caller.org_id)], &[]).await?;
         Ok(agreement)
@@ -112,14 +72,9 @@ impl App {
     }
 
     /// Creates an authority profile.
-    pub async fn create_profile(&self, caller: &Caller, json: &Value) -> Result<AuthorityProfile> {
+    pub async fn create_profile(&self, caller: &Caller, input: NewAuthorityProfile) -> Result<AuthorityProfile> {
         require(caller, Action::ManageUnderwriting)?;
-        let id: AuthorityProfileId = self.ids.next_id();
-        let profile: AuthorityProfile = from_input(
-            json,
-            &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
-        )?;
-        profile.validate()?;
+        let profile = input.into_profile(self.ids.next_id(), caller.org_id)?;
         self.store.insert_profile(caller.org_id, &profile).await?;
         Ok(profile)
     }
@@ -177,14 +132,9 @@ impl App {
     }
 
     /// Creates a referral rule.
-    pub async fn create_rule(&self, caller: &Caller, json: &Value) -> Result<ReferralRule> {
+    pub async fn create_rule(&self, caller: &Caller, input: NewReferralRule) -> Result<ReferralRule> {
         require(caller, Action::ManageUnderwriting)?;
-        let id: openinsure_core::ids::ReferralRuleId = self.ids.next_id();
-        let rule: ReferralRule = from_input(
-            json,
-            &[("id", Value::String(id.to_string())), ("orgId", Value::String(caller.org_id.to_string()))],
-        )?;
-        rule.validate()?;
+        let rule = input.into_rule(self.ids.next_id(), caller.org_id)?;
         self.store.insert_rule(caller.org_id, &rule).await?;
         Ok(rule)
     }

@@ -6,19 +6,19 @@ use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::permission::Action;
 use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
 use openinsure_core::store::{Page, QuoteCommit};
-use openinsure_core::submission::{Submission, SubmissionStatus};
+use openinsure_core::submission::{Submission, SubmissionInput, SubmissionStatus};
 use openinsure_core::tenancy::Caller;
-use serde_json::Value;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};
 
 impl App {
-    /// Takes in a submission from untrusted JSON (status `draft`). Every field error at once.
-    pub async fn submit(&self, caller: &Caller, json: &Value) -> Result<Submission> {
+    /// Takes in a submission (status `draft`). Every field error at once. Untrusted JSON is read
+    /// into the input by [`SubmissionInput::read`], with the JSON path of each error.
+    pub async fn submit(&self, caller: &Caller, input: &SubmissionInput) -> Result<Submission> {
         require(caller, Action::SubmitBusiness)?;
         let id: SubmissionId = self.ids.next_id();
-        let submission = Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), json)?;
+        let submission = Submission::intake(id, caller.org_id, caller.user_id, self.clock.now(), input)?;
         self.store.insert_submission(caller.org_id, &submission).await?;
         tracing::info!(submission_id = %submission.id, org_id = %caller.org_id, review = submission.needs_manual_review, "submission taken in");
         Ok(submission)

@@ -11,6 +11,7 @@ use openinsure_core::authority::ReferralStatus;
 use openinsure_core::billing::BillingPlan;
 use openinsure_core::checks::Severity;
 use openinsure_core::da::DaStatus;
+use openinsure_core::da::NewDaAgreement;
 use openinsure_core::policy::PolicyStatus;
 use openinsure_core::quote::{QuoteStatus, Schedule};
 use openinsure_core::store::{DaStore, Outbox, Page, PolicyStore};
@@ -22,7 +23,7 @@ fn codes(flags: &[openinsure_core::checks::Flag]) -> Vec<&str> {
 }
 
 async fn quoted(w: &common::World, o: &common::Org, json: &Value) -> openinsure_core::quote::Quote {
-    let sub = w.app.submit(&o.producer, json).await.unwrap();
+    let sub = w.app.submit(&o.producer, &common::typed(json)).await.unwrap();
     w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap()
 }
 
@@ -141,7 +142,7 @@ async fn no_agreement_blocks() {
     let w = world();
     let producer = common::caller(1, 2, openinsure_core::tenancy::Role::Producer);
     let underwriter = common::caller(1, 3, openinsure_core::tenancy::Role::Underwriter);
-    let sub = w.app.submit(&producer, &acme()).await.unwrap();
+    let sub = w.app.submit(&producer, &common::typed(&acme())).await.unwrap();
     let q = w.app.quote(&underwriter, sub.id, &Schedule::none()).await.unwrap();
     assert!(codes(&q.flags).contains(&"no_da_agreement"));
     // without an agreement the program is not the org's in the authorizer: bind is forbidden
@@ -263,7 +264,7 @@ async fn capacity_race_through_the_use_case() {
         let mut v = acme();
         v["annualRevenueCents"] = json!(14_000_000_000i64);
         v["fein"] = json!(format!("40-{:07}", i));
-        let sub = w.app.submit(&o.producer, &v).await.unwrap();
+        let sub = w.app.submit(&o.producer, &common::typed(&v)).await.unwrap();
         quotes.push(w.app.quote(&o.chief, sub.id, &Schedule::none()).await.unwrap());
     }
     let premium = quotes[0].rating.totals.gross_premium.cents();
@@ -308,21 +309,27 @@ async fn cross_org_reads_of_underwriting_data() {
 async fn bad_agreement_input_names_fields() {
     let w = world();
     let admin = common::caller(1, 1, openinsure_core::tenancy::Role::Admin);
+    // untrusted JSON is read strictly into the typed input, naming the field
     let mut v = common::agreement_json();
     v["maxPremiumCents"] = json!("lots");
-    let Err(Error::Invalid(e)) = w.app.create_agreement(&admin, &v).await else { panic!() };
-    assert_eq!(e.0[0].path, "maxPremiumCents");
+    let (path, _) = openinsure_core::json::from_value::<NewDaAgreement>(v).unwrap_err();
+    assert_eq!(path, "maxPremiumCents");
+    let mut v = common::agreement_json();
+    v["orgId"] = json!("0192f0c0-0000-7000-8000-000000000009");
+    let (_, reason) = openinsure_core::json::from_value::<NewDaAgreement>(v).unwrap_err();
+    assert!(reason.contains("orgId"), "{reason}");
+    // the typed input is checked: every field error at once
     let mut v = common::agreement_json();
     v["expirationDate"] = json!("2026-01-01");
     v["allowedTermsMonths"] = json!([]);
-    let Err(Error::Invalid(e)) = w.app.create_agreement(&admin, &v).await else { panic!() };
+    let Err(Error::Invalid(e)) = w.app.create_agreement(&admin, common::typed(&v)).await else { panic!() };
     assert_eq!(e.0.len(), 2, "{e}");
-    let mut v = common::agreement_json();
-    v["orgId"] = json!("0192f0c0-0000-7000-8000-000000000009");
-    let Err(Error::Invalid(e)) = w.app.create_agreement(&admin, &v).await else { panic!() };
-    assert_eq!(e.0[0].path, "orgId");
+    assert!(w.app.agreements(&admin, Page::first()).await.unwrap().is_empty(), "nothing was written");
     let producer = common::caller(1, 2, openinsure_core::tenancy::Role::Producer);
-    assert!(matches!(w.app.create_agreement(&producer, &common::agreement_json()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        w.app.create_agreement(&producer, common::typed(&common::agreement_json())).await,
+        Err(Error::Forbidden(_))
+    ));
 }
 
 #[tokio::test]
@@ -356,7 +363,7 @@ async fn negative_limits_and_thresholds_are_refused() {
         "maxOccurrenceLimitCents": -1, "maxAggregateLimitCents": 1, "maxPremiumCents": -5,
         "canApproveReferrals": false
     });
-    let Err(Error::Invalid(e)) = w.app.create_profile(&admin, &profile).await else { panic!() };
+    let Err(Error::Invalid(e)) = w.app.create_profile(&admin, common::typed(&profile)).await else { panic!() };
     let paths: Vec<&str> = e.0.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["maxOccurrenceLimitCents", "maxPremiumCents"]);
     let rule = json!({
@@ -364,7 +371,7 @@ async fn negative_limits_and_thresholds_are_refused() {
         "minLevel": 2,
         "description": "everything"
     });
-    let Err(Error::Invalid(e)) = w.app.create_rule(&admin, &rule).await else { panic!() };
+    let Err(Error::Invalid(e)) = w.app.create_rule(&admin, common::typed(&rule)).await else { panic!() };
     assert_eq!(e.0[0].path, "trigger.premiumCents");
     assert!(w.app.rules(&admin).await.unwrap().is_empty(), "nothing was written");
 }

@@ -33,7 +33,7 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     let audit = w.audit.clone();
     let app = w.app.clone();
     let o = org(&w, 1).await;
-    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     // paid in full at bind: the carrier is owed its net premium, which funds the loss fund
     let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
@@ -58,7 +58,7 @@ async fn a_claim_from_notice_to_payment_seen_by_each_role() {
         "diagnosisCodes": ["S52.501A"],
         "treatmentNotes": "closed reduction, cast"
     });
-    let filed = app.file_claim(&o.producer, &notice, &meta()).await.unwrap();
+    let filed = app.file_claim(&o.producer, common::typed(&notice), &meta()).await.unwrap();
     assert_eq!(filed.claimant_name, REDACTED, "the producer who filed it still sees no PHI");
     let id = filed.id;
 
@@ -137,7 +137,7 @@ async fn claims_are_guarded() {
     let w = world();
     let app = w.app.clone();
     let o = org(&w, 1).await;
-    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
     w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
@@ -145,20 +145,26 @@ async fn claims_are_guarded() {
 
     // bad notices name every field; a loss outside the period is not covered
     let Err(Error::Invalid(e)) =
-        app.file_claim(&supervisor, &json!({"policyId": policy.id, "claimantSsn": "12"}), &meta()).await
+        app.file_claim(&supervisor, common::typed(&json!({"policyId": policy.id, "claimantSsn": "12"})), &meta()).await
     else {
         panic!()
     };
     assert!(e.iter().any(|f| f.path == "claimantSsn") && e.iter().any(|f| f.path == "dateOfLoss"), "{e}");
     let late = json!({"policyId": policy.id, "dateOfLoss": "2026-12-01", "lossDescription": "x", "claimantName": "A"});
-    assert!(matches!(app.file_claim(&supervisor, &late, &meta()).await, Err(Error::Rule { code: "not_covered", .. })));
-    assert!(matches!(app.file_claim(&o.underwriter, &late, &meta()).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        app.file_claim(&supervisor, common::typed(&late), &meta()).await,
+        Err(Error::Rule { code: "not_covered", .. })
+    ));
+    assert!(matches!(app.file_claim(&o.underwriter, common::typed(&late), &meta()).await, Err(Error::Forbidden(_))));
 
     let ok = json!({"policyId": policy.id, "dateOfLoss": "2027-02-01", "lossDescription": "x", "claimantName": "A"});
-    let claim = app.file_claim(&supervisor, &ok, &meta()).await.unwrap();
+    let claim = app.file_claim(&supervisor, common::typed(&ok), &meta()).await.unwrap();
     let sup_b = caller(2, 20, Role::ClaimsSupervisor);
     assert!(matches!(app.claim(&sup_b, claim.id, &meta()).await, Err(Error::NotFound { .. })));
-    assert!(matches!(app.file_claim(&sup_b, &ok, &meta()).await, Err(Error::NotFound { .. })), "another org's policy");
+    assert!(
+        matches!(app.file_claim(&sup_b, common::typed(&ok), &meta()).await, Err(Error::NotFound { .. })),
+        "another org's policy"
+    );
     assert!(app.claims(&sup_b, Page::first(), &meta()).await.unwrap().is_empty());
     // the audit log is a required port: every read of PHI lands in it
     let before = w.audit.chain(supervisor.org_id).await.unwrap().1.len();

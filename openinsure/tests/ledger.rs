@@ -65,7 +65,7 @@ async fn down_payment_and_installment_are_booked_once() {
     let app = w.app.clone();
     let o = org(&w, 1).await;
     let finance = common::caller(1, 7, Role::FinanceAnalyst);
-    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let down = Uuid::from_u128(0xd0);
     let req =
@@ -122,7 +122,7 @@ async fn a_failed_ledger_write_is_retried_from_the_outbox() {
     let app = w.with(|p| p.ledger = flaky.clone());
     let o = org(&w, 1).await;
     let finance = common::caller(1, 7, Role::FinanceAnalyst);
-    let sub = app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let req = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
     app.bind(&o.underwriter, q.id, &req).await.unwrap();
@@ -152,7 +152,7 @@ async fn ledger_reads_are_scoped_and_guarded() {
     let app = w.app.clone();
     let a = org(&w, 1).await;
     org(&w, 2).await;
-    let sub = app.submit(&a.producer, &acme()).await.unwrap();
+    let sub = app.submit(&a.producer, &common::typed(&acme())).await.unwrap();
     let q = app.quote(&a.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let p = app
         .bind(

@@ -31,7 +31,7 @@ fn logs_carry_no_phi() {
             let w = world();
             let app = w.app.clone();
             let o = org(&w, 1).await;
-            let sub = app.submit(&o.producer, &acme()).await.unwrap();
+            let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
             let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
             let policy = app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
             w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
@@ -41,7 +41,7 @@ fn logs_carry_no_phi() {
                 "claimantName": "Zebulon Quixote", "claimantSsn": "987-65-4321",
                 "diagnosisCodes": ["M54.5"], "treatmentNotes": "unmistakable-treatment-note"
             });
-            let c = app.file_claim(&supervisor, &notice, &meta()).await.unwrap();
+            let c = app.file_claim(&supervisor, common::typed(&notice), &meta()).await.unwrap();
             app.claim(&supervisor, c.id, &meta()).await.unwrap();
             app.claim(&o.producer, c.id, &meta()).await.unwrap();
         });

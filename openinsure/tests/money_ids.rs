@@ -71,7 +71,7 @@ impl Setup {
     }
 
     async fn bind(&self, o: &common::Org, down: Option<Uuid>) -> Result<Policy, Error> {
-        let sub = self.app.submit(&o.producer, &self.submission()).await.unwrap();
+        let sub = self.app.submit(&o.producer, &common::typed(&self.submission())).await.unwrap();
         let q = self.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
         let req = BindRequest { billing_plan: BillingPlan::Quarterly, down_payment_id: down, ..BindRequest::default() };
         self.app.bind(&o.underwriter, q.id, &req).await
@@ -97,7 +97,7 @@ impl Setup {
             "lossDescription": "slip and fall",
             "claimantName": "Jane Roe"
         });
-        let c = self.app.file_claim(&o.producer, &notice, &meta()).await.unwrap();
+        let c = self.app.file_claim(&o.producer, common::typed(&notice), &meta()).await.unwrap();
         self.app.assign_claim(&supervisor, c.id, self.adjuster.user_id, &meta()).await.unwrap();
         self.app.transition_claim(&self.adjuster, c.id, ClaimStatus::Open, &meta()).await.unwrap();
         self.app
@@ -171,7 +171,7 @@ async fn one_down_payment_id_on_two_binds_is_refused() {
     let p = s.bind(&o, Some(down)).await.unwrap();
     let events = s.outbox_len(&o).await;
 
-    let sub = s.app.submit(&o.producer, &s.submission()).await.unwrap();
+    let sub = s.app.submit(&o.producer, &common::typed(&s.submission())).await.unwrap();
     let q = s.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let req =
         BindRequest { billing_plan: BillingPlan::Quarterly, down_payment_id: Some(down), ..BindRequest::default() };

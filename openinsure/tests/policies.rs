@@ -17,7 +17,7 @@ use openinsure_core::store::{Outbox, Page};
 async fn a_policy_through_its_life() {
     let w = world();
     let o = org(&w, 1).await;
-    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = w.app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
     let uw = &o.underwriter;
@@ -102,7 +102,7 @@ async fn a_policy_through_its_life() {
 async fn flat_cancellation_at_inception_returns_everything() {
     let w = world();
     let o = org(&w, 1).await;
-    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = w.app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
     let c = w
@@ -120,7 +120,7 @@ async fn roles_and_orgs_for_policies() {
     let w = world();
     let o = org(&w, 1).await;
     let other = org(&w, 2).await;
-    let sub = w.app.submit(&o.producer, &acme()).await.unwrap();
+    let sub = w.app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
     let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let p = w.app.bind(&o.underwriter, q.id, &BindRequest::default()).await.unwrap();
     assert!(matches!(w.app.issue_policy(&o.producer, p.id).await, Err(Error::Forbidden(_))));

@@ -31,7 +31,7 @@ fn acme() -> Value {
 async fn submit_then_quote() {
     let (app, _) = setup();
     let producer = caller(1, Role::Producer);
-    let sub = app.submit(&producer, &acme()).await.unwrap();
+    let sub = app.submit(&producer, &common::typed(&acme())).await.unwrap();
     assert_eq!(sub.status, SubmissionStatus::Draft);
     let quote = app.quote(&producer, sub.id, &Schedule::none()).await.unwrap();
     assert_eq!(quote.expires_at - quote.quoted_at, Duration::days(30));
@@ -46,7 +46,7 @@ async fn submit_then_quote() {
 async fn rating_is_deterministic() {
     let (app, _) = setup();
     let uw = caller(1, Role::Underwriter);
-    let sub = app.submit(&uw, &acme()).await.unwrap();
+    let sub = app.submit(&uw, &common::typed(&acme())).await.unwrap();
     let a = app.quote(&uw, sub.id, &Schedule::none()).await.unwrap();
     let b = app.quote(&uw, sub.id, &Schedule::none()).await.unwrap();
     assert_eq!(a.rating, b.rating);
@@ -61,9 +61,18 @@ async fn invalid_submission_lists_every_error_and_writes_nothing() {
     bad["riskState"] = json!("ZZ");
     bad["annualRevenueCents"] = json!(-1);
     bad["effectiveDate"] = json!("soon");
-    let Err(Error::Invalid(errors)) = app.submit(&producer, &bad).await else { panic!("expected invalid") };
+    // untrusted JSON: every error at once, with its path
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z").unwrap().to_utc();
+    let errors = openinsure_core::submission::SubmissionInput::read(&bad, now).unwrap_err();
     let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, vec!["riskState", "annualRevenueCents", "effectiveDate"]);
+    // a typed input is checked the same way: a negative revenue, a date out of the window
+    let mut input: openinsure_core::submission::SubmissionInput = common::typed(&acme());
+    input.annual_revenue_cents = -1;
+    input.effective_date = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+    let Err(Error::Invalid(errors)) = app.submit(&producer, &input).await else { panic!("expected invalid") };
+    let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, vec!["annualRevenueCents", "effectiveDate"]);
     assert!(store.list_submissions(producer.org_id, Page::first()).await.unwrap().is_empty());
 }
 
@@ -71,10 +80,13 @@ async fn invalid_submission_lists_every_error_and_writes_nothing() {
 async fn roles_are_enforced() {
     let (app, _) = setup();
     for role in [Role::Adjuster, Role::ComplianceOfficer, Role::FinanceAnalyst, Role::Policyholder] {
-        assert!(matches!(app.submit(&caller(1, role), &acme()).await, Err(Error::Forbidden(_))), "{role}");
+        assert!(
+            matches!(app.submit(&caller(1, role), &common::typed(&acme())).await, Err(Error::Forbidden(_))),
+            "{role}"
+        );
     }
     let producer = caller(1, Role::Producer);
-    let sub = app.submit(&producer, &acme()).await.unwrap();
+    let sub = app.submit(&producer, &common::typed(&acme())).await.unwrap();
     let schedule = Schedule {
         adjustments: vec![ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: "-0.05".parse().unwrap() }],
     };
@@ -89,7 +101,7 @@ async fn another_org_cannot_reach_it() {
     let (app, _) = setup();
     let mine = caller(1, Role::Producer);
     let theirs = caller(2, Role::Underwriter);
-    let sub = app.submit(&mine, &acme()).await.unwrap();
+    let sub = app.submit(&mine, &common::typed(&acme())).await.unwrap();
     let quote = app.quote(&mine, sub.id, &Schedule::none()).await.unwrap();
     assert!(matches!(app.submission(&theirs, sub.id).await, Err(Error::NotFound { .. })));
     assert!(matches!(app.quote(&theirs, sub.id, &Schedule::none()).await, Err(Error::NotFound { .. })));
@@ -104,14 +116,14 @@ async fn no_table_in_force_is_a_rule_error() {
     let producer = caller(1, Role::Producer);
     let mut early = acme();
     early["effectiveDate"] = json!("2026-01-01"); // the GL table starts 2026-07-01
-    let sub = app.submit(&producer, &early).await.unwrap();
+    let sub = app.submit(&producer, &common::typed(&early)).await.unwrap();
     assert!(matches!(
         app.quote(&producer, sub.id, &Schedule::none()).await,
         Err(Error::Rule { code: "no_rate_table", .. })
     ));
     let mut other_program = acme();
     other_program["programId"] = json!("0192f0c0-0000-7000-8000-0000000000ff");
-    let sub = app.submit(&producer, &other_program).await.unwrap();
+    let sub = app.submit(&producer, &common::typed(&other_program)).await.unwrap();
     assert!(matches!(
         app.quote(&producer, sub.id, &Schedule::none()).await,
         Err(Error::Rule { code: "no_rate_table", .. })
@@ -122,7 +134,7 @@ async fn no_table_in_force_is_a_rule_error() {
 async fn schedule_out_of_bounds_names_the_field() {
     let (app, _) = setup();
     let uw = caller(1, Role::Underwriter);
-    let sub = app.submit(&uw, &acme()).await.unwrap();
+    let sub = app.submit(&uw, &common::typed(&acme())).await.unwrap();
     let schedule = Schedule {
         adjustments: vec![
             ScheduleAdjustment { reason_code: "MGMT".into(), adjustment: "-0.15".parse().unwrap() },

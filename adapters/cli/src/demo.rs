@@ -71,8 +71,8 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     bad["riskState"] = "Ohio".into();
     bad["annualRevenueCents"] = serde_json::json!(-100);
     bad["termMonths"] = serde_json::json!(60);
-    match app.submit(&producer, &bad).await {
-        Err(openinsure::Error::Invalid(errors)) => {
+    match openinsure_core::submission::SubmissionInput::read(&bad, app.clock().now()) {
+        Err(errors) => {
             println!("a malformed copy is refused with every field error at once:");
             for e in errors.iter() {
                 println!("   {e}");
@@ -80,8 +80,7 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
         }
         other => return Err(Failure(format!("demo expected a refusal, got {other:?}"))),
     }
-    let json = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
-    let submission = app.submit(&producer, &json).await.map_err(fail("intake"))?;
+    let submission = app.submit(&producer, &typed(serde_json::from_str(ACME))?).await.map_err(fail("intake"))?;
     println!(
         "submission {} taken in: {} ({}, {}), status {:?}, manual review {}",
         submission.id,
@@ -146,7 +145,7 @@ async fn demo(ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     big["insuredName"] = json!("Buckeye Fasteners Inc.");
     big["fein"] = json!("31-7654321");
     big["annualRevenueCents"] = json!(4_500_000_000i64);
-    let big_sub = app.submit(&producer, &big).await.map_err(fail("intake"))?;
+    let big_sub = app.submit(&producer, &typed(Ok(big))?).await.map_err(fail("intake"))?;
     let big_quote = app.quote(&underwriter, big_sub.id, &Schedule::none()).await.map_err(fail("rating"))?;
     println!("quote {} at {} comes back with flags:", big_quote.id, big_quote.rating.totals.gross_premium);
     for f in &big_quote.flags {
@@ -225,7 +224,7 @@ async fn claims(
         "procedureCodes": ["97110"],
         "treatmentNotes": "lumbar strain; physical therapy twice a week"
     });
-    let claim = app.file_claim(producer, &notice, &meta).await.map_err(fail("first notice of loss"))?;
+    let claim = app.file_claim(producer, typed(Ok(notice))?, &meta).await.map_err(fail("first notice of loss"))?;
     println!("claim {} filed on {} by the producer", claim.id, claim.policy_number);
     app.assign_claim(&supervisor, claim.id, adjuster.user_id, &meta).await.map_err(fail("assignment"))?;
     app.transition_claim(&adjuster, claim.id, ClaimStatus::Open, &meta).await.map_err(fail("open"))?;
@@ -274,6 +273,11 @@ async fn claims(
     Ok(())
 }
 
+/// A typed input from the demo's JSON.
+fn typed<T: serde::de::DeserializeOwned>(json: serde_json::Result<serde_json::Value>) -> Result<T, Failure> {
+    json.and_then(serde_json::from_value).map_err(|e| Failure(format!("demo input: {e}")))
+}
+
 fn user(n: u128) -> Result<openinsure_core::ids::UserId, Failure> {
     Ok(openinsure_core::ids::UserId::from_uuid(uuid::Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0000 + n)))
 }
@@ -297,7 +301,7 @@ impl Subscriber for Printer {
 pub async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: bool) -> Result<(), Failure> {
     app.create_agreement(
         admin,
-        &json!({
+        typed(Ok(json!({
             "programId": "0192f0c0-0000-7000-8000-000000000001",
             "carrierId": "0192f0c0-0000-7000-8000-0000000000ca",
             "name": "Main Street GL 2026-27 (Buckeye Mutual)",
@@ -316,7 +320,7 @@ pub async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: 
             "allowedTermsMonths": [12],
             "minYearsInBusiness": 3,
             "mgaCommissionRate": "0.10"
-        }),
+        })))?,
     )
     .await
     .map_err(fail("DA agreement"))?;
@@ -328,7 +332,7 @@ pub async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: 
         let profile = app
             .create_profile(
                 admin,
-                &json!({
+                typed(Ok(json!({
                     "name": format!("GL level {level}"),
                     "level": level,
                     "lineOfBusiness": "general_liability",
@@ -336,7 +340,7 @@ pub async fn setup(app: &App, admin: &Caller, users: &[(&Caller, u8)], verbose: 
                     "maxAggregateLimitCents": limit * 2,
                     "maxPremiumCents": premium,
                     "canApproveReferrals": *level >= 2
-                }),
+                })))?,
             )
             .await
             .map_err(fail("authority profile"))?;
@@ -362,8 +366,7 @@ pub async fn example_books(ledger: Arc<dyn LedgerBackend>) -> Result<(App, Calle
     let underwriter = Caller::new(user(0xa2)?, org, Role::Underwriter);
     let admin = Caller::new(user(0xa4)?, org, Role::Admin);
     setup(&app, &admin, &[(&underwriter, 1)], false).await?;
-    let json = serde_json::from_str(ACME).map_err(|e| Failure(e.to_string()))?;
-    let submission = app.submit(&producer, &json).await.map_err(fail("intake"))?;
+    let submission = app.submit(&producer, &typed(serde_json::from_str(ACME))?).await.map_err(fail("intake"))?;
     let quote = app.quote(&underwriter, submission.id, &Schedule::none()).await.map_err(fail("rating"))?;
     let request = BindRequest {
         billing_plan: BillingPlan::Quarterly,

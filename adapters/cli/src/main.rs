@@ -197,7 +197,7 @@ fn run_rate(table: &Path, submission: &Path, schedule: Option<&Path>, json: bool
     let table_data = load_table(table)?;
     let input = read_json(submission)?;
     let nil = uuid::Uuid::nil();
-    let sub = Submission::intake(
+    let sub = Submission::intake_json(
         SubmissionId::from_uuid(nil),
         OrgId::from_uuid(nil),
         UserId::from_uuid(nil),

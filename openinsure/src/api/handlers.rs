@@ -28,9 +28,8 @@ pub mod bodies {
     use openinsure_core::policy::CancellationMethod;
     use openinsure_core::quote::Schedule;
     use openinsure_core::text::{Line, Text};
-    use std::borrow::Cow;
 
-    use schemars::{JsonSchema, Schema, SchemaGenerator};
+    use schemars::JsonSchema;
     use serde::Deserialize;
     use uuid::Uuid;
 
@@ -41,55 +40,6 @@ pub mod bodies {
     /// A first notice of loss: the policy, the date and description of the loss, the claimant
     /// (PHI).
     pub type ClaimInput = openinsure_core::claims::NoticeOfLoss;
-
-    /// The schema of a record as a request body: its properties but those the server sets.
-    fn input_of<T: JsonSchema>(generator: &mut SchemaGenerator, server_set: &[&str]) -> Schema {
-        let mut schema = T::json_schema(generator);
-        if let Some(props) = schema.get_mut("properties").and_then(serde_json::Value::as_object_mut) {
-            for name in server_set {
-                props.remove(*name);
-            }
-        }
-        if let Some(required) = schema.get_mut("required").and_then(serde_json::Value::as_array_mut) {
-            required.retain(|v| !server_set.contains(&v.as_str().unwrap_or_default()));
-        }
-        schema
-    }
-
-    macro_rules! input_schema {
-        ($(#[$doc:meta])* $name:ident, $record:ty, [$($server:literal),*]) => {
-            $(#[$doc])*
-            pub struct $name;
-
-            impl JsonSchema for $name {
-                fn schema_name() -> Cow<'static, str> {
-                    Cow::Borrowed(stringify!($name))
-                }
-                fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-                    input_of::<$record>(generator, &[$($server),*])
-                }
-            }
-        };
-    }
-
-    input_schema!(
-        /// A DA agreement without `id`, `orgId`, `revision` and `createdAt` (the server sets them).
-        AgreementInput,
-        openinsure_core::da::DaAgreement,
-        ["id", "orgId", "revision", "createdAt"]
-    );
-    input_schema!(
-        /// An authority profile without `id` and `orgId`.
-        ProfileInput,
-        openinsure_core::authority::AuthorityProfile,
-        ["id", "orgId"]
-    );
-    input_schema!(
-        /// A referral rule without `id` and `orgId`.
-        RuleInput,
-        openinsure_core::authority::ReferralRule,
-        ["id", "orgId"]
-    );
 
     /// Quote options.
     #[derive(Deserialize, JsonSchema, Default)]
@@ -348,6 +298,16 @@ impl Ctx<'_> {
         parse_typed(self.body, self.api.config.max_json_depth)
     }
 
+    /// A typed input whose record has fields the server sets: naming one is refused as such
+    /// (rather than as an unknown field).
+    fn input<T: serde::de::DeserializeOwned>(&self, server_set: &[&str]) -> Result<T, ApiError> {
+        let value = self.value()?;
+        if let Some(key) = value.as_object().and_then(|o| server_set.iter().find(|k| o.contains_key(**k))) {
+            return Err(ApiError::field(*key, "is set by the server"));
+        }
+        openinsure_core::json::from_value(value).map_err(|(path, reason)| ApiError::field(path, reason))
+    }
+
     fn value(&self) -> Result<serde_json::Value, ApiError> {
         parse_value(self.body, self.api.config.max_json_depth)
     }
@@ -398,7 +358,11 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
     let caller = &cx.caller;
     match route.op {
         Op::OpenApi => Ok(Reply { status: StatusCode::OK, body: cx.api.openapi.clone() }),
-        Op::Submit => Reply::created(&app.submit(caller, &cx.value()?).await?),
+        Op::Submit => {
+            let input = openinsure_core::submission::SubmissionInput::read(&cx.value()?, app.clock().now())
+                .map_err(crate::Error::from)?;
+            Reply::created(&app.submit(caller, &input).await?)
+        }
         Op::ListSubmissions => {
             let page = cx.page()?;
             list(&app.submissions(caller, page).await?, page)
@@ -467,7 +431,10 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             let accounts = openinsure_ledger::chart::chart_of_accounts(caller.org_id);
             Reply::ok(&openinsure_ledger::reports::journal(&accounts, &transfers))
         }
-        Op::CreateAgreement => Reply::created(&app.create_agreement(caller, &cx.value()?).await?),
+        Op::CreateAgreement => {
+            let input = cx.input(&["id", "orgId", "revision", "createdAt"])?;
+            Reply::created(&app.create_agreement(caller, input).await?)
+        }
         Op::ListAgreements => {
             let page = cx.page()?;
             list(&app.agreements(caller, page).await?, page)
@@ -483,7 +450,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             let year = cx.query.uint("year", 1, 1, 100)?;
             Reply::ok(&app.agreement_usage(caller, id, year).await?)
         }
-        Op::CreateProfile => Reply::created(&app.create_profile(caller, &cx.value()?).await?),
+        Op::CreateProfile => Reply::created(&app.create_profile(caller, cx.input(&["id", "orgId"])?).await?),
         Op::ListProfiles => {
             let page = cx.page()?;
             slice(&app.profiles(caller).await?, page)
@@ -502,7 +469,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             app.unassign_profile(caller, user, profile).await?;
             Reply::ok(&views::Removed { removed: true })
         }
-        Op::CreateRule => Reply::created(&app.create_rule(caller, &cx.value()?).await?),
+        Op::CreateRule => Reply::created(&app.create_rule(caller, cx.input(&["id", "orgId"])?).await?),
         Op::ListRules => {
             let page = cx.page()?;
             slice(&app.rules(caller).await?, page)
@@ -531,7 +498,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             let b: bodies::WithdrawBody = cx.json()?;
             Reply::ok(&app.withdraw_referral(caller, id, b.note.as_deref().unwrap_or("")).await?)
         }
-        Op::FileClaim => Reply::created(&app.file_claim(caller, &cx.value()?, &cx.meta).await?),
+        Op::FileClaim => Reply::created(&app.file_claim(caller, cx.json()?, &cx.meta).await?),
         Op::ListClaims => {
             let page = cx.page()?;
             list(&app.claims(caller, page, &cx.meta).await?, page)

@@ -62,6 +62,11 @@ pub fn caller(org: u128, user: u128, role: Role) -> Caller {
     Caller::new(UserId::from_uuid(Uuid::from_u128(org * 1000 + user)), OrgId::from_uuid(Uuid::from_u128(org)), role)
 }
 
+/// A typed input from JSON (the tests write inputs as JSON; a malformed one is a test bug).
+pub fn typed<T: serde::de::DeserializeOwned>(json: &Value) -> T {
+    serde_json::from_value(json.clone()).unwrap()
+}
+
 pub fn acme() -> Value {
     serde_json::from_str(include_str!("../../../examples/submissions/acme.json")).unwrap()
 }
@@ -120,14 +125,14 @@ pub async fn org(w: &World, n: u128) -> Org {
         senior: caller(n, 4, Role::Underwriter),
         chief: caller(n, 5, Role::Underwriter),
     };
-    w.app.create_agreement(&o.admin, &agreement_json()).await.unwrap();
+    w.app.create_agreement(&o.admin, typed(&agreement_json())).await.unwrap();
     let levels = [
         (1u8, 2_500_000i64, 100_000_000i64, false),
         (2, 10_000_000, 200_000_000, true),
         (3, 25_000_000, 200_000_000, true),
     ];
     for (user, (level, premium, limit, approve)) in [&o.underwriter, &o.senior, &o.chief].into_iter().zip(levels) {
-        let p = w.app.create_profile(&o.admin, &profile_json(level, premium, limit, approve)).await.unwrap();
+        let p = w.app.create_profile(&o.admin, typed(&profile_json(level, premium, limit, approve))).await.unwrap();
         let id: AuthorityProfileId = p.id;
         w.app.assign_profile(&o.admin, user.user_id, id).await.unwrap();
     }
