@@ -809,6 +809,14 @@ async fn input_hygiene_on_every_kind_of_body() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
         assert!(r.body["error"]["fields"][0]["reason"].as_str().unwrap().contains("unknown field"), "{}", r.body);
     }
+    // a field the server sets is named as such
+    for (name, value) in [("orgId", json!("0192f0c0-0000-7000-8000-000000000009")), ("revision", json!(7))] {
+        let mut a = agreement_json();
+        a[name] = value;
+        let r = h.call("POST", "/v1/da-agreements", &admin, Some(a)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.body["error"]["fields"][0], json!({ "path": name, "reason": "is set by the server" }));
+    }
     assert_eq!(h.ok("GET", "/v1/da-agreements", &admin, None).await.as_array().unwrap().len(), agreements_before);
 
     // duplicate keys, everywhere
