@@ -39,4 +39,4 @@ pub use error::{Error, FieldError, FieldErrors, Result};
 pub use money::{Factor, Money, Rounding};
 pub use rust_decimal::Decimal;
 
-pub use openinsure_hipaa_derive::PhiRecord;
+pub use openinsure_phi_derive::PhiRecord;

@@ -1,5 +1,5 @@
 //! Field tagging (HIPAA layer 1): the [`PhiRecord`] trait, implemented by
-//! `#[derive(PhiRecord)]` from `openinsure-hipaa-derive` (re-exported by `openinsure-hipaa`).
+//! `#[derive(PhiRecord)]` from `openinsure-phi-derive` (re-exported here and by `openinsure-hipaa`).
 //!
 //! The trait lives here, with the domain types, so that a type that carries PHI declares it where
 //! it is defined: the claim in [`crate::claims`] derives it. The access matrix, redaction and the

@@ -9,10 +9,10 @@ pub mod edge;
 pub mod error;
 pub mod lint;
 pub mod log;
-pub mod record;
-pub mod records;
+pub mod platform_records;
 pub mod redact;
 pub mod registry;
+pub mod tagging;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
@@ -25,10 +25,10 @@ pub use edge::{EdgeCache, EdgeSafe};
 pub use error::{Error, Result};
 pub use lint::{LintFinding, LintProblem, LintReport, looks_like_phi, phi_lint};
 pub use log::{LogSafe, for_log};
-pub use openinsure_hipaa_derive::{EdgeSafe, PhiRecord};
-pub use record::{FieldKind, FieldSpec, PhiRecord, REDACTED};
+pub use openinsure_phi_derive::{EdgeSafe, PhiRecord};
 pub use redact::{Disclosure, disclose, redact, redact_json};
 pub use registry::{PHI_FIELDS, PhiField, Registry};
+pub use tagging::{FieldKind, FieldSpec, PhiRecord, REDACTED};
 
 /// Items the derive macros expand to. Not part of the public API: do not use or implement them by
 /// hand.

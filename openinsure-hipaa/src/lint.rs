@@ -25,8 +25,8 @@
 
 use std::fmt;
 
-use crate::record::{FieldKind, PhiRecord};
 use crate::registry::PHI_FIELDS;
+use crate::tagging::{FieldKind, PhiRecord};
 
 /// Name parts (split at `_`, `-`, `.`, lower-to-upper case changes and letter-to-digit changes) that mark a name as PHI,
 /// compared whole and case-insensitively.

@@ -26,8 +26,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::record::PhiRecord;
 use crate::redact::mask_keys;
+use crate::tagging::PhiRecord;
 
 /// A record rendered for logs, PHI masked. Made by [`for_log`].
 pub struct LogSafe<'a, T: ?Sized>(&'a T);

@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use crate::access::{AccessContext, Decision, decide};
 use crate::audit::{AuditAction, AuditDraft};
-use crate::record::{PhiRecord, REDACTED};
 use crate::registry::Registry;
+use crate::tagging::{PhiRecord, REDACTED};
 
 /// Masks `record`'s PHI unless `decision` shows it. Returns the columns masked (empty when nothing
 /// was), for the audit entry of the `redact` action.

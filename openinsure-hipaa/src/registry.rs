@@ -2,16 +2,16 @@
 //!
 //! Build it from the record types ([`Registry::of`], [`Registry::register`]) so it cannot fall out
 //! of step with the structs; [`Registry::platform`] is the registry of this crate's
-//! [`records`](crate::records) and the core claim, and a test keeps it equal to the static list [`PHI_FIELDS`].
+//! [`platform_records`](crate::platform_records) and the core claim, and a test keeps it equal to the static list [`PHI_FIELDS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::record::PhiRecord;
+use crate::tagging::PhiRecord;
 use openinsure_core::claims::Claim;
 
-use crate::records::MemberPhi;
+use crate::platform_records::MemberPhi;
 
 /// The platform's PHI fields, `table.column`. The first six are the seed's `PHI_FIELDS`; the rest
 /// are what a health or workers' compensation claim carries besides.

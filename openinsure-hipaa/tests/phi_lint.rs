@@ -5,7 +5,7 @@
 
 use openinsure_core::claims::Claim;
 use openinsure_hipaa::lint::{LintFinding, LintProblem};
-use openinsure_hipaa::records::MemberPhi;
+use openinsure_hipaa::platform_records::MemberPhi;
 use openinsure_hipaa::{PhiRecord, phi_lint};
 use serde::Serialize;
 

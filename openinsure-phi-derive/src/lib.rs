@@ -1,6 +1,8 @@
-//! Derive macros of `openinsure-hipaa`: [`PhiRecord`](macro@PhiRecord) and [`EdgeSafe`](macro@EdgeSafe).
+//! The PHI derive macros: [`PhiRecord`](macro@PhiRecord) and [`EdgeSafe`](macro@EdgeSafe).
 //!
-//! Use them through the `openinsure_hipaa` re-exports. `PhiRecord` expands to
+//! This crate sits below both crates it serves: `openinsure-core`, whose domain types declare
+//! their PHI with `PhiRecord`, and `openinsure-hipaa`, which guards edge stores with `EdgeSafe`.
+//! Use them through the `openinsure_core` / `openinsure_hipaa` re-exports. `PhiRecord` expands to
 //! `::openinsure_core::phi` paths and `EdgeSafe` to `::openinsure_hipaa` paths, so those crates
 //! must be dependencies under those names.
 //!
@@ -21,7 +23,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, Field, Fields, Lit, Meta, Token, Type, parse_macro_input};
 
-/// Derives `openinsure_hipaa::PhiRecord`: the table, every field with its JSON name, column and
+/// Derives `openinsure_core::phi::PhiRecord` (re-exported as `openinsure_hipaa::PhiRecord`): the table, every field with its JSON name, column and
 /// PHI status, and in-place redaction of the PHI fields.
 ///
 /// Redaction replaces a PHI field whose type is written `String` with `"[REDACTED]"`, one written
