@@ -3,20 +3,15 @@
 // `#[derive(PhiRecord)]` names `::openinsure_core`; this lets it work inside this crate too.
 extern crate self as openinsure_core;
 
-pub mod authority;
 pub mod billing;
-pub mod checks;
 pub mod claims;
 pub mod clock;
-pub mod da;
-pub mod decision;
 pub mod error;
 pub mod events;
 pub mod geo;
 pub mod idempotency;
 pub mod ids;
 pub mod json;
-pub mod lifecycle;
 pub mod money;
 pub mod money_id;
 pub mod permission;
@@ -33,6 +28,7 @@ pub mod tenancy;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;
+pub mod underwriting;
 pub mod validate;
 
 pub use error::{Error, FieldError, FieldErrors, Result};

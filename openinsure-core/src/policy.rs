@@ -1,7 +1,10 @@
 //! Policies: what a bind creates, and its lifecycle states.
 //!
 //! The lifecycle transitions (issue, activate, endorse, cancel, reinstate, expire, non-renew,
-//! renew) are in [`crate::lifecycle`].
+//! renew) are in [`lifecycle`], as methods on [`Policy`].
+
+pub mod lifecycle;
+pub mod short_rate;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -202,9 +205,9 @@ pub struct BindTerms {
 
 impl Policy {
     /// A bound policy from a quote that was checked fresh, for its submission. Only a
-    /// [`FreshQuote`](crate::checks::FreshQuote) binds: an expired quote cannot reach this function.
+    /// [`FreshQuote`](crate::underwriting::checks::FreshQuote) binds: an expired quote cannot reach this function.
     pub fn from_quote(
-        quote: &crate::checks::FreshQuote,
+        quote: &crate::underwriting::checks::FreshQuote,
         submission: &crate::submission::Submission,
         terms: BindTerms,
     ) -> Option<Policy> {

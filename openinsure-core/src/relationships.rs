@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Every [`Decision`] says which rule allowed or denied it and the tuples it relied on. Limits
-//! (how much the user may bind) are the authority matrix's business, see [`crate::authority`].
+//! (how much the user may bind) are the authority matrix's business, see [`crate::underwriting::authority`].
 
 use std::collections::BTreeSet;
 use std::fmt;

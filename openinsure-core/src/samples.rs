@@ -4,11 +4,11 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::da::{DaAgreement, DaStatus, ReferralTriggers, StateSet};
 use crate::ids::{CarrierId, DaAgreementId, OrgId, ProgramId, QuoteId, SubmissionId, UserId};
 use crate::money::{Factor, Money, Rounding};
 use crate::quote::{Matched, Operation, Quote, QuoteStatus, RateTableRef, Rating, StepKind, Worksheet, WorksheetStep};
 use crate::submission::{LineOfBusiness, Submission};
+use crate::underwriting::da::{DaAgreement, DaStatus, ReferralTriggers, StateSet};
 
 /// The program of the sample records (the example general-liability program).
 pub const SAMPLE_PROGRAM: Uuid = Uuid::from_u128(0x0192_f0c0_0000_7000_8000_0000_0000_0001);
@@ -122,8 +122,8 @@ pub fn sample_profile(
     org: OrgId,
     level: u8,
     max_premium: Money,
-) -> crate::authority::AuthorityProfile {
-    crate::authority::AuthorityProfile {
+) -> crate::underwriting::authority::AuthorityProfile {
+    crate::underwriting::authority::AuthorityProfile {
         id,
         org_id: org,
         name: format!("GL level {level}"),

@@ -2,24 +2,19 @@
 //! referrals, policies and the event outbox.
 //!
 //! Every method takes the caller's org first and must never read or write another org's rows:
-//! a record of another org answers [`Error::NotFound`], exactly as a missing one does, so existence
+//! a record of another org answers [`Error::NotFound`](crate::Error::NotFound), exactly as a missing one does, so existence
 //! is not leaked. A record whose `org_id` differs from the org passed is refused with
-//! [`Error::Forbidden`] and nothing is written.
+//! [`Error::Forbidden`](crate::Error::Forbidden) and nothing is written.
 //!
 //! Updates use optimistic concurrency: the record carries the `revision` it was read at; the store
-//! refuses a stale one with [`Error::Conflict`] and otherwise stores it with `revision + 1`.
+//! refuses a stale one with [`Error::Conflict`](crate::Error::Conflict) and otherwise stores it with `revision + 1`.
 //!
 //! Adapters prove they keep this contract by running the conformance suites in
 //! `openinsure_core::testkit` (feature `testkit`).
 
 use async_trait::async_trait;
 
-use crate::authority::{
-    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
-};
 use crate::claims::Claim;
-use crate::da::{CapacityClaim, DaAgreement, DaUsage};
-use crate::decision::{BindContext, UnderwritingContext};
 use crate::error::Result;
 use crate::events::{EventEnvelope, EventId};
 use crate::ids::{
@@ -29,6 +24,11 @@ use crate::money_id::{MoneyUse, Registration};
 use crate::policy::Policy;
 use crate::quote::Quote;
 use crate::submission::Submission;
+use crate::underwriting::authority::{
+    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
+};
+use crate::underwriting::da::{CapacityClaim, DaAgreement, DaUsage};
+use crate::underwriting::decision::{BindContext, UnderwritingContext};
 
 /// The largest page a list call returns.
 pub const MAX_PAGE_LIMIT: u32 = 200;
@@ -102,7 +102,7 @@ pub struct QuoteCommit {
     /// The new quote, with its flags.
     pub quote: Quote,
     /// The referral the checks raised, if any.
-    pub referral: Option<crate::decision::RaisedReferral>,
+    pub referral: Option<crate::underwriting::decision::RaisedReferral>,
     /// The submission with its new status, at the revision it was read, when its status changes.
     pub submission: Option<Submission>,
 }
@@ -226,7 +226,7 @@ pub enum BindOutcome {
 ///    [`BindOutcome::AlreadyBound`] with it and write nothing.
 /// 2. Otherwise, under one lock or transaction, so that racing binds serialize on the agreement:
 ///    re-read the agreement's usage for the claim's year; if [`CapacityClaim::take`] refuses, fail
-///    with its [`CapacityExceeded`](crate::da::CapacityExceeded) (converted: [`Error::Rule`](crate::Error::Rule)
+///    with its [`CapacityExceeded`](crate::underwriting::da::CapacityExceeded) (converted: [`Error::Rule`](crate::Error::Rule)
 ///    code `da_capacity_exceeded`) and write nothing;
 ///    if the submission's stored revision differs from `commit.submission.revision`, fail with
 ///    [`Error::Conflict`](crate::Error::Conflict) and write nothing; if the policy number is taken in
@@ -248,7 +248,7 @@ pub trait BindStore: crate::ports::MaybeSendSync {
     /// Everything a quote decides on, in one read (one transaction or one lock, so the parts are
     /// consistent): the submission, the DA agreements of its program (every one) with every year
     /// of their usage (each with the policy count of the submission's insured only, see
-    /// [`DaUsage::for_insured`](crate::da::DaUsage::for_insured)), the authority profiles assigned to `user`, all of the org's profiles, its
+    /// [`DaUsage::for_insured`](crate::underwriting::da::DaUsage::for_insured)), the authority profiles assigned to `user`, all of the org's profiles, its
     /// referral rules, and the submission's referrals. [`Error::NotFound`](crate::Error::NotFound)
     /// when the submission is not the org's.
     async fn underwriting_context(

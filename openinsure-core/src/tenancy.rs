@@ -1,7 +1,7 @@
 //! Tenancy: who is calling, for which organization, with which role.
 //!
 //! Every use case and every store call is scoped to the caller's org. [`Caller`] is built from a
-//! verified token (see [`crate::auth`]) and carries the org, the user, the [`Role`] and whether the
+//! verified token (see the `openinsure-auth` crate) and carries the org, the user, the [`Role`] and whether the
 //! session used multi-factor authentication.
 
 use std::fmt;

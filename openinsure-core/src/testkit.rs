@@ -9,10 +9,6 @@
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::authority::{
-    AuthorityAssignment, Referral, ReferralActivity, ReferralRule, ReferralStatus, ReferralTrigger, RiskSummary,
-};
-use crate::da::{CapacityClaim, DaStatus};
 use crate::error::Error;
 use crate::events::{DomainEvent, EventEnvelope, EventId};
 use crate::ids::{
@@ -28,6 +24,10 @@ use crate::store::{
     SubmissionStore,
 };
 use crate::submission::{Submission, SubmissionStatus};
+use crate::underwriting::authority::{
+    AuthorityAssignment, Referral, ReferralActivity, ReferralRule, ReferralStatus, ReferralTrigger, RiskSummary,
+};
+use crate::underwriting::da::{CapacityClaim, DaStatus};
 
 /// Ids for one suite run: distinct per `run` and per `n`.
 pub fn test_uuid(run: u64, n: u64) -> Uuid {
@@ -240,7 +240,7 @@ fn sample_referral(run: u64, n: u64, org: OrgId) -> (Referral, ReferralActivity)
         QuoteId::from_uuid(test_uuid(run, 300)),
         UserId::from_uuid(test_uuid(run, 50)),
         2,
-        vec![crate::checks::Flag::refer("authority_exceeded", "premium is above the profile's")],
+        vec![crate::underwriting::checks::Flag::refer("authority_exceeded", "premium is above the profile's")],
         risk,
         now,
     )
@@ -788,9 +788,9 @@ pub async fn context_reads<S>(store: &S, run: u64)
 where
     S: BindStore + QuoteStore + SubmissionStore + DaStore + AuthorityStore + ReferralStore + Outbox + ?Sized,
 {
-    use crate::decision::RaisedReferral;
     use crate::ids::ProgramId;
     use crate::store::QuoteCommit;
+    use crate::underwriting::decision::RaisedReferral;
 
     let org = OrgId::from_uuid(test_uuid(run, 1));
     let other = OrgId::from_uuid(test_uuid(run, 2));
@@ -835,7 +835,7 @@ where
     // a quote commit: the quote, a referral with its event, the submission moved, at once
     let mut quote2 = quote.clone();
     quote2.id = QuoteId::from_uuid(test_uuid(run, 1320));
-    let risk = crate::decision::risk_summary(&sub, &quote2);
+    let risk = crate::underwriting::decision::risk_summary(&sub, &quote2);
     let at = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("time");
     let (referral, activity) = Referral::raise(
         ReferralId::from_uuid(test_uuid(run, 1321)),

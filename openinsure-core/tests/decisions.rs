@@ -11,17 +11,17 @@
 use std::path::Path;
 
 use chrono::{Duration, TimeZone, Utc};
-use openinsure_core::authority::{AuthorityProfile, Referral, ReferralRule, ReferralStatus};
 use openinsure_core::clock::SequentialIds;
-use openinsure_core::da::{DaAgreement, DaUsage};
-use openinsure_core::decision::{
-    BindContext, BindDecision, BindRequest, UnderwritingContext, decide_bind, risk_summary,
-};
 use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, OrgId, PolicyId, QuoteId, SubmissionId, UserId};
 use openinsure_core::money::Money;
 use openinsure_core::samples::{sample_agreement_for, sample_policy, sample_quote, sample_submission};
 use openinsure_core::submission::{Submission, SubmissionStatus};
 use openinsure_core::tenancy::{Caller, Role};
+use openinsure_core::underwriting::authority::{AuthorityProfile, Referral, ReferralRule, ReferralStatus};
+use openinsure_core::underwriting::da::{DaAgreement, DaUsage};
+use openinsure_core::underwriting::decision::{
+    BindContext, BindDecision, BindRequest, UnderwritingContext, decide_bind, risk_summary,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;

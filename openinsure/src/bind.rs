@@ -1,4 +1,4 @@
-//! The bind: read the whole context once, decide purely ([`openinsure_core::decision`]), write
+//! The bind: read the whole context once, decide purely ([`openinsure_core::underwriting::decision`]), write
 //! once.
 //!
 //! The same checks run at quote time (their flags are stored on the quote, which is still
@@ -10,7 +10,6 @@
 //! number's sequence, the down payment's money id when one is collected, and the atomic commit;
 //! the `Authorizer` is asked once besides.
 
-use openinsure_core::decision::{self, BindDecision};
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::money_id::MoneyUse;
 use openinsure_core::permission::Action;
@@ -18,8 +17,9 @@ use openinsure_core::policy::Policy;
 use openinsure_core::relationships::{AuthzRequest, Permission};
 use openinsure_core::store::BindOutcome;
 use openinsure_core::tenancy::Caller;
+use openinsure_core::underwriting::decision::{self, BindDecision};
 
-pub use openinsure_core::decision::BindRequest;
+pub use openinsure_core::underwriting::decision::BindRequest;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};

@@ -36,7 +36,7 @@ pub enum Error {
     #[error("pre-bind checks failed: {}", flags.iter().map(|f| f.code.as_str()).collect::<Vec<_>>().join(", "))]
     Checks {
         /// The failed checks.
-        flags: Vec<openinsure_core::checks::Flag>,
+        flags: Vec<openinsure_core::underwriting::checks::Flag>,
     },
     /// A money id came again for different money (HTTP 409); nothing was written.
     #[error("money id `{id}` was already used for {first_use}; a different movement of money needs a new id")]

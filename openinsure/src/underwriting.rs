@@ -1,10 +1,5 @@
 //! Underwriting administration: DA agreements, the authority matrix, and the referral queue.
 
-use openinsure_core::authority::{
-    AuthorityAssignment, AuthorityProfile, NewAuthorityProfile, NewReferralRule, Referral, ReferralActivity,
-    ReferralError, ReferralRule, ReferralStatus,
-};
-use openinsure_core::da::{DaAgreement, DaStatus, DaUsage, NewDaAgreement};
 use openinsure_core::error::FieldErrors;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{AuthorityProfileId, DaAgreementId, ReferralId, UserId};
@@ -12,6 +7,11 @@ use openinsure_core::permission::Action;
 use openinsure_core::relationships::Tuple;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
+use openinsure_core::underwriting::authority::{
+    AuthorityAssignment, AuthorityProfile, NewAuthorityProfile, NewReferralRule, Referral, ReferralActivity,
+    ReferralError, ReferralRule, ReferralStatus,
+};
+use openinsure_core::underwriting::da::{DaAgreement, DaStatus, DaUsage, NewDaAgreement};
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};

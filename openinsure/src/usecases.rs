@@ -1,13 +1,13 @@
 //! Submissions and quotes: intake, rating with pre-bind checks, reads.
 
 use chrono::Duration;
-use openinsure_core::decision;
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::permission::Action;
 use openinsure_core::quote::{Quote, QuoteStatus, Schedule};
 use openinsure_core::store::{Page, QuoteCommit};
 use openinsure_core::submission::{Submission, SubmissionInput, SubmissionStatus};
 use openinsure_core::tenancy::Caller;
+use openinsure_core::underwriting::decision;
 
 use crate::app::{App, require};
 use crate::error::{Error, Result};

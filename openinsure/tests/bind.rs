@@ -7,18 +7,18 @@ use chrono::Duration;
 use common::{acme, org, world};
 use openinsure::Error;
 use openinsure::bind::BindRequest;
-use openinsure_core::authority::ReferralStatus;
 use openinsure_core::billing::BillingPlan;
-use openinsure_core::checks::Severity;
-use openinsure_core::da::DaStatus;
-use openinsure_core::da::NewDaAgreement;
 use openinsure_core::policy::PolicyStatus;
 use openinsure_core::quote::{QuoteStatus, Schedule};
 use openinsure_core::store::{DaStore, Outbox, Page, PolicyStore};
 use openinsure_core::submission::SubmissionStatus;
+use openinsure_core::underwriting::authority::ReferralStatus;
+use openinsure_core::underwriting::checks::Severity;
+use openinsure_core::underwriting::da::DaStatus;
+use openinsure_core::underwriting::da::NewDaAgreement;
 use serde_json::{Value, json};
 
-fn codes(flags: &[openinsure_core::checks::Flag]) -> Vec<&str> {
+fn codes(flags: &[openinsure_core::underwriting::checks::Flag]) -> Vec<&str> {
     flags.iter().map(|f| f.code.as_str()).collect()
 }
 
@@ -381,7 +381,7 @@ async fn an_expired_agreement_is_never_revived() {
     let w = world();
     let o = org(&w, 1).await;
     let a = w.app.agreements(&o.admin, Page::first()).await.unwrap().remove(0);
-    use openinsure_core::da::DaStatus;
+    use openinsure_core::underwriting::da::DaStatus;
     let suspended = w.app.set_agreement_status(&o.admin, a.id, DaStatus::Suspended).await.unwrap();
     assert_eq!(suspended.status, DaStatus::Suspended);
     w.app.set_agreement_status(&o.admin, a.id, DaStatus::Active).await.unwrap();

@@ -16,12 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use openinsure_core::authority::{
-    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
-};
 use openinsure_core::claims::Claim;
-use openinsure_core::da::{DaAgreement, DaUsage};
-use openinsure_core::decision::{BindContext, UnderwritingContext};
 use openinsure_core::error::{Error, Result};
 use openinsure_core::events::{EventEnvelope, EventId};
 use openinsure_core::ids::{
@@ -36,6 +31,11 @@ use openinsure_core::store::{
     QuoteCommit, QuoteStore, ReferralStore, SubmissionStore,
 };
 use openinsure_core::submission::Submission;
+use openinsure_core::underwriting::authority::{
+    AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
+};
+use openinsure_core::underwriting::da::{DaAgreement, DaUsage};
+use openinsure_core::underwriting::decision::{BindContext, UnderwritingContext};
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -233,7 +233,7 @@ impl Tables {
             .collect();
         // each year's usage with the counts of this submission's insured only (a year's usage
         // holds every insured of the book; the decision needs one)
-        let insured = openinsure_core::da::insured_key(&submission);
+        let insured = openinsure_core::underwriting::da::insured_key(&submission);
         let mut usage = Vec::new();
         for a in &agreements {
             usage.extend(

@@ -22,12 +22,12 @@ pub mod bodies {
     use chrono::NaiveDate;
     use openinsure_core::billing::{BillingPlan, InstallmentFees};
     use openinsure_core::claims::{ClaimMoneyKind, ClaimStatus};
-    use openinsure_core::da::DaStatus;
     use openinsure_core::ids::{AuthorityProfileId, QuoteId, UserId};
     use openinsure_core::money::Money;
     use openinsure_core::policy::CancellationMethod;
     use openinsure_core::quote::Schedule;
     use openinsure_core::text::{Line, Text};
+    use openinsure_core::underwriting::da::DaStatus;
 
     use schemars::JsonSchema;
     use serde::Deserialize;
@@ -219,7 +219,7 @@ pub mod bodies {
 
 /// Response bodies that are not domain types.
 pub mod views {
-    use openinsure_core::authority::{Referral, ReferralActivity};
+    use openinsure_core::underwriting::authority::{Referral, ReferralActivity};
     use schemars::JsonSchema;
     use serde::Serialize;
 

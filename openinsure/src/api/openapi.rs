@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 
 use super::reply::PageInfo;
 use super::routes::{Route, served};
-use openinsure_core::checks::Flag;
 use openinsure_core::error::FieldError;
+use openinsure_core::underwriting::checks::Flag;
 
 /// The error envelope's `error` member.
 #[derive(serde::Serialize, JsonSchema)]

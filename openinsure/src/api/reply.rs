@@ -4,8 +4,8 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use openinsure_core::checks::Flag;
 use openinsure_core::error::FieldError;
+use openinsure_core::underwriting::checks::Flag;
 use serde::Serialize;
 
 use crate::error::Error;

@@ -181,12 +181,12 @@ const fn public(mut route: Route) -> Route {
     route
 }
 
-use openinsure_core::authority::{AuthorityAssignment, AuthorityProfile, Referral, ReferralRule};
 use openinsure_core::claims::Claim;
-use openinsure_core::da::{DaAgreement, DaUsage};
 use openinsure_core::policy::Policy;
 use openinsure_core::quote::Quote;
 use openinsure_core::submission::Submission;
+use openinsure_core::underwriting::authority::{AuthorityAssignment, AuthorityProfile, Referral, ReferralRule};
+use openinsure_core::underwriting::da::{DaAgreement, DaUsage};
 use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, RoomState};
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
 use openinsure_dealroom::room::{DealRoom, NewParticipant, NewRoom, Participant, RoomPatch};
@@ -222,18 +222,18 @@ pub static ROUTES: &[Route] = &[
     r("POST", "/v1/policies/:id/payments", Op::RecordPayment, Some(Action::MoveMoney), "recordPayment", "policies", "Record an installment payment (booked on the ledger)", 200, Some(s::<b::PaymentBody>), s::<Policy>),
     r("GET", "/v1/policies/:id/transfers", Op::PolicyTransfers, Some(Action::ReadLedger), "policyTransfers", "ledger", "The ledger transfers booked for a policy", 200, None, s::<Vec<JournalEntry>>),
     // delegated authority
-    r("POST", "/v1/da-agreements", Op::CreateAgreement, Some(Action::ManageUnderwriting), "createAgreement", "underwriting", "Create a delegated-authority agreement", 201, Some(s::<openinsure_core::da::NewDaAgreement>), s::<DaAgreement>),
+    r("POST", "/v1/da-agreements", Op::CreateAgreement, Some(Action::ManageUnderwriting), "createAgreement", "underwriting", "Create a delegated-authority agreement", 201, Some(s::<openinsure_core::underwriting::da::NewDaAgreement>), s::<DaAgreement>),
     list(r("GET", "/v1/da-agreements", Op::ListAgreements, Some(Action::ReadUnderwriting), "listAgreements", "underwriting", "List DA agreements", 200, None, s::<Vec<DaAgreement>>), &[]),
     r("GET", "/v1/da-agreements/:id", Op::GetAgreement, Some(Action::ReadUnderwriting), "getAgreement", "underwriting", "Read a DA agreement", 200, None, s::<DaAgreement>),
     r("PATCH", "/v1/da-agreements/:id", Op::UpdateAgreement, Some(Action::ManageUnderwriting), "updateAgreement", "underwriting", "Change a DA agreement's status", 200, Some(s::<b::AgreementPatch>), s::<DaAgreement>),
     query(r("GET", "/v1/da-agreements/:id/usage", Op::AgreementUsage, Some(Action::ReadUnderwriting), "agreementUsage", "underwriting", "Premium and policies written in an agreement year", 200, None, s::<DaUsage>), &["year"]),
     // authority matrix
-    r("POST", "/v1/authority/profiles", Op::CreateProfile, Some(Action::ManageUnderwriting), "createProfile", "underwriting", "Create an authority profile", 201, Some(s::<openinsure_core::authority::NewAuthorityProfile>), s::<AuthorityProfile>),
+    r("POST", "/v1/authority/profiles", Op::CreateProfile, Some(Action::ManageUnderwriting), "createProfile", "underwriting", "Create an authority profile", 201, Some(s::<openinsure_core::underwriting::authority::NewAuthorityProfile>), s::<AuthorityProfile>),
     list(r("GET", "/v1/authority/profiles", Op::ListProfiles, Some(Action::ReadUnderwriting), "listProfiles", "underwriting", "List authority profiles", 200, None, s::<Vec<AuthorityProfile>>), &[]),
     r("POST", "/v1/authority/assignments", Op::Assign, Some(Action::ManageUnderwriting), "assignProfile", "underwriting", "Assign a profile to a user", 201, Some(s::<b::AssignBody>), s::<AuthorityAssignment>),
     list(r("GET", "/v1/authority/assignments", Op::ListAssignments, Some(Action::ReadUnderwriting), "listAssignments", "underwriting", "List profile assignments", 200, None, s::<Vec<AuthorityAssignment>>), &[]),
     r("DELETE", "/v1/authority/assignments/:userId/:profileId", Op::Unassign, Some(Action::ManageUnderwriting), "unassignProfile", "underwriting", "Remove a profile assignment", 200, None, s::<v::Removed>),
-    r("POST", "/v1/authority/rules", Op::CreateRule, Some(Action::ManageUnderwriting), "createRule", "underwriting", "Create a referral rule", 201, Some(s::<openinsure_core::authority::NewReferralRule>), s::<ReferralRule>),
+    r("POST", "/v1/authority/rules", Op::CreateRule, Some(Action::ManageUnderwriting), "createRule", "underwriting", "Create a referral rule", 201, Some(s::<openinsure_core::underwriting::authority::NewReferralRule>), s::<ReferralRule>),
     list(r("GET", "/v1/authority/rules", Op::ListRules, Some(Action::ReadUnderwriting), "listRules", "underwriting", "List referral rules", 200, None, s::<Vec<ReferralRule>>), &[]),
     // referrals
     list(r("GET", "/v1/referrals", Op::ListReferrals, Some(Action::ReadUnderwriting), "listReferrals", "underwriting", "The referral queue", 200, None, s::<Vec<Referral>>), &["status"]),

@@ -12,12 +12,12 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::Flag;
 use crate::error::FieldErrors;
 use crate::geo::{Naics, UsState};
 use crate::ids::{CarrierId, DaAgreementId, OrgId, ProgramId};
 use crate::money::Money;
 use crate::submission::Submission;
+use crate::underwriting::checks::Flag;
 
 /// Where an agreement stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]

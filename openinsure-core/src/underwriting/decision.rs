@@ -17,12 +17,8 @@
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::authority::{self, AuthorityDecision, AuthorityProfile, Referral, ReferralActivity, ReferralRule};
-use crate::authority::{ReferralStatus, RiskSummary};
 use crate::billing::{self, BillingPlan, InstallmentFees};
-use crate::checks::{Flag, FreshQuote, Severity};
 use crate::clock::IdGen;
-use crate::da::{self, CapacityClaim, DaAgreement, DaUsage};
 use crate::error::{Error, Result};
 use crate::events::{DomainEvent, EventEnvelope};
 use crate::ids::{DaAgreementId, QuoteId, ReferralId};
@@ -30,6 +26,12 @@ use crate::policy::{BindTerms, Policy};
 use crate::quote::Quote;
 use crate::submission::{Submission, SubmissionStatus};
 use crate::tenancy::Caller;
+use crate::underwriting::authority::{
+    self, AuthorityDecision, AuthorityProfile, Referral, ReferralActivity, ReferralRule,
+};
+use crate::underwriting::authority::{ReferralStatus, RiskSummary};
+use crate::underwriting::checks::{Flag, FreshQuote, Severity};
+use crate::underwriting::da::{self, CapacityClaim, DaAgreement, DaUsage};
 
 /// What a quote's checks decide on, read in one call.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,12 +16,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::checks::Flag;
 use crate::error::FieldErrors;
 use crate::geo::{Naics, UsState};
 use crate::ids::{AuthorityProfileId, OrgId, QuoteId, ReferralId, ReferralRuleId, SubmissionId, UserId};
 use crate::money::Money;
 use crate::submission::LineOfBusiness;
+use crate::underwriting::checks::Flag;
 
 /// What a profile's holders may write in one line of business.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
