@@ -324,16 +324,16 @@ impl NoticeOfLoss {
     /// Every text field's rule (the same as its JSON Schema), each problem recorded.
     fn check_texts(&self, e: &mut crate::FieldErrors) {
         use crate::text::{check_line, check_text};
-        let mut put = |field: &str, r: Result<(), String>| {
+        let put = |e: &mut crate::FieldErrors, field: &str, r: Result<(), crate::text::TextError>| {
             if let Err(reason) = r {
                 e.push(field, reason);
             }
         };
         if !self.loss_description.trim().is_empty() {
-            put("lossDescription", check_text(&self.loss_description, 5000));
+            put(e, "lossDescription", check_text(&self.loss_description, 5000));
         }
         if !self.claimant_name.trim().is_empty() {
-            put("claimantName", check_line(&self.claimant_name, 200));
+            put(e, "claimantName", check_line(&self.claimant_name, 200));
         }
         for (field, value, max) in [
             ("claimantPhone", &self.claimant_phone, 32),
@@ -341,22 +341,22 @@ impl NoticeOfLoss {
             ("medicalRecordNumber", &self.medical_record_number, 64),
         ] {
             if let Some(v) = value {
-                put(field, check_line(v, max));
+                put(e, field, check_line(v, max));
             }
         }
         if let Some(a) = &self.claimant_address {
-            put("claimantAddress", check_text(a, 500));
+            put(e, "claimantAddress", check_text(a, 500));
         }
         for (field, codes) in [("diagnosisCodes", &self.diagnosis_codes), ("procedureCodes", &self.procedure_codes)] {
             if codes.len() > 50 {
-                put(field, Err("at most 50 codes".into()));
+                e.push(field, "at most 50 codes");
             }
             for (i, c) in codes.iter().enumerate() {
-                put(&format!("{field}[{i}]"), check_line(c, 16));
+                put(e, &format!("{field}[{i}]"), check_line(c, 16));
             }
         }
         if !self.treatment_notes.is_empty() {
-            put("treatmentNotes", check_text(&self.treatment_notes, 10_000));
+            put(e, "treatmentNotes", check_text(&self.treatment_notes, 10_000));
         }
     }
 }

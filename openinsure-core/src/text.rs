@@ -27,9 +27,72 @@ pub const LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 /// The JSON Schema pattern of multi-line text: tab, newline and carriage return allowed.
 pub const TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
-fn check(value: &str, max_chars: usize, multiline: bool) -> Result<(), String> {
+/// Why a text is refused. Its `Display` is the reason a field error gives.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextError {
+    /// Empty or only whitespace.
+    #[error("must not be blank")]
+    Blank,
+    /// A control character in a single line (the code point).
+    #[error("must be one line without control characters (found U+{0:04X})")]
+    ControlInLine(u32),
+    /// A control character other than newline and tab in multi-line text (the code point).
+    #[error("must not contain the control character U+{0:04X} (only newline and tab)")]
+    ControlInText(u32),
+    /// More characters than allowed.
+    #[error("must be at most {max} characters (found {found})")]
+    TooLong {
+        /// The most allowed.
+        max: usize,
+        /// How many there are.
+        found: usize,
+    },
+}
+
+impl From<TextError> for String {
+    fn from(e: TextError) -> String {
+        e.to_string()
+    }
+}
+
+/// Why a date is refused. Its `Display` is the reason a field error gives.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DateError {
+    /// Not written `YYYY-MM-DD` (what was written).
+    #[error("`{0}` is not a date written YYYY-MM-DD")]
+    NotYearMonthDay(String),
+    /// Written `YYYY-MM-DD` but no such day (what was written).
+    #[error("`{0}` is not a calendar date")]
+    NotACalendarDate(String),
+    /// Before the earliest allowed.
+    #[error("`{date}` is before {earliest}")]
+    TooEarly {
+        /// The date.
+        date: NaiveDate,
+        /// The earliest allowed.
+        earliest: NaiveDate,
+    },
+    /// After the latest allowed.
+    #[error("`{date}` is after {latest}")]
+    TooLate {
+        /// The date.
+        date: NaiveDate,
+        /// The latest allowed.
+        latest: NaiveDate,
+    },
+}
+
+impl From<DateError> for String {
+    fn from(e: DateError) -> String {
+        e.to_string()
+    }
+}
+
+fn check(value: &str, max_chars: usize, multiline: bool) -> Result<(), TextError> {
     if value.trim().is_empty() {
-        return Err("must not be blank".into());
+        return Err(TextError::Blank);
     }
     let mut count = 0usize;
     for c in value.chars() {
@@ -37,25 +100,25 @@ fn check(value: &str, max_chars: usize, multiline: bool) -> Result<(), String> {
         let allowed = multiline && matches!(c, '\n' | '\r' | '\t');
         if c.is_control() && !allowed {
             return Err(if multiline {
-                format!("must not contain the control character U+{:04X} (only newline and tab)", u32::from(c))
+                TextError::ControlInText(u32::from(c))
             } else {
-                format!("must be one line without control characters (found U+{:04X})", u32::from(c))
+                TextError::ControlInLine(u32::from(c))
             });
         }
     }
     if count > max_chars {
-        return Err(format!("must be at most {max_chars} characters (found {count})"));
+        return Err(TextError::TooLong { max: max_chars, found: count });
     }
     Ok(())
 }
 
 /// Why `value` is not a valid single line of at most `max_chars` characters, if it is not.
-pub fn check_line(value: &str, max_chars: usize) -> Result<(), String> {
+pub fn check_line(value: &str, max_chars: usize) -> Result<(), TextError> {
     check(value, max_chars, false)
 }
 
 /// Why `value` is not valid multi-line text of at most `max_chars` characters, if it is not.
-pub fn check_text(value: &str, max_chars: usize) -> Result<(), String> {
+pub fn check_text(value: &str, max_chars: usize) -> Result<(), TextError> {
     check(value, max_chars, true)
 }
 
@@ -67,7 +130,7 @@ macro_rules! text_type {
 
         impl<const N: usize> $name<N> {
             /// Checks `value` against the rule.
-            pub fn new(value: impl Into<String>) -> Result<Self, String> {
+            pub fn new(value: impl Into<String>) -> Result<Self, TextError> {
                 let value = value.into();
                 check(&value, N, $multiline)?;
                 Ok($name(value))
@@ -178,27 +241,27 @@ pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2199, 12, 31) {
 };
 
 /// Why `date` is outside `earliest..=latest`, if it is.
-pub fn check_date(date: NaiveDate, earliest: NaiveDate, latest: NaiveDate) -> Result<(), String> {
+pub fn check_date(date: NaiveDate, earliest: NaiveDate, latest: NaiveDate) -> Result<(), DateError> {
     if date < earliest {
-        Err(format!("`{date}` is before {earliest}"))
+        Err(DateError::TooEarly { date, earliest })
     } else if date > latest {
-        Err(format!("`{date}` is after {latest}"))
+        Err(DateError::TooLate { date, latest })
     } else {
         Ok(())
     }
 }
 
 /// Reads a date written exactly `YYYY-MM-DD` inside [`EARLIEST_DATE`]..=[`LATEST_DATE`].
-pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+pub fn parse_date(s: &str) -> Result<NaiveDate, DateError> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
         && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     if !shape {
-        return Err(format!("`{s}` is not a date written YYYY-MM-DD"));
+        return Err(DateError::NotYearMonthDay(s.to_owned()));
     }
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a calendar date"))?;
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| DateError::NotACalendarDate(s.to_owned()))?;
     check_date(date, EARLIEST_DATE, LATEST_DATE)?;
     Ok(date)
 }
@@ -225,10 +288,11 @@ mod tests {
     #[test]
     fn lines_refuse_control_characters_blank_and_length() {
         assert!(Line::<5>::new("abcde").is_ok());
-        assert!(Line::<5>::new("abcdef").unwrap_err().contains("at most 5"));
-        assert!(Line::<5>::new("   ").unwrap_err().contains("blank"));
-        assert!(Line::<5>::new("a\0b").unwrap_err().contains("U+0000"));
-        assert!(Line::<50>::new("\u{1b}[31mred").unwrap_err().contains("U+001B"));
+        assert_eq!(Line::<5>::new("abcdef").unwrap_err(), TextError::TooLong { max: 5, found: 6 });
+        assert!(Line::<5>::new("abcdef").unwrap_err().to_string().contains("at most 5"));
+        assert_eq!(Line::<5>::new("   ").unwrap_err(), TextError::Blank);
+        assert!(Line::<5>::new("a\0b").unwrap_err().to_string().contains("U+0000"));
+        assert_eq!(Line::<50>::new("\u{1b}[31mred").unwrap_err(), TextError::ControlInLine(0x1b));
         assert!(Line::<50>::new("two\nlines").is_err());
         assert!(Line::<50>::new("next\u{85}line").is_err(), "C1 controls too");
         assert!(Line::<5>::new("ééééé").is_ok(), "characters, not bytes");
