@@ -458,6 +458,57 @@ where
     assert!(usage.written_premium <= agreement.annual_premium_limit);
 }
 
+/// Binds under contention, for backends where binds run truly in parallel: `binders` binds of
+/// distinct insureds race for an agreement year with room for `binders - 6` of them (exactly
+/// those succeed, the rest are refused for capacity, and the usage adds up), and 20 binds of one
+/// quote at once bind it once (every other answer is that policy, already bound). A persistent
+/// backend's tests pass 64 binders.
+pub async fn bind_races<S>(store: &S, run: u64, binders: u64)
+where
+    S: BindStore + PolicyStore + SubmissionStore + QuoteStore + DaStore + ?Sized,
+{
+    assert!(binders > 6, "the race needs more than 6 binders");
+    let org = OrgId::from_uuid(test_uuid(run, 3));
+    let mut agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 20_000)), org);
+    let each = agreement.max_premium;
+    let room = binders - 6;
+    agreement.annual_premium_limit = Money::from_cents(each.cents() * i64::try_from(room).expect("room"));
+    agreement.quarterly_premium_limit = None;
+    store.insert_agreement(org, &agreement).await.expect("agreement");
+    let mut racers = Vec::new();
+    for i in 0..binders {
+        let (mut s, q) = seed_quote(store, run, 20_100 + i * 10, org).await;
+        s.fein = Some(format!("{:02}-{:07}", i % 100, i));
+        let mut claim = agreement.claim(&s, each).expect("claim");
+        claim.insured_key = format!("race-{i}");
+        racers.push(commit_for(run, 20_105 + i * 10, org, &s, &q, Some(claim)));
+    }
+    let results = futures_util::future::join_all(racers.iter().map(|c| store.bind(org, c))).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(BindOutcome::Bound(_)))).count() as u64;
+    let refused = results.iter().filter(|r| matches!(r, Err(Error::Rule { code: "da_capacity_exceeded", .. }))).count();
+    assert_eq!(won, room, "exactly the binds that fit succeed: {results:?}");
+    assert_eq!(refused, 6, "the others get a capacity error: {results:?}");
+    let year = racers[0].capacity.as_ref().expect("claim").agreement_year;
+    let usage = store.usage(org, agreement.id, year).await.expect("usage");
+    assert_eq!(usage.written_premium, agreement.annual_premium_limit, "the year is exactly full");
+    assert_eq!(u64::from(usage.policy_count), room);
+
+    // one quote, 20 binders at once (each with its own policy id and number)
+    let (s, q) = seed_quote(store, run, 29_000, org).await;
+    let commits: Vec<BindCommit> = (0..20).map(|i| commit_for(run, 29_010 + i * 10, org, &s, &q, None)).collect();
+    let results = futures_util::future::join_all(commits.iter().map(|c| store.bind(org, c))).await;
+    let bound: Vec<&crate::policy::Policy> =
+        results.iter().filter_map(|r| if let Ok(BindOutcome::Bound(p)) = r { Some(p) } else { None }).collect();
+    assert_eq!(bound.len(), 1, "one quote binds once: {results:?}");
+    for r in &results {
+        assert!(r.is_ok(), "a concurrent bind of a bound quote is not an error: {r:?}");
+        if let Ok(BindOutcome::AlreadyBound(p)) = r {
+            assert_eq!(p.id, bound[0].id, "the others see that policy");
+        }
+    }
+    assert_eq!(store.policy_for_quote(org, q.id).await.expect("policy").map(|p| p.id), Some(bound[0].id));
+}
+
 /// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept, the
 /// org's history whole. Run it after the suites that write events (bind, policy, referral), with
 /// no other writer on the backend.
@@ -762,6 +813,26 @@ pub async fn all<S>(
         + crate::store::MoneyIdStore
         + Outbox,
 {
+    stores(store, run).await;
+    idempotency_store(keys, run).await;
+    authorizer(authz, run).await;
+}
+
+/// Every suite of the store ports against one backend that implements them all (what a system
+/// of record runs; [`all`] adds the idempotency keys and the authorizer).
+pub async fn stores<S>(store: &S, run: u64)
+where
+    S: SubmissionStore
+        + QuoteStore
+        + DaStore
+        + AuthorityStore
+        + ReferralStore
+        + BindStore
+        + PolicyStore
+        + crate::store::ClaimStore
+        + crate::store::MoneyIdStore
+        + Outbox,
+{
     submission_store(store, run).await;
     quote_store(store, run).await;
     da_store(store, run).await;
@@ -774,8 +845,6 @@ pub async fn all<S>(
     claim_store(store, store, run).await;
     money_id_store(store, run).await;
     money_id_races(store, run).await;
-    idempotency_store(keys, run).await;
-    authorizer(authz, run).await;
 }
 
 /// The context reads of [`BindStore`] and [`QuoteStore::commit_quote`]: one read holds the

@@ -689,6 +689,7 @@ mod tests {
         let authz = MemoryAuthorizer::new();
         testkit::all(&store, &keys, &authz, 1).await;
         testkit::all(&store, &keys, &authz, 2).await;
+        testkit::bind_races(&store, 1, 64).await;
     }
 
     /// The capacity race again, with binds on several OS threads at once.

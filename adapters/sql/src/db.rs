@@ -1,0 +1,287 @@
+//! One small surface over the two drivers: a pool, a transaction, typed parameters and rows.
+//!
+//! The store is written once against this: statements are plain SQL with `?` placeholders (both
+//! SQLite and MySQL use them), and the few places where the dialects differ ([`Dialect`]) are
+//! named where they are used.
+
+use openinsure_core::error::{Error, Result};
+use sqlx::Row as _;
+
+/// Which SQL the database speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite.
+    Sqlite,
+    /// MySQL protocol (MariaDB here, PlanetScale / Vitess there).
+    MySql,
+}
+
+impl Dialect {
+    /// The suffix that locks the rows a `SELECT` reads in a write transaction (SQLite has one
+    /// writer at a time, so nothing).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::MySql => " FOR UPDATE",
+        }
+    }
+
+    /// The suffix that makes an `INSERT` of an existing key change nothing (on MySQL it takes an
+    /// exclusive lock, not the shared one `INSERT IGNORE` takes, which deadlocks).
+    pub fn on_conflict_nothing(self, first_key: &str) -> String {
+        match self {
+            Dialect::Sqlite => " ON CONFLICT DO NOTHING".to_owned(),
+            Dialect::MySql => format!(" ON DUPLICATE KEY UPDATE {first_key} = {first_key}"),
+        }
+    }
+}
+
+/// A parameter bound to a `?`.
+#[derive(Clone, Debug)]
+pub enum Param {
+    /// Bytes (ids as their 16 bytes).
+    Bytes(Vec<u8>),
+    /// An integer.
+    Int(i64),
+    /// Text (documents, names, times).
+    Text(String),
+}
+
+impl From<uuid::Uuid> for Param {
+    fn from(u: uuid::Uuid) -> Self {
+        Param::Bytes(u.as_bytes().to_vec())
+    }
+}
+
+impl From<i64> for Param {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
+
+impl From<String> for Param {
+    fn from(s: String) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(s: &str) -> Self {
+        Param::Text(s.to_owned())
+    }
+}
+
+/// A row, read by column position.
+pub enum Row {
+    #[cfg(feature = "sqlite")]
+    /// A SQLite row.
+    Sqlite(sqlx::sqlite::SqliteRow),
+    #[cfg(feature = "mysql")]
+    /// A MySQL row.
+    MySql(sqlx::mysql::MySqlRow),
+}
+
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Row")
+    }
+}
+
+impl Row {
+    /// Text at `i`.
+    pub fn text(&self, i: usize) -> Result<String> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(backend),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(backend),
+        }
+    }
+
+    /// An integer at `i`.
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(backend),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(backend),
+        }
+    }
+
+    /// A UUID stored as 16 bytes at `i`.
+    pub fn uuid(&self, i: usize) -> Result<uuid::Uuid> {
+        let bytes: Vec<u8> = match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(backend)?,
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(backend)?,
+        };
+        uuid::Uuid::from_slice(&bytes).map_err(|e| Error::Backend(format!("a stored id is not 16 bytes: {e}")))
+    }
+
+    /// The JSON document at `i`.
+    pub fn doc<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T> {
+        serde_json::from_str(&self.text(i)?)
+            .map_err(|e| Error::Backend(format!("a stored document does not read: {e}")))
+    }
+}
+
+/// A driver error as a backend error (its text names the database's complaint, never a value).
+pub fn backend(e: sqlx::Error) -> Error {
+    Error::Backend(format!("database: {e}"))
+}
+
+/// Whether a driver error is a duplicate key.
+pub fn is_duplicate(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Whether a driver error is worth retrying the whole transaction for: a MySQL deadlock (1213),
+/// lock wait timeout (1205) or a prepared statement invalidated by a schema change (1615); a
+/// SQLite busy or locked database (5, 6). A lost connection is not retried: its commit may have
+/// happened.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            #[cfg(feature = "mysql")]
+            if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(m.number(), 1205 | 1213 | 1615);
+            }
+            d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|n| matches!(n & 0xff, 5 | 6))
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+macro_rules! bind_all {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for p in $params {
+            q = match p {
+                Param::Bytes(b) => q.bind(b.clone()),
+                Param::Int(n) => q.bind(*n),
+                Param::Text(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }};
+}
+
+/// A pool of connections to one database.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    #[cfg(feature = "sqlite")]
+    /// SQLite.
+    Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "mysql")]
+    /// MySQL protocol.
+    MySql(sqlx::MySqlPool),
+}
+
+impl Pool {
+    /// Its dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "mysql")]
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// Every row of one query, outside a transaction.
+    pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => {
+                bind_all!(sqlx::query(sql), params).fetch_all(p).await?.into_iter().map(Row::Sqlite).collect()
+            }
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => {
+                bind_all!(sqlx::query(sql), params).fetch_all(p).await?.into_iter().map(Row::MySql).collect()
+            }
+        })
+    }
+
+    /// The first row of one query, if any, outside a transaction.
+    pub async fn fetch_optional(&self, sql: &str, params: &[Param]) -> std::result::Result<Option<Row>, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => bind_all!(sqlx::query(sql), params).fetch_optional(p).await?.map(Row::Sqlite),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => bind_all!(sqlx::query(sql), params).fetch_optional(p).await?.map(Row::MySql),
+        })
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> std::result::Result<Tx, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => Tx::MySql(p.begin().await?),
+        })
+    }
+}
+
+/// An open transaction; dropped without [`Tx::commit`], it rolls back.
+#[derive(Debug)]
+pub enum Tx {
+    #[cfg(feature = "sqlite")]
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    #[cfg(feature = "mysql")]
+    /// MySQL protocol.
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+impl Tx {
+    /// Runs a statement; the rows it matched.
+    pub async fn execute(&mut self, sql: &str, params: &[Param]) -> std::result::Result<u64, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(t) => bind_all!(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected(),
+            #[cfg(feature = "mysql")]
+            Tx::MySql(t) => bind_all!(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected(),
+        })
+    }
+
+    /// Every row of a query.
+    pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(t) => {
+                bind_all!(sqlx::query(sql), params).fetch_all(&mut **t).await?.into_iter().map(Row::Sqlite).collect()
+            }
+            #[cfg(feature = "mysql")]
+            Tx::MySql(t) => {
+                bind_all!(sqlx::query(sql), params).fetch_all(&mut **t).await?.into_iter().map(Row::MySql).collect()
+            }
+        })
+    }
+
+    /// The first row of a query, if any.
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+    ) -> std::result::Result<Option<Row>, sqlx::Error> {
+        Ok(match self {
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(t) => bind_all!(sqlx::query(sql), params).fetch_optional(&mut **t).await?.map(Row::Sqlite),
+            #[cfg(feature = "mysql")]
+            Tx::MySql(t) => bind_all!(sqlx::query(sql), params).fetch_optional(&mut **t).await?.map(Row::MySql),
+        })
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Tx::Sqlite(t) => t.commit().await,
+            #[cfg(feature = "mysql")]
+            Tx::MySql(t) => t.commit().await,
+        }
+    }
+}
