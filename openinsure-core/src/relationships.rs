@@ -2,7 +2,7 @@
 //!
 //! The seed checks bind permission in SpiceDB. [`Authorizer`] is the port a SpiceDB client would
 //! implement; `openinsure_memory::MemoryAuthorizer` keeps relation tuples in process and asks
-//! [`decide`]. Tuples are in the Zanzibar style (`program:P#owner@org:O`, `authority_profile:A#holder@user:U`), with this
+//! [`decide`]. Tuples are in the Zanzibar style (`program:P#owner@org:O`, `authority_profile:O/A#holder@user:O/U`), with this
 //! schema:
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //!     R is an underwriting role
 //!   & (program:P#owner@org:O | program:P#delegate@org:O)
 //!   & (program:P#binder@user:U
-//!      | exists A: authority_profile:A#holder@user:U & authority_profile:A#line@line:L)
+//!      | exists A of O: authority_profile:O/A#holder@user:O/U & authority_profile:O/A#line@line:L)
 //! ```
 //!
 //! Every [`Decision`] says which rule allowed or denied it and the tuples it relied on. Limits
@@ -118,17 +118,34 @@ impl Tuple {
         Tuple::new(("program", program), "binder", ("user", org_user(org, user)))
     }
 
-    /// `authority_profile:A#holder@user:O/U`: an authority assignment of user `U` of org `O`.
-    /// Users are named with their org: an assignment made in one org can never change how
-    /// another org authorizes a user of the same id.
+    /// `authority_profile:O/A#holder@user:O/U`: an authority assignment of user `U` of org `O`
+    /// to profile `A` of org `O`. Users and profiles are named with their org: an assignment made
+    /// in one org can never change how another org authorizes a user of the same id.
     pub fn profile_holder(profile: AuthorityProfileId, org: OrgId, user: UserId) -> Self {
-        Tuple::new(("authority_profile", profile), "holder", ("user", org_user(org, user)))
+        Tuple::new(("authority_profile", org_profile(org, profile)), "holder", ("user", org_user(org, user)))
     }
 
-    /// `authority_profile:A#line@line:L`: the profile's line of business.
-    pub fn profile_line(profile: AuthorityProfileId, line: LineOfBusiness) -> Self {
-        Tuple::new(("authority_profile", profile), "line", ("line", line.as_str()))
+    /// `authority_profile:O/A#line@line:L`: the line of business of profile `A` of org `O`.
+    pub fn profile_line(profile: AuthorityProfileId, org: OrgId, line: LineOfBusiness) -> Self {
+        Tuple::new(("authority_profile", org_profile(org, profile)), "line", ("line", line.as_str()))
     }
+
+    /// The org the tuple belongs to: the org subject of a program's owner or delegate, the org
+    /// that qualifies a user or a profile. Every tuple these constructors make has one, so an
+    /// authorizer can keep each org's tuples apart (a database shards them by it).
+    pub fn org(&self) -> Option<OrgId> {
+        if self.subject_type == "org" {
+            return self.subject_id.parse().ok();
+        }
+        [&self.object_id, &self.subject_id]
+            .into_iter()
+            .find_map(|id| id.split_once('/').and_then(|(org, _)| org.parse().ok()))
+    }
+}
+
+/// A profile's object id: the profile qualified by its org (`O/A`).
+fn org_profile(org: OrgId, profile: AuthorityProfileId) -> String {
+    format!("{org}/{profile}")
 }
 
 /// A user's subject id: the user qualified by their org (`O/U`).
@@ -239,10 +256,10 @@ mod tests {
         assert!(!d.allowed && d.rule.contains("no authority profile"), "{}", d.rule);
 
         a.insert(Tuple::profile_holder(profile, org, user));
-        a.insert(Tuple::profile_line(profile, LineOfBusiness::Cyber));
+        a.insert(Tuple::profile_line(profile, org, LineOfBusiness::Cyber));
         assert!(!decide(&a, &req(org, program, user, Role::Underwriter)).allowed, "a cyber profile does not bind GL");
 
-        a.insert(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        a.insert(Tuple::profile_line(profile, org, LineOfBusiness::GeneralLiability));
         let d = decide(&a, &req(org, program, user, Role::Underwriter));
         assert!(d.allowed, "{}", d.rule);
         assert_eq!(d.tuples.len(), 3);
@@ -258,6 +275,15 @@ mod tests {
         a.remove(&Tuple::program_delegate(program, other));
         assert!(!decide(&a, &req(other, program, user, Role::Underwriter)).allowed);
         assert_eq!(Tuple::program_owner(program, org).to_string(), format!("program:{program}#owner@org:{org}"));
+        for t in [
+            Tuple::program_owner(program, org),
+            Tuple::program_delegate(program, org),
+            Tuple::program_binder(program, org, user),
+            Tuple::profile_holder(profile, org, user),
+            Tuple::profile_line(profile, org, LineOfBusiness::Cyber),
+        ] {
+            assert_eq!(t.org(), Some(org), "{t}");
+        }
     }
 
     #[test]
@@ -267,10 +293,13 @@ mod tests {
         a.insert(Tuple::program_owner(program, other));
         // org `org` assigns its profile to a user id that belongs to `other`
         a.insert(Tuple::profile_holder(profile, org, user));
-        a.insert(Tuple::profile_line(profile, LineOfBusiness::GeneralLiability));
+        a.insert(Tuple::profile_line(profile, org, LineOfBusiness::GeneralLiability));
         let d = decide(&a, &req(other, program, user, Role::Underwriter));
         assert!(!d.allowed, "another org's assignment must not authorize: {}", d.rule);
+        // nor does holding another org's profile of the same id
         a.insert(Tuple::profile_holder(profile, other, user));
+        assert!(!decide(&a, &req(other, program, user, Role::Underwriter)).allowed);
+        a.insert(Tuple::profile_line(profile, other, LineOfBusiness::GeneralLiability));
         assert!(decide(&a, &req(other, program, user, Role::Underwriter)).allowed);
     }
 }

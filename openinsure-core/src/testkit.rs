@@ -773,8 +773,10 @@ pub async fn authorizer(a: &dyn crate::relationships::Authorizer, run: u64) {
     assert!(!d.allowed && !d.rule.is_empty(), "nothing written: denied, with a rule");
     a.write_relationships(&[Tuple::program_owner(program, org)], &[]).await.expect("write");
     assert!(!a.check(&req(org, Role::Underwriter)).await.expect("check").allowed, "no profile yet");
-    let holds =
-        [Tuple::profile_holder(profile, org, user), Tuple::profile_line(profile, LineOfBusiness::GeneralLiability)];
+    let holds = [
+        Tuple::profile_holder(profile, org, user),
+        Tuple::profile_line(profile, org, LineOfBusiness::GeneralLiability),
+    ];
     a.write_relationships(&holds, &[]).await.expect("write");
     a.write_relationships(&holds, &[]).await.expect("a write is idempotent");
     let d = a.check(&req(org, Role::Underwriter)).await.expect("check");

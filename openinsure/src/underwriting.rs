@@ -106,7 +106,7 @@ impl App {
             .write_relationships(
                 &[
                     Tuple::profile_holder(profile, caller.org_id, user),
-                    Tuple::profile_line(profile, p.line_of_business),
+                    Tuple::profile_line(profile, caller.org_id, p.line_of_business),
                 ],
                 &[],
             )
