@@ -25,5 +25,10 @@ export TIGERBEETLE_ADDRESS="${address_line#TIGERBEETLE_ADDRESS=}"
 export OPENINSURE_REQUIRE_TIGERBEETLE=1
 echo "[test.sh] TigerBeetle at $TIGERBEETLE_ADDRESS"
 
+# the MySQL-protocol suites run on the machine's MariaDB (each test makes a fresh database) and
+# must not be skipped
+export OPENINSURE_MYSQL_URL="${OPENINSURE_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
+export OPENINSURE_REQUIRE_MYSQL=1
+
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo test --workspace --all-features "$@"

@@ -26,6 +26,14 @@ impl Dialect {
         }
     }
 
+    /// A `DATETIME(6)` / text time column read back as `YYYY-MM-DD HH:MM:SS.ffffff` text.
+    pub fn time_text(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_owned(),
+            Dialect::MySql => format!("DATE_FORMAT({column}, '%Y-%m-%d %H:%i:%s.%f')"),
+        }
+    }
+
     /// The suffix that makes an `INSERT` of an existing key change nothing (on MySQL it takes an
     /// exclusive lock, not the shared one `INSERT IGNORE` takes, which deadlocks).
     pub fn on_conflict_nothing(self, first_key: &str) -> String {
@@ -100,6 +108,16 @@ impl Row {
 
     /// An integer at `i`.
     pub fn int(&self, i: usize) -> Result<i64> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(backend),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(backend),
+        }
+    }
+
+    /// Bytes at `i`.
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
         match self {
             #[cfg(feature = "sqlite")]
             Row::Sqlite(r) => r.try_get(i).map_err(backend),

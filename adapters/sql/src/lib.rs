@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod db;
+mod more;
 mod store;
 
 use std::str::FromStr;

@@ -30,7 +30,7 @@ use openinsure_core::underwriting::decision::{BindContext, UnderwritingContext};
 use serde::Serialize;
 
 use crate::SqlStore;
-use crate::db::{Dialect, Param, Row, Tx, backend, is_duplicate, is_transient};
+use crate::db::{Dialect, Param, Row, Tx, backend, is_duplicate};
 
 /// How a step of a write transaction failed: the database (maybe worth a retry) or a rule.
 pub(crate) enum Fail {
@@ -51,7 +51,7 @@ impl From<Error> for Fail {
 }
 
 /// Attempts of one write transaction before its error is answered.
-const WRITE_ATTEMPTS: u32 = 6;
+pub(crate) const WRITE_ATTEMPTS: u32 = 6;
 
 /// Runs `$body` (which uses `$tx` and returns `Result<T, Fail>`) in a write transaction, committed
 /// when it succeeds, retried on a transient failure.
@@ -64,9 +64,9 @@ macro_rules! write_tx {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let outcome: std::result::Result<_, Fail> = async {
+            let outcome: std::result::Result<_, $crate::store::Fail> = async {
                 let mut $tx = $store.pool.begin().await?;
-                let inner: std::result::Result<_, Fail> = async { $body }.await;
+                let inner: std::result::Result<_, $crate::store::Fail> = async { $body }.await;
                 let value = inner?;
                 $tx.commit().await?;
                 Ok(value)
@@ -74,20 +74,22 @@ macro_rules! write_tx {
             .await;
             match outcome {
                 Ok(v) => break Ok(v),
-                Err(Fail::Domain(e)) => break Err(e),
-                Err(Fail::Sql(e)) if is_transient(&e) && attempt < WRITE_ATTEMPTS => {
+                Err($crate::store::Fail::Domain(e)) => break Err(e),
+                Err($crate::store::Fail::Sql(e)) if $crate::db::is_transient(&e) && attempt < $crate::store::WRITE_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "retrying a write transaction");
-                    backoff(attempt).await;
+                    $crate::store::backoff(attempt).await;
                 }
-                Err(Fail::Sql(e)) => break Err(backend(e)),
+                Err($crate::store::Fail::Sql(e)) => break Err($crate::db::backend(e)),
             }
         }
     }};
 }
 
+pub(crate) use write_tx;
+
 /// Waits a little longer each attempt, with jitter so that two writers that collided do not
 /// collide again.
-async fn backoff(attempt: u32) {
+pub(crate) async fn backoff(attempt: u32) {
     let jitter = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let base_ms = 2u64 << attempt.min(6);
     let ms = base_ms + u64::from(jitter % 1000) * base_ms / 1000;
@@ -133,7 +135,7 @@ fn p(id: impl Id) -> Param {
     Param::from(id.uuid())
 }
 
-fn doc<T: Serialize>(value: &T) -> Result<Param> {
+pub(crate) fn doc<T: Serialize>(value: &T) -> Result<Param> {
     serde_json::to_string(value)
         .map(Param::Text)
         .map_err(|e| Error::Backend(format!("a record does not serialize: {e}")))
@@ -143,7 +145,7 @@ fn int(n: u64) -> Result<Param> {
     i64::try_from(n).map(Param::Int).map_err(|_| Error::Backend(format!("{n} does not fit a BIGINT")))
 }
 
-fn time(t: DateTime<Utc>) -> Param {
+pub(crate) fn time(t: DateTime<Utc>) -> Param {
     Param::Text(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
 }
 
@@ -159,7 +161,7 @@ fn check_events(org: OrgId, events: &[EventEnvelope]) -> Result<()> {
     events.iter().try_for_each(|e| same_org(org, e.org_id, "event"))
 }
 
-fn docs<T: serde::de::DeserializeOwned>(rows: &[Row]) -> Result<Vec<T>> {
+pub(crate) fn docs<T: serde::de::DeserializeOwned>(rows: &[Row]) -> Result<Vec<T>> {
     rows.iter().map(|r| r.doc(0)).collect()
 }
 
@@ -758,8 +760,10 @@ impl BindStore for SqlStore {
             else {
                 return Err(Error::not_found("submission", c.submission.id).into());
             };
-            let existing = format!("{POLICY_FOR_QUOTE}{}", dialect.for_update());
-            if let Some(row) = tx.fetch_optional(&existing, &[p(org), p(c.quote.id)]).await? {
+            // a plain read, after the submission's lock: binders of this quote all hold that lock
+            // to commit, so this read (whose snapshot starts now) sees any of them that did; a
+            // locking read here would gap-lock the missing row and deadlock concurrent binders
+            if let Some(row) = tx.fetch_optional(POLICY_FOR_QUOTE, &[p(org), p(c.quote.id)]).await? {
                 return Ok(BindOutcome::AlreadyBound(row.doc(0)?));
             }
             if stored != c.submission.revision {
@@ -892,6 +896,12 @@ async fn take_capacity(
         Param::Int(i64::from(claim.agreement_year)),
         Param::Text(claim.insured_key.clone()),
     ];
+    // the insured's row too: created if missing, then locked (its count is read as committed)
+    let create_insured = format!(
+        "INSERT INTO da_usage_insured (org_id, agreement_id, agreement_year, insured_key, policies) VALUES (?, ?, ?, ?, 0){}",
+        dialect.on_conflict_nothing("org_id")
+    );
+    tx.execute(&create_insured, &insured).await?;
     let counted = tx
         .fetch_optional(
             &format!(
@@ -926,23 +936,13 @@ async fn take_capacity(
     )
     .await?;
     let n = usage.policies_by_insured.get(&claim.insured_key).copied().unwrap_or(1);
-    if counted.is_some() {
-        let mut params = vec![Param::Int(i64::from(n))];
-        params.extend(insured);
-        tx.execute(
-            "UPDATE da_usage_insured SET policies = ? WHERE org_id = ? AND agreement_id = ? AND agreement_year = ? AND insured_key = ?",
-            &params,
-        )
-        .await?;
-    } else {
-        let mut params = insured.to_vec();
-        params.push(Param::Int(i64::from(n)));
-        tx.execute(
-            "INSERT INTO da_usage_insured (org_id, agreement_id, agreement_year, insured_key, policies) VALUES (?, ?, ?, ?, ?)",
-            &params,
-        )
-        .await?;
-    }
+    let mut params = vec![Param::Int(i64::from(n))];
+    params.extend(insured);
+    tx.execute(
+        "UPDATE da_usage_insured SET policies = ? WHERE org_id = ? AND agreement_id = ? AND agreement_year = ? AND insured_key = ?",
+        &params,
+    )
+    .await?;
     Ok(())
 }
 

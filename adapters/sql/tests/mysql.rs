@@ -33,6 +33,31 @@ async fn open(url: &str) -> SqlStore {
     store
 }
 
+/// The idempotency keys, the authorizer, the PHI audit log (with appends from 100 tasks at once)
+/// and the deal rooms.
+async fn every_other_suite(store: &SqlStore, run: u64) {
+    testkit::idempotency_store(store, run).await;
+    testkit::authorizer(store, run).await;
+    openinsure_hipaa::testkit::all(store, run).await;
+    openinsure_dealroom::testkit::all(store, run).await;
+    let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(run, 77));
+    let at = openinsure_hipaa::testkit::sample_time();
+    let appends: Vec<_> = (0..100u64)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                use openinsure_hipaa::PhiAuditLog as _;
+                store.append(org, &openinsure_hipaa::testkit::sample_draft(run, 1000 + n, at)).await
+            })
+        })
+        .collect();
+    for a in appends {
+        a.await.unwrap().unwrap();
+    }
+    use openinsure_hipaa::PhiAuditLogExt as _;
+    assert_eq!(store.verify_chain(org).await.unwrap(), 100, "100 parallel appends make one chain");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_every_store_suite_twice() {
     let Some(url) = fresh_database("suites").await else { return };
@@ -40,9 +65,19 @@ async fn passes_every_store_suite_twice() {
     testkit::stores(&store, 1).await;
     testkit::stores(&store, 2).await;
     testkit::bind_races(&store, 1, 64).await;
+    every_other_suite(&store, 1).await;
+    every_other_suite(&store, 2).await;
     store.close().await;
     // a new pool on the same database: migrations are applied once, the data is all there
     let again = open(&url).await;
     testkit::stores(&again, 3).await;
     again.close().await;
+    drop_database(&url).await;
+}
+
+async fn drop_database(url: &str) {
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let mut conn = sqlx::MySqlConnection::connect(&format!("{server}/test")).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {database}")).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
 }

@@ -12,6 +12,31 @@ fn temp_db(name: &str) -> (std::path::PathBuf, String) {
     (dir, url)
 }
 
+/// The idempotency keys, the authorizer, the PHI audit log (with appends from 100 tasks at once)
+/// and the deal rooms.
+async fn every_other_suite(store: &SqlStore, run: u64) {
+    testkit::idempotency_store(store, run).await;
+    testkit::authorizer(store, run).await;
+    openinsure_hipaa::testkit::all(store, run).await;
+    openinsure_dealroom::testkit::all(store, run).await;
+    let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(run, 77));
+    let at = openinsure_hipaa::testkit::sample_time();
+    let appends: Vec<_> = (0..100u64)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                use openinsure_hipaa::PhiAuditLog as _;
+                store.append(org, &openinsure_hipaa::testkit::sample_draft(run, 1000 + n, at)).await
+            })
+        })
+        .collect();
+    for a in appends {
+        a.await.unwrap().unwrap();
+    }
+    use openinsure_hipaa::PhiAuditLogExt as _;
+    assert_eq!(store.verify_chain(org).await.unwrap(), 100, "100 parallel appends make one chain");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_every_store_suite_twice_and_again_after_reopening() {
     let (dir, url) = temp_db("suites");
@@ -20,6 +45,8 @@ async fn passes_every_store_suite_twice_and_again_after_reopening() {
     testkit::stores(&store, 1).await;
     testkit::stores(&store, 2).await;
     testkit::bind_races(&store, 1, 64).await;
+    every_other_suite(&store, 1).await;
+    every_other_suite(&store, 2).await;
     store.close().await;
     // the file keeps everything: a new process (a new pool) runs on it
     let again = SqlStore::connect(&url).await.unwrap();
