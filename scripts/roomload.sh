@@ -22,7 +22,7 @@ cargo build --release -q -p openinsure-cli -p openinsure-benches --bin openinsur
 
 WORK=$(mktemp -d)
 KEY="$WORK/key"
-OPENINSURE_LOG=warn target/release/openinsure serve --addr "127.0.0.1:$PORT" --rate-limit 0 --empty \
+OPENINSURE_LOG=warn target/release/openinsure serve --addr "127.0.0.1:$PORT" --rate-limit 0 --empty --database memory \
   --signing-key-file "$KEY" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 node tests/yjs/ywss.mjs "$YPORT" >"$WORK/ywss.log" 2>&1 &

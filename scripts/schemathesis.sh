@@ -35,7 +35,7 @@ run() {
   local dir="$DIR"
   local port; port="$(free_port)"
   export OPENINSURE_SIGNING_KEY_FILE="$dir/key"
-  "$bin" serve --addr "127.0.0.1:$port" --rate-limit 0 >"$dir/serve.log" 2>&1 &
+  "$bin" serve --addr "127.0.0.1:$port" --rate-limit 0 --data-dir "$dir/data" >"$dir/serve.log" 2>&1 &
   PID=$!
   trap 'kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; rm -rf "$DIR"' EXIT
   for _ in $(seq 1 100); do

@@ -33,17 +33,48 @@ pub fn verify_file(path: &Path) -> Result<String, String> {
 fn verify_text(name: &str, text: &str) -> Result<String, String> {
     let entries: Vec<AuditEntry> = openinsure_core::json::from_str(text, 16)
         .map_err(|e| format!("{name}: not a JSON array of PHI audit log entries: {e}"))?;
+    verify_entries(name, &entries)
+}
+
+/// Reads org `org`'s chain from the system of record at `database` and verifies it there, as
+/// [`verify_file`] does a file's.
+pub fn verify_database(database: &crate::serve::Database, org: &str) -> Result<String, String> {
+    use openinsure_hipaa::PhiAuditLog as _;
+    use openinsure_hipaa::audit::MonthRange;
+    let org: OrgId = org.parse().map_err(|_| format!("--org: `{org}` is not a valid id"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = database.open(false).await.map_err(|e| e.0)?;
+        let mut entries = Vec::new();
+        let all = MonthRange { first: AuditMonth::MIN, last: AuditMonth::MAX };
+        loop {
+            let offset = u32::try_from(entries.len()).map_err(|_| "the chain is too long".to_owned())?;
+            let page = openinsure_core::store::Page::new(openinsure_core::store::MAX_PAGE_LIMIT, offset);
+            let batch = store.entries(org, all, page).await.map_err(|e| format!("reading the audit log: {e}"))?;
+            let done = batch.len() < openinsure_core::store::MAX_PAGE_LIMIT as usize;
+            entries.extend(batch);
+            if done {
+                break;
+            }
+        }
+        store.close().await;
+        verify_entries(&format!("the audit log of org {org}"), &entries)
+    })
+}
+
+/// Verifies `entries` as one org's chain, naming it `name` in the summary or the error.
+fn verify_entries(name: &str, entries: &[AuditEntry]) -> Result<String, String> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Ok(format!("{name}: no entries, nothing to verify."));
     };
     let purged = first.sequence > 1;
     let checked = if !purged {
-        verify(&entries)
+        verify(entries)
     } else if first.prev_hash == AuditHash::GENESIS {
         // Only entry 1 links to the genesis hash: an entry after it claiming to is forged.
         Err(TamperError::BrokenLink { sequence: first.sequence })
     } else {
-        verify_links(&entries)
+        verify_links(entries)
     };
     checked.map_err(|e| broken(name, &e))?;
 

@@ -55,8 +55,9 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         tigerbeetle: Option<String>,
     },
-    /// Serves the HTTP API (and `GET /openapi.json`) on the embedded default: in-memory stores and
-    /// ledger, an example org, a development signing key generated on first start.
+    /// Serves the HTTP API (and `GET /openapi.json`) on the system of record (SQLite in the data
+    /// directory by default, created and migrated on first start), an example org, a development
+    /// signing key generated on first start.
     Serve {
         /// The address to listen on.
         #[arg(long, default_value = "127.0.0.1:8787")]
@@ -84,6 +85,16 @@ enum Command {
         /// `Host` header. Default: the address listened on.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Do not apply missing migrations at start (run `openinsure migrate` instead).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Applies the migrations the system of record lacks.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Prints a bearer token signed with the development key of `openinsure serve`.
     Token {
@@ -118,13 +129,38 @@ enum Command {
     },
 }
 
+/// Where the system of record is.
+#[derive(clap::Args)]
+struct DatabaseArgs {
+    /// A database URL: `sqlite://path/to/file.db`, or `mysql://user:password@host:3306/db`
+    /// (PlanetScale / Vitess, MariaDB), or `memory` (nothing is kept after a stop). Default:
+    /// SQLite in the data directory.
+    #[arg(long, value_name = "URL", env = "OPENINSURE_DATABASE_URL")]
+    database: Option<String>,
+    /// The data directory of the embedded default (SQLite, WAL mode).
+    #[arg(long, value_name = "DIR", default_value = "openinsure-data")]
+    data_dir: PathBuf,
+}
+
+impl DatabaseArgs {
+    fn into_database(self) -> serve::Database {
+        serve::Database { url: self.database, data_dir: self.data_dir }
+    }
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verifies a PHI audit log chain (a JSON array of entries of one org): every hash, every link,
-    /// the order. Exits non-zero naming the first broken entry.
+    /// Verifies a PHI audit log chain, from a file (a JSON array of entries of one org) or in the
+    /// system of record (`--org`): every hash, every link, the order. Exits non-zero naming the
+    /// first broken entry.
     Verify {
-        /// The log (JSON).
-        file: PathBuf,
+        /// The log (JSON); without it, org `--org`'s chain in the database.
+        file: Option<PathBuf>,
+        /// The org whose chain to verify in the database.
+        #[arg(long, required_unless_present = "file")]
+        org: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Prints a small valid example chain, to try `audit verify` on.
     Example,
@@ -316,9 +352,13 @@ fn main() -> ExitCode {
                 .map(|s| println!("{s}"))
                 .map_err(|e| Failure(e.to_string()))
         }
-        Command::Audit { command: AuditCommand::Verify { file } } => {
-            audit::verify_file(&file).map(|s| emit(&s)).map_err(Failure)
-        }
+        Command::Audit { command: AuditCommand::Verify { file, org, database } } => match (file, org) {
+            (Some(file), _) => audit::verify_file(&file).map(|s| emit(&s)).map_err(Failure),
+            (None, Some(org)) => {
+                audit::verify_database(&database.into_database(), &org).map(|s| emit(&s)).map_err(Failure)
+            }
+            (None, None) => Err(Failure("audit verify: name a file, or an org with --org".into())),
+        },
         Command::Audit { command: AuditCommand::Example } => audit::example_log().map(|s| emit(&s)).map_err(Failure),
         Command::Serve {
             addr,
@@ -329,6 +369,8 @@ fn main() -> ExitCode {
             request_timeout_secs,
             empty,
             public_url,
+            database,
+            no_migrate,
         } => ledger_backend(tigerbeetle.as_deref()).and_then(|ledger| {
             let options = serve::ServeOptions {
                 addr,
@@ -338,9 +380,12 @@ fn main() -> ExitCode {
                 request_timeout: std::time::Duration::from_secs(request_timeout_secs.max(1)),
                 empty,
                 public_url,
+                database: database.into_database(),
+                migrate: !no_migrate,
             };
             serve::serve(options, ledger)
         }),
+        Command::Migrate { database } => serve::migrate(&database.into_database()).map(|s| emit(&s)),
         Command::Token { org, role, user, mfa, hours, signing_key_file } => {
             let key_file = signing_key_file.unwrap_or_else(serve::default_key_file);
             serve::token(&key_file, &org, &role, user.as_deref(), mfa, hours).map(|t| emit(&t))

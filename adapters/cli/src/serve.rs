@@ -1,5 +1,6 @@
-//! `openinsure serve` and `openinsure token`: the HTTP API on the embedded default (in-memory
-//! stores and ledger, or a TigerBeetle cluster), and development tokens for it.
+//! `openinsure serve`, `openinsure migrate` and `openinsure token`: the HTTP API on the system
+//! of record (SQLite in a data directory by default, or a MySQL-protocol database) with the
+//! ledger in memory or on a TigerBeetle cluster, and development tokens for it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use openinsure_auth::TokenKeys;
 use openinsure_core::ids::{OrgId, UserId};
 use openinsure_core::tenancy::{Caller, Role};
 use openinsure_ledger::LedgerBackend;
-use openinsure_memory::MemoryStore;
+use openinsure_sql::SqlStore;
 
 use crate::Failure;
 use crate::demo;
@@ -35,6 +36,65 @@ pub struct ServeOptions {
     /// Where clients reach the server (`https://api.example.com`); the listening address when
     /// absent.
     pub public_url: Option<String>,
+    /// The system of record.
+    pub database: Database,
+    /// Apply missing migrations at start.
+    pub migrate: bool,
+}
+
+/// Where the system of record is.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// A database URL (`--database`), or none for SQLite in `data_dir`.
+    pub url: Option<String>,
+    /// The data directory of the embedded default.
+    pub data_dir: PathBuf,
+}
+
+impl Database {
+    /// `--database memory`: every store in process, nothing kept (for load tests and trials).
+    pub fn is_memory(&self) -> bool {
+        self.url.as_deref() == Some("memory")
+    }
+
+    /// The URL to open: `--database`, or `sqlite://<data-dir>/openinsure.db` (the directory is
+    /// created).
+    pub fn url(&self) -> Result<String, Failure> {
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| Failure(format!("{}: {e}", self.data_dir.display())))?;
+        Ok(format!("sqlite://{}", self.data_dir.join("openinsure.db").display()))
+    }
+
+    /// Opens the database, migrating it unless `migrate` is false.
+    pub async fn open(&self, migrate: bool) -> Result<SqlStore, Failure> {
+        let url = self.url()?;
+        let store = SqlStore::connect(&url).await.map_err(|e| Failure(e.to_string()))?;
+        if migrate {
+            store.migrate().await.map_err(|e| Failure(e.to_string()))?;
+        }
+        Ok(store)
+    }
+}
+
+/// `openinsure migrate`: applies the migrations the database lacks.
+pub fn migrate(database: &Database) -> Result<String, Failure> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
+    runtime.block_on(async {
+        let store = database.open(true).await?;
+        store.close().await;
+        Ok(format!("{}: migrated", redacted(&database.url()?)))
+    })
+}
+
+/// A database URL without its password.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
 }
 
 /// The WebSocket origin of a public URL: `https://h` -> `wss://h`, `http://h` -> `ws://h`.
@@ -162,23 +222,43 @@ pub fn serve(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
 
 async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<(), Failure> {
     let keys = signing_key(&options.key_file, true)?;
-    let store = MemoryStore::default();
-    let deal_rooms: Arc<dyn openinsure_dealroom::DealRoomStore> =
-        Arc::new(openinsure_memory::MemoryDealRooms::default());
+    let sql = if options.database.is_memory() {
+        println!("system of record: memory (nothing is kept after a stop)");
+        None
+    } else {
+        let store = options.database.open(options.migrate).await?;
+        println!("system of record: {}", redacted(&options.database.url()?));
+        Some(store)
+    };
+    let mut ports = Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));
+    ports.ledger = ledger.clone();
+    let idempotency: Arc<dyn openinsure_core::idempotency::IdempotencyStore> = match &sql {
+        Some(store) => {
+            ports.store = Arc::new(store.clone());
+            ports.authorizer = Arc::new(store.clone());
+            ports.audit = Arc::new(store.clone());
+            ports.rooms = Arc::new(store.clone());
+            Arc::new(store.clone())
+        }
+        None => Arc::new(openinsure_memory::MemoryIdempotency::default()),
+    };
+    let deal_rooms = ports.rooms.clone();
     let rooms = openinsure_axum::RoomHost::new(
         deal_rooms.clone(),
         Arc::new(UuidV7),
         Arc::new(SystemClock),
         openinsure_axum::RoomHostConfig::default(),
     );
-    let mut ports = Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));
-    ports.store = Arc::new(store.clone());
-    ports.ledger = ledger.clone();
-    ports.rooms = deal_rooms;
     let app = App::new(ports, Arc::new(demo::rate_book()?)).with_room_gateway(Arc::new(rooms.clone()));
-    if !options.empty {
-        let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
-        let admin = Caller::new(user(0xa4), org, Role::Admin);
+    let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
+    let admin = Caller::new(user(0xa4), org, Role::Admin);
+    // the example org once: a restart on the same data finds it there
+    let set_up = !app
+        .agreements(&admin, openinsure_core::store::Page::first())
+        .await
+        .map_err(|e| Failure(format!("reading the example org: {e}")))?
+        .is_empty();
+    if !options.empty && !set_up {
         let underwriter = Caller::new(user(0xa2), org, Role::Underwriter);
         let senior = Caller::new(user(0xa3), org, Role::Underwriter);
         demo::setup(&app, &admin, &[(&underwriter, 1), (&senior, 2)], false).await?;
@@ -205,8 +285,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
             .unwrap_or(chrono::Duration::seconds(60)),
         ..ApiConfig::default()
     };
-    let api = Api::new(app.clone(), keys, std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
-        .with_config(config);
+    let api = Api::new(app.clone(), keys, idempotency).with_config(config);
     let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
     let router = openinsure_axum::router_with_rooms(api, host, rooms.clone());
     println!("listening on http://{local} (signing key {})", options.key_file.display());
@@ -221,6 +300,9 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let _ = stop_tx.send(true);
     let _ = delivery.await;
     rooms.flush().await;
+    if let Some(store) = sql {
+        store.close().await;
+    }
     println!("stopped");
     served.map_err(|e| Failure(e.to_string()))
 }

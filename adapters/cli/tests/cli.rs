@@ -168,6 +168,7 @@ fn serve_and_token_work_together() {
     let _ = std::fs::remove_file(&key);
     let mut server = Command::new(env!("CARGO_BIN_EXE_openinsure"))
         .args(["serve", "--addr", "127.0.0.1:0", "--signing-key-file", key.to_str().unwrap()])
+        .args(["--data-dir", dir.join("data").to_str().unwrap()])
         .current_dir(root())
         .env("OPENINSURE_LOG", "warn")
         .stdout(std::process::Stdio::piped())
