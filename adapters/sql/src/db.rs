@@ -172,6 +172,25 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     }
 }
 
+#[cfg(feature = "statement-log")]
+static STATEMENTS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Every distinct statement sent so far by this process (feature `statement-log`, for the test
+/// that checks each names `org_id` and binds it once).
+#[cfg(feature = "statement-log")]
+pub fn statements_sent() -> Vec<String> {
+    STATEMENTS.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default()
+}
+
+#[inline]
+fn record(_sql: &str) {
+    #[cfg(feature = "statement-log")]
+    if let Ok(mut s) = STATEMENTS.lock() {
+        s.insert(_sql.to_owned());
+    }
+}
+
 macro_rules! bind_all {
     ($q:expr, $params:expr) => {{
         let mut q = $q;
@@ -210,6 +229,7 @@ impl Pool {
 
     /// Every row of one query, outside a transaction.
     pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        record(sql);
         Ok(match self {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => {
@@ -224,6 +244,7 @@ impl Pool {
 
     /// The first row of one query, if any, outside a transaction.
     pub async fn fetch_optional(&self, sql: &str, params: &[Param]) -> std::result::Result<Option<Row>, sqlx::Error> {
+        record(sql);
         Ok(match self {
             #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => bind_all!(sqlx::query(sql), params).fetch_optional(p).await?.map(Row::Sqlite),
@@ -257,6 +278,7 @@ pub enum Tx {
 impl Tx {
     /// Runs a statement; the rows it matched.
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> std::result::Result<u64, sqlx::Error> {
+        record(sql);
         Ok(match self {
             #[cfg(feature = "sqlite")]
             Tx::Sqlite(t) => bind_all!(sqlx::query(sql), params).execute(&mut **t).await?.rows_affected(),
@@ -267,6 +289,7 @@ impl Tx {
 
     /// Every row of a query.
     pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> std::result::Result<Vec<Row>, sqlx::Error> {
+        record(sql);
         Ok(match self {
             #[cfg(feature = "sqlite")]
             Tx::Sqlite(t) => {
@@ -285,6 +308,7 @@ impl Tx {
         sql: &str,
         params: &[Param],
     ) -> std::result::Result<Option<Row>, sqlx::Error> {
+        record(sql);
         Ok(match self {
             #[cfg(feature = "sqlite")]
             Tx::Sqlite(t) => bind_all!(sqlx::query(sql), params).fetch_optional(&mut **t).await?.map(Row::Sqlite),

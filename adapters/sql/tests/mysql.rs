@@ -73,6 +73,43 @@ async fn passes_every_store_suite_twice() {
     testkit::stores(&again, 3).await;
     again.close().await;
     drop_database(&url).await;
+    every_statement_names_its_org_once();
+}
+
+/// The statements that serve every org by design (the outbox dispatcher's), as the crate docs
+/// list them.
+const CROSS_ORG: [&str; 2] =
+    ["SELECT body FROM outbox WHERE delivered = 0 ", "UPDATE outbox SET delivered = 1 WHERE id IN ("];
+
+/// Every statement the suites sent parses as MySQL and names `org_id` once, bound: in its `WHERE`
+/// (`org_id = ?`, joins matching on it apart) or in the columns it inserts, so vtgate routes it to
+/// one shard and never plans a cross-shard query for a shard key bound twice.
+fn every_statement_names_its_org_once() {
+    use sqlparser::dialect::MySqlDialect;
+    use sqlparser::parser::Parser;
+    let sent = openinsure_sql::db::statements_sent();
+    assert!(sent.len() > 60, "the suites sent {} distinct statements", sent.len());
+    let mut wrong = Vec::new();
+    let mut crossing = 0;
+    for sql in &sent {
+        Parser::parse_sql(&MySqlDialect {}, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        if CROSS_ORG.iter().any(|p| sql.starts_with(p)) {
+            crossing += 1;
+            continue;
+        }
+        let bound = sql.matches("org_id = ?").count();
+        let ok = if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
+            let columns = rest.split_once('(').and_then(|(_, r)| r.split_once(')')).map_or("", |(c, _)| c);
+            bound == 0 && columns.split(',').filter(|c| c.trim() == "org_id").count() == 1
+        } else {
+            bound == 1
+        };
+        if !ok {
+            wrong.push(sql.clone());
+        }
+    }
+    assert!(wrong.is_empty(), "statements that do not name their org once:\n{}", wrong.join("\n"));
+    assert!(crossing >= 1, "the dispatcher's statements were sent");
 }
 
 async fn drop_database(url: &str) {
