@@ -113,6 +113,10 @@ pub enum Error {
     /// The storage backend failed; nothing was written.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The storage backend cannot be reached now (down, or every connection busy); nothing was
+    /// written, and the same request may succeed later.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {

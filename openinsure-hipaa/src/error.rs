@@ -24,6 +24,9 @@ pub enum Error {
     /// The storage backend failed; nothing was written.
     #[error("storage backend failed: {0}")]
     Backend(String),
+    /// The storage backend cannot be reached now; nothing was written.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -40,6 +43,7 @@ impl From<Error> for openinsure_core::Error {
             Error::Tamper(t) => openinsure_core::Error::Rule { code: "phi_audit_tampered", message: t.to_string() },
             Error::Conflict(m) => openinsure_core::Error::Conflict(m),
             Error::Backend(m) => openinsure_core::Error::Backend(m),
+            Error::Unavailable(m) => openinsure_core::Error::Unavailable(m),
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum Error {
     /// A backend failed (HTTP 500/503); nothing was written.
     #[error("backend failure: {0}")]
     Backend(String),
+    #[error("backend unavailable: {0}")]
+    /// The system of record cannot be reached now; nothing was written (503).
+    Unavailable(String),
 }
 
 impl From<openinsure_core::Error> for Error {
@@ -61,6 +64,7 @@ impl From<openinsure_core::Error> for Error {
             E::Invalid(f) => Error::Invalid(f),
             E::Money(m) => Error::Rule { code: "amount_out_of_range", message: m.to_string() },
             E::Backend(m) => Error::Backend(m),
+            E::Unavailable(m) => Error::Unavailable(m),
             E::Rule { code, message } => Error::Rule { code, message },
             E::MoneyIdReused { id, first_use } => Error::MoneyIdReused { id, first_use },
             other => Error::Backend(other.to_string()),

@@ -144,9 +144,15 @@ impl Row {
     }
 }
 
-/// A driver error as a backend error (its text names the database's complaint, never a value).
+/// A driver error as a backend error (its text names the database's complaint, never a value);
+/// a database that cannot be reached is [`Error::Unavailable`].
 pub fn backend(e: sqlx::Error) -> Error {
-    Error::Backend(format!("database: {e}"))
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
+            Error::Unavailable(format!("database: {e}"))
+        }
+        e => Error::Backend(format!("database: {e}")),
+    }
 }
 
 /// Whether a driver error is a duplicate key.

@@ -197,6 +197,7 @@ impl Authorizer for SqlStore {
 fn hipaa(e: Error) -> openinsure_hipaa::Error {
     match e {
         Error::Conflict(m) => openinsure_hipaa::Error::Conflict(m),
+        Error::Unavailable(m) => openinsure_hipaa::Error::Unavailable(m),
         other => openinsure_hipaa::Error::Backend(other.to_string()),
     }
 }

@@ -118,3 +118,105 @@ async fn drop_database(url: &str) {
     sqlx::query(&format!("DROP DATABASE {database}")).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
 }
+
+/// A TCP forwarder to the MySQL server that the test can cut and restore, as an outage would.
+struct Proxy {
+    port: u16,
+    upstream: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: &str) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let proxy = Proxy { port, upstream: upstream.to_owned(), tasks: Default::default() };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let upstream = self.upstream.clone();
+        let tasks = self.tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(conn);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    /// Drops every connection and stops listening.
+    fn down(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Listens again on the same port.
+    async fn up(&self) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(format!("127.0.0.1:{}", self.port).parse().unwrap()).unwrap();
+        self.serve(socket.listen(64).unwrap());
+    }
+}
+
+/// A database that goes away answers `Unavailable` promptly (no hang, no panic) and writes
+/// nothing; when it comes back, the same store works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_unavailable_and_the_store_recovers() {
+    use openinsure_core::Error;
+    use openinsure_core::ids::{OrgId, SubmissionId};
+    use openinsure_core::store::SubmissionStore;
+    let Some(url) = fresh_database("outage").await else { return };
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let host = server.rsplit_once('@').map_or(server.trim_start_matches("mysql://"), |(_, h)| h);
+    let proxy = Proxy::start(host).await;
+    let credentials = server
+        .strip_prefix("mysql://")
+        .and_then(|r| r.rsplit_once('@'))
+        .map_or(String::new(), |(c, _)| format!("{c}@"));
+    let through = format!("mysql://{credentials}127.0.0.1:{}/{database}", proxy.port);
+    let options = SqlOptions {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(1),
+        mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()),
+    };
+    let store = SqlStore::connect_with(&through, options).await.unwrap();
+    store.migrate().await.unwrap();
+    let org = OrgId::from_uuid(testkit::test_uuid(9, 1));
+    let kept = testkit::sample_submission(SubmissionId::from_uuid(testkit::test_uuid(9, 2)), org);
+    store.insert_submission(org, &kept).await.unwrap();
+
+    proxy.down();
+    let started = std::time::Instant::now();
+    let read = store.get_submission(org, kept.id).await;
+    assert!(matches!(read, Err(Error::Unavailable(_))), "{read:?}");
+    let lost = testkit::sample_submission(SubmissionId::from_uuid(testkit::test_uuid(9, 3)), org);
+    assert!(matches!(store.insert_submission(org, &lost).await, Err(Error::Unavailable(_))));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "answered promptly: {:?}", started.elapsed());
+
+    proxy.up().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match store.get_submission(org, kept.id).await {
+            Ok(s) => {
+                assert_eq!(s, kept);
+                break;
+            }
+            Err(e) => assert!(std::time::Instant::now() < deadline, "recovers: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(matches!(store.get_submission(org, lost.id).await, Err(Error::NotFound { .. })), "nothing was written");
+    store.close().await;
+    proxy.down();
+    drop_database(&url).await;
+}

@@ -194,6 +194,16 @@ impl From<Error> for ApiError {
                 e.extra.flags = flags;
                 e
             }
+            Error::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "backend unavailable");
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the system of record cannot be reached; nothing was written, try again shortly",
+                );
+                e.extra.retry_after_secs = Some(1);
+                e
+            }
             Error::Backend(detail) => {
                 // the detail stays in the log: it may name internals the caller has no business seeing
                 tracing::error!(error = %detail, "backend failure");
@@ -204,5 +214,20 @@ impl From<Error> for ApiError {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A system of record that cannot be reached is 503 with `Retry-After`, not a 500.
+    #[test]
+    fn an_unreachable_backend_is_503_with_retry_after() {
+        let e = ApiError::from(Error::Unavailable("database: pool timed out".into()));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.extra.retry_after_secs, Some(1));
+        assert!(!e.message.contains("pool"), "the detail stays in the log: {}", e.message);
+        assert_eq!(ApiError::from(Error::Backend("x".into())).status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
