@@ -62,6 +62,26 @@ pub fn verify_database(database: &crate::serve::Database, org: &str) -> Result<S
     })
 }
 
+/// `openinsure audit purge`: the retention run on the system of record.
+pub fn purge(database: &crate::serve::Database, today: Option<chrono::NaiveDate>) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let store = database.open(false).await.map_err(|e| e.0)?;
+        let now = Utc::now();
+        let purged = store.purge_audit_months(today.unwrap_or(now.date_naive()), now).await.map_err(|e| e.to_string());
+        store.close().await;
+        let purged = purged?;
+        if purged.is_empty() {
+            return Ok("nothing past the seven-year retention".to_owned());
+        }
+        Ok(purged
+            .iter()
+            .map(|p| format!("removed {} of org {}: {} entries", p.month, p.org, p.entries))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })
+}
+
 /// Verifies `entries` as one org's chain, naming it `name` in the summary or the error.
 fn verify_entries(name: &str, entries: &[AuditEntry]) -> Result<String, String> {
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {

@@ -164,6 +164,15 @@ enum AuditCommand {
     },
     /// Prints a small valid example chain, to try `audit verify` on.
     Example,
+    /// The retention: removes every org's whole months of the audit log older than seven years,
+    /// and records each removal. Run it as a database user allowed to delete from the audit log.
+    Purge {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The day to count the seven years back from (default: today, UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -359,6 +368,9 @@ fn main() -> ExitCode {
             }
             (None, None) => Err(Failure("audit verify: name a file, or an org with --org".into())),
         },
+        Command::Audit { command: AuditCommand::Purge { database, today } } => {
+            audit::purge(&database.into_database(), today).map(|s| emit(&s)).map_err(Failure)
+        }
         Command::Audit { command: AuditCommand::Example } => audit::example_log().map(|s| emit(&s)).map_err(Failure),
         Command::Serve {
             addr,

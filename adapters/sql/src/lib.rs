@@ -8,6 +8,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use more::PurgedMonth;
+
 use db::{Dialect, Pool};
 
 /// Why the database could not be opened or migrated.
@@ -163,4 +165,48 @@ impl SqlStore {
             Pool::MySql(p) => p.close().await,
         }
     }
+}
+
+/// Every table of the schema (a test keeps it equal to the migrations' and `vschema.json`'s).
+pub const TABLES: &[&str] = &[
+    "agreements",
+    "assignments",
+    "audit_heads",
+    "audit_log",
+    "audit_purges",
+    "claims",
+    "da_usage",
+    "da_usage_insured",
+    "deal_room_annotations",
+    "deal_room_messages",
+    "deal_room_notepad",
+    "deal_room_participants",
+    "deal_rooms",
+    "idempotency_keys",
+    "money_ids",
+    "outbox",
+    "policies",
+    "policy_quotes",
+    "profiles",
+    "quotes",
+    "referral_activities",
+    "referrals",
+    "relation_tuples",
+    "renewals",
+    "rules",
+    "sequences",
+    "submissions",
+];
+
+/// The MySQL grants of the application's database `user` on `database`: reads and writes on every
+/// table but the PHI audit log, which it may only insert into and read. (Migrations and the
+/// audit retention run as an administrator.)
+pub fn application_grants(database: &str, user: &str) -> Vec<String> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let privileges = if *t == "audit_log" { "SELECT, INSERT" } else { "SELECT, INSERT, UPDATE, DELETE" };
+            format!("GRANT {privileges} ON `{database}`.`{t}` TO {user}")
+        })
+        .collect()
 }

@@ -620,3 +620,59 @@ impl DealRoomStore for SqlStore {
         .await
     }
 }
+
+/// What a retention run removed: one org's whole month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurgedMonth {
+    /// The org.
+    pub org: OrgId,
+    /// The month removed.
+    pub month: openinsure_hipaa::AuditMonth,
+    /// How many entries it held.
+    pub entries: u64,
+}
+
+impl SqlStore {
+    /// The PHI audit log's retention: removes every org's whole months older than the retention
+    /// period on `today` (seven years, [`openinsure_hipaa::audit::may_purge`]), each in one
+    /// transaction that also records the removal in `audit_purges` (org, month, entries, when).
+    /// Never part of a month; never a month inside the period. Run it as a database user allowed
+    /// to delete from `audit_log` (the application's user is not).
+    ///
+    /// Its first statement crosses orgs by design (which months exist, of every org); every
+    /// delete names its org.
+    pub async fn purge_audit_months(&self, today: chrono::NaiveDate, now: DateTime<Utc>) -> Result<Vec<PurgedMonth>> {
+        let rows = self
+            .pool
+            .fetch_all(
+                "SELECT DISTINCT org_id, month FROM audit_log WHERE month < ?",
+                &[Param::Text(openinsure_hipaa::audit::retained_from(today).to_string())],
+            )
+            .await
+            .map_err(backend)?;
+        let mut purged = Vec::new();
+        for r in &rows {
+            let org = OrgId::from_uuid(r.uuid(0)?);
+            let month: openinsure_hipaa::AuditMonth =
+                r.text(1)?.parse().map_err(|_| Error::Backend("a stored audit month does not read".into()))?;
+            if !openinsure_hipaa::audit::may_purge(month, today) {
+                continue;
+            }
+            let keys = [p(org.as_uuid()), Param::Text(month.to_string())];
+            let entries = crate::store::write_tx!(self, |tx| {
+                let n = tx.execute("DELETE FROM audit_log WHERE org_id = ? AND month = ?", &keys).await?;
+                let record = [
+                    p(org.as_uuid()),
+                    Param::Text(month.to_string()),
+                    Param::Int(i64::try_from(n).unwrap_or(i64::MAX)),
+                    time(now),
+                ];
+                tx.execute("INSERT INTO audit_purges (org_id, month, entries, purged_at) VALUES (?, ?, ?, ?)", &record)
+                    .await?;
+                Ok(n)
+            })?;
+            purged.push(PurgedMonth { org, month, entries });
+        }
+        Ok(purged)
+    }
+}

@@ -220,3 +220,77 @@ async fn an_outage_is_unavailable_and_the_store_recovers() {
     proxy.down();
     drop_database(&url).await;
 }
+
+/// The application's user, granted as the migrations document: the store works, and the audit
+/// log can be read and appended to, never updated or deleted from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_user_cannot_change_the_audit_log() {
+    use openinsure_hipaa::{PhiAuditLog as _, PhiAuditLogExt as _};
+    let Some(url) = fresh_database("grants").await else { return };
+    open(&url).await.close().await;
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let user = format!("oi_app_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let mut admin = sqlx::MySqlConnection::connect(&format!("{server}/{database}")).await.unwrap();
+    sqlx::query(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'app-secret'")).execute(&mut admin).await.unwrap();
+    for grant in openinsure_sql::application_grants(database, &format!("'{user}'@'%'")) {
+        sqlx::query(&grant).execute(&mut admin).await.unwrap();
+    }
+    let host = server.rsplit_once('@').map_or(server.trim_start_matches("mysql://"), |(_, h)| h);
+    let as_app = format!("mysql://{user}:app-secret@{host}/{database}");
+    let store = SqlStore::connect(&as_app).await.unwrap();
+    let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(8, 1));
+    let at = openinsure_hipaa::testkit::sample_time();
+    for n in 0..3 {
+        store.append(org, &openinsure_hipaa::testkit::sample_draft(8, n, at)).await.unwrap();
+    }
+    assert_eq!(store.verify_chain(org).await.unwrap(), 3);
+    store.close().await;
+    let mut app = sqlx::MySqlConnection::connect(&as_app).await.unwrap();
+    for denied in ["UPDATE audit_log SET month = '1999-01'", "DELETE FROM audit_log"] {
+        let e = sqlx::query(denied).execute(&mut app).await.unwrap_err();
+        assert!(e.to_string().contains("denied"), "{denied}: {e}");
+    }
+    let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log").fetch_one(&mut app).await.unwrap();
+    assert_eq!(count.0, 3, "the entries are all there");
+    app.close().await.unwrap();
+    sqlx::query(&format!("DROP USER '{user}'@'%'")).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    drop_database(&url).await;
+}
+
+/// The retention removes only whole months older than seven years, records what it removed, and
+/// the chain that remains verifies from its first entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_only_whole_months_past_the_period() {
+    use openinsure_hipaa::PhiAuditLog as _;
+    let Some(url) = fresh_database("retention").await else { return };
+    let store = open(&url).await;
+    let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(7, 1));
+    let old = chrono::DateTime::parse_from_rfc3339("2018-03-10T10:00:00Z").unwrap().to_utc();
+    let edge = chrono::DateTime::parse_from_rfc3339("2019-12-31T23:00:00Z").unwrap().to_utc();
+    let recent = chrono::DateTime::parse_from_rfc3339("2026-11-01T10:00:00Z").unwrap().to_utc();
+    let mut n = 0;
+    for at in [old, old, edge, recent] {
+        n += 1;
+        store.append(org, &openinsure_hipaa::testkit::sample_draft(7, n, at)).await.unwrap();
+    }
+    // on 2026-12-04 the retained period starts at 2019-12: March 2018 goes, December 2019 stays
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let purged = store.purge_audit_months(today, recent).await.unwrap();
+    assert_eq!(purged.len(), 1, "{purged:?}");
+    assert_eq!((purged[0].month.to_string(), purged[0].entries), ("2018-03".to_owned(), 2));
+    let all = openinsure_hipaa::audit::MonthRange {
+        first: openinsure_hipaa::AuditMonth::MIN,
+        last: openinsure_hipaa::AuditMonth::MAX,
+    };
+    let left = store.entries(org, all, openinsure_core::store::Page::first()).await.unwrap();
+    assert_eq!(left.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![3, 4]);
+    openinsure_hipaa::audit::verify_links(&left).unwrap();
+    assert!(store.purge_audit_months(today, recent).await.unwrap().is_empty(), "nothing more to remove");
+    store.close().await;
+    let mut db = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let (months,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_purges").fetch_one(&mut db).await.unwrap();
+    assert_eq!(months, 1, "the removal is recorded");
+    db.close().await.unwrap();
+    drop_database(&url).await;
+}

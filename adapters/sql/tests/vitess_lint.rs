@@ -182,6 +182,8 @@ fn the_vschema_shards_every_table_by_org_id() {
     }
     let listed: BTreeSet<String> = vschema["tables"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(listed, tables, "vschema.json lists exactly the tables");
+    let known: BTreeSet<String> = openinsure_sql::TABLES.iter().map(|t| (*t).to_owned()).collect();
+    assert_eq!(known, tables, "openinsure_sql::TABLES lists exactly the tables");
     for (table, spec) in vschema["tables"].as_object().unwrap() {
         assert_eq!(spec["column_vindexes"][0]["column"], "org_id", "{table}");
         assert_eq!(spec["column_vindexes"][0]["name"], "org", "{table}");
