@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need (Zig for the TigerBeetle
-# client, libclang; the Node.js Yjs clients of tests/yjs from npm), builds and starts a TigerBeetle
-# server on loopback, runs every test of the workspace with every feature against it, and stops
-# the server.
+# client, libclang; the Node.js Yjs clients of tests/yjs from npm; MariaDB when none listens on
+# 127.0.0.1:3306), builds and starts a TigerBeetle server on loopback, runs every test of the
+# workspace with every feature against it and MariaDB, and stops the TigerBeetle server.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -- -p openinsure-ledger    # extra arguments go to cargo test
@@ -25,9 +25,10 @@ export TIGERBEETLE_ADDRESS="${address_line#TIGERBEETLE_ADDRESS=}"
 export OPENINSURE_REQUIRE_TIGERBEETLE=1
 echo "[test.sh] TigerBeetle at $TIGERBEETLE_ADDRESS"
 
-# the MySQL-protocol suites run on the machine's MariaDB (each test makes a fresh database) and
-# must not be skipped
-export OPENINSURE_MYSQL_URL="${OPENINSURE_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
+# the MySQL-protocol suites run on MariaDB (the machine's, or one installed and started here);
+# each test makes a fresh database, and none may be skipped
+scripts/mariadb.sh ensure
+export OPENINSURE_MYSQL_URL="${OPENINSURE_MYSQL_URL:-$(scripts/mariadb.sh url)}"
 export OPENINSURE_REQUIRE_MYSQL=1
 
 if [ "${1:-}" = "--" ]; then shift; fi
