@@ -458,6 +458,28 @@ where
     assert!(usage.written_premium <= agreement.annual_premium_limit);
 }
 
+/// Seeds an agreement with room for every one of `n` binds and `n` quoted submissions of distinct
+/// insureds for org `org`, and returns their bind commits (each with its capacity claim), for
+/// tests that interrupt binds midway and then check what was written.
+pub async fn bind_storm<S>(store: &S, run: u64, org: OrgId, n: u64) -> Vec<BindCommit>
+where
+    S: SubmissionStore + QuoteStore + DaStore + ?Sized,
+{
+    let mut agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 30_000)), org);
+    agreement.annual_premium_limit = Money::from_cents(agreement.max_premium.cents() * i64::try_from(n).expect("n"));
+    agreement.quarterly_premium_limit = None;
+    store.insert_agreement(org, &agreement).await.expect("agreement");
+    let mut commits = Vec::new();
+    for i in 0..n {
+        let (mut s, q) = seed_quote(store, run, 30_100 + i * 10, org).await;
+        s.fein = Some(format!("{:02}-{:07}", i % 100, i));
+        let mut claim = agreement.claim(&s, agreement.max_premium).expect("claim");
+        claim.insured_key = format!("storm-{i}");
+        commits.push(commit_for(run, 30_105 + i * 10, org, &s, &q, Some(claim)));
+    }
+    commits
+}
+
 /// Binds under contention, for backends where binds run truly in parallel: `binders` binds of
 /// distinct insureds race for an agreement year with room for `binders - 6` of them (exactly
 /// those succeed, the rest are refused for capacity, and the usage adds up), and 20 binds of one

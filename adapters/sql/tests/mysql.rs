@@ -294,3 +294,71 @@ async fn retention_removes_only_whole_months_past_the_period() {
     db.close().await.unwrap();
     drop_database(&url).await;
 }
+
+/// Binds cut off mid-flight when the connection drops leave nothing half-written: after a storm
+/// of concurrent binds with the link to the database cut and restored, every policy has its
+/// quote's link and its event, and the agreement year's usage counts exactly the policies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binds_cut_off_by_a_dropped_connection_leave_nothing_half_written() {
+    use openinsure_core::store::{BindStore, DaStore, Outbox, Page, PolicyStore};
+    let Some(url) = fresh_database("dropped").await else { return };
+    open(&url).await.close().await;
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let host = server.rsplit_once('@').map_or(server.trim_start_matches("mysql://"), |(_, h)| h);
+    let proxy = Proxy::start(host).await;
+    let credentials = server
+        .strip_prefix("mysql://")
+        .and_then(|r| r.rsplit_once('@'))
+        .map_or(String::new(), |(c, _)| format!("{c}@"));
+    let through = format!("mysql://{credentials}127.0.0.1:{}/{database}", proxy.port);
+    let options = SqlOptions {
+        max_connections: 8,
+        acquire_timeout: std::time::Duration::from_secs(1),
+        mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()),
+    };
+    let store = SqlStore::connect_with(&through, options).await.unwrap();
+    let org = openinsure_core::ids::OrgId::from_uuid(testkit::test_uuid(6, 1));
+    let commits = testkit::bind_storm(&store, 6, org, 120).await;
+    let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
+    for c in &commits {
+        let (store, c, done) = (store.clone(), c.clone(), done.clone());
+        tokio::spawn(async move {
+            let _ = done.send(store.bind(org, &c).await);
+        });
+    }
+    drop(done);
+    // cut the link as soon as the first bind is through: the rest are queued or mid-transaction
+    let mut bound = 0;
+    let mut cut = 0;
+    while let Some(r) = results.recv().await {
+        if r.is_ok() {
+            bound += 1;
+            break;
+        }
+        cut += 1;
+    }
+    proxy.down();
+    while let Some(r) = results.recv().await {
+        if r.is_ok() { bound += 1 } else { cut += 1 }
+    }
+    assert!(bound > 0 && cut > 0, "the cut fell mid-storm: {bound} bound, {cut} cut off");
+    proxy.up().await;
+    let reader = open(&url).await;
+    let policies = reader.list_policies(org, Page::first()).await.unwrap();
+    let events = reader.org_events(org, Page::first()).await.unwrap();
+    for p in &policies {
+        assert_eq!(reader.policy_for_quote(org, p.quote_id).await.unwrap().map(|x| x.id), Some(p.id), "linked");
+        let bound = |e: &&openinsure_core::events::EventEnvelope| matches!(&e.event, openinsure_core::events::DomainEvent::PolicyBound { policy_id, .. } if *policy_id == p.id);
+        assert_eq!(events.iter().filter(bound).count(), 1, "its event, once");
+    }
+    let claim = commits[0].capacity.as_ref().unwrap();
+    let usage = reader.usage(org, claim.agreement_id, claim.agreement_year).await.unwrap();
+    // a commit whose answer the cut lost may be there too; none that answered Ok is missing
+    assert!(policies.len() >= bound, "{} policies, {bound} answered Ok", policies.len());
+    assert_eq!(usage.policy_count as usize, policies.len(), "usage counts exactly the policies ({cut} cut off)");
+    assert_eq!(usage.written_premium.cents(), claim.premium.cents() * policies.len() as i64, "and their premium");
+    reader.close().await;
+    store.close().await;
+    proxy.down();
+    drop_database(&url).await;
+}
