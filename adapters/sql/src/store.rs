@@ -321,8 +321,13 @@ impl QuoteStore for SqlStore {
     }
 
     async fn list_quotes(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Quote>> {
-        self.all("SELECT body FROM quotes WHERE org_id = ? AND submission_id = ? ORDER BY id", &[p(org), p(submission)])
-            .await
+        let sql = format!(
+            "SELECT body FROM {} WHERE org_id = ? AND submission_id = ?",
+            self.dialect_().through("quotes", "quotes_by_submission")
+        );
+        let mut quotes: Vec<Quote> = self.all(&sql, &[p(org), p(submission)]).await?;
+        quotes.sort_by_key(|q| q.id);
+        Ok(quotes)
     }
 
     async fn commit_quote(&self, org: OrgId, c: &QuoteCommit) -> Result<()> {
@@ -640,11 +645,13 @@ impl ReferralStore for SqlStore {
     }
 
     async fn referrals_for_submission(&self, org: OrgId, submission: SubmissionId) -> Result<Vec<Referral>> {
-        self.all(
-            "SELECT body FROM referrals WHERE org_id = ? AND submission_id = ? ORDER BY id",
-            &[p(org), p(submission)],
-        )
-        .await
+        let sql = format!(
+            "SELECT body FROM {} WHERE org_id = ? AND submission_id = ?",
+            self.dialect_().through("referrals", "referrals_by_submission")
+        );
+        let mut referrals: Vec<Referral> = self.all(&sql, &[p(org), p(submission)]).await?;
+        referrals.sort_by_key(|r| r.id);
+        Ok(referrals)
     }
 
     async fn activities(&self, org: OrgId, referral: ReferralId) -> Result<Vec<ReferralActivity>> {
@@ -686,14 +693,16 @@ impl SqlStore {
             .map_err(backend)?
             .ok_or_else(|| Error::not_found("submission", id))?
             .doc(0)?;
-        let agreements: Vec<DaAgreement> = docs(
-            &tx.fetch_all(
-                "SELECT body FROM agreements WHERE org_id = ? AND program_id = ? ORDER BY id",
-                &[p(org), p(submission.program_id)],
-            )
-            .await
-            .map_err(backend)?,
-        )?;
+        // lookups by a secondary key go through its index and are sorted here (an ORDER BY would
+        // draw SQLite's planner back to the primary key)
+        let dialect = self.dialect_();
+        let by_program = format!(
+            "SELECT body FROM {} WHERE org_id = ? AND program_id = ?",
+            dialect.through("agreements", "agreements_by_program")
+        );
+        let mut agreements: Vec<DaAgreement> =
+            docs(&tx.fetch_all(&by_program, &[p(org), p(submission.program_id)]).await.map_err(backend)?)?;
+        agreements.sort_by_key(|a| a.id);
         let insured = insured_key(&submission);
         let mut usage = Vec::new();
         for a in &agreements {
@@ -704,13 +713,12 @@ impl SqlStore {
             if years.is_empty() {
                 continue;
             }
+            let of_insured = format!(
+                "SELECT agreement_year, insured_key, policies FROM {} WHERE org_id = ? AND agreement_id = ? AND insured_key = ?",
+                dialect.through("da_usage_insured", "da_usage_insured_by_insured")
+            );
             let counts = insured_rows(
-                &tx.fetch_all(
-                    "SELECT agreement_year, insured_key, policies FROM da_usage_insured WHERE org_id = ? AND agreement_id = ? AND insured_key = ?",
-                    &[p(org), p(a.id), Param::Text(insured.clone())],
-                )
-                .await
-                .map_err(backend)?,
+                &tx.fetch_all(&of_insured, &[p(org), p(a.id), Param::Text(insured.clone())]).await.map_err(backend)?,
             )?;
             for row in &years {
                 let year = u32::try_from(row.int(0)?).unwrap_or_default();
@@ -728,14 +736,13 @@ impl SqlStore {
         let rules = docs(
             &tx.fetch_all("SELECT body FROM rules WHERE org_id = ? ORDER BY id", &[p(org)]).await.map_err(backend)?,
         )?;
-        let referrals = docs(
-            &tx.fetch_all(
-                "SELECT body FROM referrals WHERE org_id = ? AND submission_id = ? ORDER BY id",
-                &[p(org), p(id)],
-            )
-            .await
-            .map_err(backend)?,
-        )?;
+        let by_submission = format!(
+            "SELECT body FROM {} WHERE org_id = ? AND submission_id = ?",
+            dialect.through("referrals", "referrals_by_submission")
+        );
+        let mut referrals: Vec<Referral> =
+            docs(&tx.fetch_all(&by_submission, &[p(org), p(id)]).await.map_err(backend)?)?;
+        referrals.sort_by_key(|r| r.id);
         Ok(UnderwritingContext { submission, agreements, usage, caller_profiles, profiles, rules, referrals })
     }
 }
@@ -778,9 +785,6 @@ impl BindStore for SqlStore {
             {
                 return Err(Error::not_found("quote", c.quote.id).into());
             }
-            if let Some(claim) = &c.capacity {
-                take_capacity(&mut tx, dialect, org, claim).await?;
-            }
             let sub = [int(moved.revision)?, submission_body.clone(), p(org), p(c.submission.id)];
             tx.execute("UPDATE submissions SET revision = ?, body = ? WHERE org_id = ? AND id = ?", &sub).await?;
             tx.execute(
@@ -805,6 +809,11 @@ impl BindStore for SqlStore {
                 Err(e) => return Err(e.into()),
             }
             append_events(&mut tx, org, &c.events).await?;
+            // last: the agreement year's row is the one every binder of the year waits on, so it
+            // is held from here to the commit only
+            if let Some(claim) = &c.capacity {
+                take_capacity(&mut tx, dialect, org, claim).await?;
+            }
             Ok(BindOutcome::Bound(c.policy.clone()))
         });
         match outcome {
@@ -846,11 +855,12 @@ impl BindStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         let underwriting = self.read_underwriting(&mut tx, org, id, user).await?;
         let keys = [p(org), p(id)];
-        let quotes = docs(
-            &tx.fetch_all("SELECT body FROM quotes WHERE org_id = ? AND submission_id = ? ORDER BY id", &keys)
-                .await
-                .map_err(backend)?,
-        )?;
+        let by_submission = format!(
+            "SELECT body FROM {} WHERE org_id = ? AND submission_id = ?",
+            self.dialect_().through("quotes", "quotes_by_submission")
+        );
+        let mut quotes: Vec<Quote> = docs(&tx.fetch_all(&by_submission, &keys).await.map_err(backend)?)?;
+        quotes.sort_by_key(|q| q.id);
         let policies = docs(
             &tx.fetch_all(
                 "SELECT p.body FROM quotes q JOIN policy_quotes l ON l.org_id = q.org_id AND l.quote_id = q.id \
