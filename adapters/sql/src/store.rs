@@ -778,20 +778,13 @@ impl BindStore for SqlStore {
                     Error::Conflict(format!("submission `{}` changed since it was read", c.submission.id)).into()
                 );
             }
-            if tx
-                .fetch_optional("SELECT id FROM quotes WHERE org_id = ? AND id = ?", &[p(org), p(c.quote.id)])
-                .await?
-                .is_none()
-            {
-                return Err(Error::not_found("quote", c.quote.id).into());
-            }
             let sub = [int(moved.revision)?, submission_body.clone(), p(org), p(c.submission.id)];
             tx.execute("UPDATE submissions SET revision = ?, body = ? WHERE org_id = ? AND id = ?", &sub).await?;
-            tx.execute(
-                "UPDATE quotes SET body = ? WHERE org_id = ? AND id = ?",
-                &[quote_body.clone(), p(org), p(c.quote.id)],
-            )
-            .await?;
+            // the quote's row, matched or not there (MySQL counts matched rows, as SQLite does)
+            let quote_row = [quote_body.clone(), p(org), p(c.quote.id)];
+            if tx.execute("UPDATE quotes SET body = ? WHERE org_id = ? AND id = ?", &quote_row).await? == 0 {
+                return Err(Error::not_found("quote", c.quote.id).into());
+            }
             insert(
                 &mut tx,
                 "INSERT INTO policies (org_id, id, number, revision, body) VALUES (?, ?, ?, ?, ?)",
@@ -827,18 +820,28 @@ impl BindStore for SqlStore {
     }
 
     async fn next_sequence(&self, org: OrgId, key: &str) -> Result<u64> {
-        let bump = match self.dialect_() {
-            Dialect::Sqlite => {
-                "INSERT INTO sequences (org_id, name, value) VALUES (?, ?, 1) ON CONFLICT (org_id, name) DO UPDATE SET value = value + 1"
-            }
-            Dialect::MySql => {
-                "INSERT INTO sequences (org_id, name, value) VALUES (?, ?, 1) ON DUPLICATE KEY UPDATE value = value + 1"
-            }
-        };
+        let dialect = self.dialect_();
         let params = [p(org), Param::Text(key.to_owned())];
         let n = write_tx!(self, |tx| {
-            tx.execute(bump, &params).await?;
-            let row = tx.fetch_optional("SELECT value FROM sequences WHERE org_id = ? AND name = ?", &params).await?;
+            let row = match dialect {
+                // one round trip: SQLite returns the new value
+                Dialect::Sqlite => {
+                    tx.fetch_optional(
+                        "INSERT INTO sequences (org_id, name, value) VALUES (?, ?, 1) ON CONFLICT (org_id, name) DO UPDATE SET value = value + 1 RETURNING value",
+                        &params,
+                    )
+                    .await?
+                }
+                // MySQL 8 has no RETURNING
+                Dialect::MySql => {
+                    tx.execute(
+                        "INSERT INTO sequences (org_id, name, value) VALUES (?, ?, 1) ON DUPLICATE KEY UPDATE value = value + 1",
+                        &params,
+                    )
+                    .await?;
+                    tx.fetch_optional("SELECT value FROM sequences WHERE org_id = ? AND name = ?", &params).await?
+                }
+            };
             Ok(row.map_or(Ok(0), |r| r.int(0))?)
         })?;
         u64::try_from(n).map_err(|_| Error::Backend("a stored sequence is negative".into()))
@@ -894,12 +897,17 @@ async fn take_capacity(
          VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0){}",
         dialect.on_conflict_nothing("org_id")
     );
-    tx.execute(&create, &year).await?;
+    // MySQL: created if missing, then locked (a locking read of a missing row gap-locks and
+    // deadlocks concurrent binders); SQLite has one writer: read, then insert or update
+    let precreate = dialect == Dialect::MySql;
+    if precreate {
+        tx.execute(&create, &year).await?;
+    }
     let lock = format!(
         "SELECT {USAGE_COLUMNS} FROM da_usage WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?{}",
         dialect.for_update()
     );
-    let row = tx.fetch_optional(&lock, &year).await?.ok_or_else(|| Error::Backend("the usage row vanished".into()))?;
+    let row = tx.fetch_optional(&lock, &year).await?;
     let insured = [
         p(org),
         p(claim.agreement_id),
@@ -911,7 +919,9 @@ async fn take_capacity(
         "INSERT INTO da_usage_insured (org_id, agreement_id, agreement_year, insured_key, policies) VALUES (?, ?, ?, ?, 0){}",
         dialect.on_conflict_nothing("org_id")
     );
-    tx.execute(&create_insured, &insured).await?;
+    if precreate {
+        tx.execute(&create_insured, &insured).await?;
+    }
     let counted = tx
         .fetch_optional(
             &format!(
@@ -925,7 +935,14 @@ async fn take_capacity(
         Some(r) => insured_rows(std::slice::from_ref(r))?.into_iter().map(|(_, k, n)| (k, n)).collect(),
         None => Vec::new(),
     };
-    let mut usage = usage_of(&row, of_insured)?;
+    let mut usage = match &row {
+        Some(r) => usage_of(r, of_insured)?,
+        None => DaUsage {
+            agreement_year: claim.agreement_year,
+            policies_by_insured: of_insured.into_iter().collect(),
+            ..DaUsage::default()
+        },
+    };
     claim.take(&mut usage).map_err(Error::from)?;
     let q = |i: usize| Param::Int(usage.quarter_premium[i].cents());
     let update = [
@@ -939,20 +956,23 @@ async fn take_capacity(
         p(claim.agreement_id),
         Param::Int(i64::from(claim.agreement_year)),
     ];
-    tx.execute(
+    let usage_sql = if row.is_some() {
         "UPDATE da_usage SET written_premium_cents = ?, q1_cents = ?, q2_cents = ?, q3_cents = ?, q4_cents = ?, policy_count = ? \
-         WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?",
-        &update,
-    )
-    .await?;
+         WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?"
+    } else {
+        "INSERT INTO da_usage (written_premium_cents, q1_cents, q2_cents, q3_cents, q4_cents, policy_count, org_id, agreement_id, agreement_year) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
+    tx.execute(usage_sql, &update).await?;
     let n = usage.policies_by_insured.get(&claim.insured_key).copied().unwrap_or(1);
     let mut params = vec![Param::Int(i64::from(n))];
     params.extend(insured);
-    tx.execute(
-        "UPDATE da_usage_insured SET policies = ? WHERE org_id = ? AND agreement_id = ? AND agreement_year = ? AND insured_key = ?",
-        &params,
-    )
-    .await?;
+    let insured_sql = if counted.is_some() {
+        "UPDATE da_usage_insured SET policies = ? WHERE org_id = ? AND agreement_id = ? AND agreement_year = ? AND insured_key = ?"
+    } else {
+        "INSERT INTO da_usage_insured (policies, org_id, agreement_id, agreement_year, insured_key) VALUES (?, ?, ?, ?, ?)"
+    };
+    tx.execute(insured_sql, &params).await?;
     Ok(())
 }
 
