@@ -45,6 +45,32 @@ impl From<ClaimError> for Error {
 }
 
 impl App {
+    /// Refuses a claim payment the loss fund cannot cover now (what is left of its credits after
+    /// its posted and pending debits), before anything is recorded.
+    async fn loss_fund_covers(
+        &self,
+        org: openinsure_core::ids::OrgId,
+        amount: openinsure_core::money::Money,
+    ) -> Result<()> {
+        use openinsure_ledger::chart::{AccountType, account_id};
+        let id = account_id(org, AccountType::LossFund);
+        let found = self.ledger.lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
+        let available = found
+            .first()
+            .map_or(0, |a| a.credits_posted.saturating_sub(a.debits_posted).saturating_sub(a.debits_pending));
+        let needed = u128::try_from(amount.cents()).unwrap_or(0);
+        if needed > available {
+            let left = openinsure_core::money::Money::from_cents(i64::try_from(available).unwrap_or(i64::MAX));
+            return Err(Error::Rule {
+                code: "loss_fund_insufficient",
+                message: format!(
+                    "the loss fund holds {left}, less than this payment of {amount}; nothing was recorded"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn audit_log(&self) -> &dyn PhiAuditLog {
         self.audit.as_ref()
     }
@@ -141,6 +167,28 @@ impl App {
         let now = self.clock.now();
         let envelopes: Vec<EventEnvelope> =
             events.into_iter().map(|e| EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, e)).collect();
+        // the claim's money is on the ledger before the claim records it, in the order it happens
+        // (a payment takes its reserve down, so the reserve must be there first): refused there (a
+        // concurrent payment took the fund first), nothing is recorded; the outbox's later booking
+        // of the same transfers finds them there
+        for e in &envelopes {
+            if let DomainEvent::ClaimTransaction { money, .. } = &e.event {
+                let payment = money.kind == openinsure_core::claims::ClaimMoneyKind::Payment;
+                if payment {
+                    self.loss_fund_covers(caller.org_id, money.amount).await?;
+                }
+                crate::ledger::LedgerSubscriber::new(self.ledger.clone()).book(e).await.map_err(|err| match err {
+                    Error::Rule { message, .. } if payment => Error::Rule {
+                        code: "loss_fund_insufficient",
+                        message: format!(
+                            "the ledger refused this payment of {} ({message}); nothing was recorded (fund the loss fund, then pay with a new payment id)",
+                            money.amount
+                        ),
+                    },
+                    other => other,
+                })?;
+            }
+        }
         let stored = self.store.update_claim(caller.org_id, &claim, &envelopes).await?;
         self.disclose_claim(caller, stored, meta).await
     }

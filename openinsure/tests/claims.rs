@@ -171,3 +171,88 @@ async fn claims_are_guarded() {
     w.app.claim(&supervisor, claim.id, &meta()).await.unwrap();
     assert_eq!(w.audit.chain(supervisor.org_id).await.unwrap().1.len(), before + 1);
 }
+
+/// A payment the loss fund cannot cover is refused up front (422), with nothing recorded on the
+/// claim, the ledger or the outbox; after the fund is funded the same payment id pays. Reserving,
+/// paying and recovering keep the claim and the ledger equal at every moment, with no event
+/// delivered from the outbox in between.
+#[tokio::test]
+async fn claim_money_is_on_the_ledger_as_it_is_recorded_and_never_beyond_the_loss_fund() {
+    let w = world();
+    let app = w.app.clone();
+    let o = org(&w, 1).await;
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
+    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
+    let policy = app.bind(&o.underwriter, q.id, &down).await.unwrap();
+    let dispatcher =
+        Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(w.ledger.clone()))));
+    dispatcher.run_once().await.unwrap();
+    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let supervisor = caller(1, 20, Role::ClaimsSupervisor);
+    let finance = caller(1, 24, Role::FinanceAnalyst);
+    let notice = json!({ "policyId": policy.id, "dateOfLoss": "2027-02-14", "lossDescription": "a fall", "claimantName": "Jane Roe" });
+    let id = app.file_claim(&supervisor, common::typed(&notice), &meta()).await.unwrap().id;
+    app.transition_claim(&supervisor, id, ClaimStatus::Open, &meta()).await.unwrap();
+
+    // the claim and the ledger agree, without the outbox
+    let agree = |claim: &openinsure_core::claims::Claim| {
+        let (app, finance) = (app.clone(), finance);
+        let (paid, reserve) = (claim.paid.cents(), claim.reserve.cents());
+        async move {
+            let balance = |a: openinsure_ledger::model::Account| {
+                i64::try_from(a.credits_posted).unwrap() - i64::try_from(a.debits_posted).unwrap()
+            };
+            let claims_paid = app.account_balance(&finance, AccountType::ClaimsPaid).await.unwrap();
+            let reserves = app.account_balance(&finance, AccountType::Reserves).await.unwrap();
+            assert_eq!(balance(claims_paid), paid, "claims paid");
+            assert_eq!(balance(reserves), reserve, "reserves");
+        }
+    };
+    let reserved =
+        app.set_claim_reserve(&supervisor, id, Money::from_cents(900_000), "estimate", &meta()).await.unwrap();
+    agree(&reserved).await;
+    app.transition_claim(&supervisor, id, ClaimStatus::Reserved, &meta()).await.unwrap();
+
+    // nothing in the loss fund: refused up front, nothing written anywhere
+    let events_before = app.backend().org_events(supervisor.org_id, Page::first()).await.unwrap().len();
+    let pay = Uuid::from_u128(0xa1);
+    let refused = app.pay_claim(&supervisor, id, Money::from_cents(350_000), pay, &meta()).await;
+    assert!(
+        matches!(&refused, Err(Error::Rule { code: "loss_fund_insufficient", message }) if message.contains("$3,500.00")),
+        "{refused:?}"
+    );
+    let claim = app.claim(&supervisor, id, &meta()).await.unwrap();
+    assert_eq!((claim.paid, claim.reserve), (Money::ZERO, Money::from_cents(900_000)), "the claim records nothing");
+    agree(&claim).await;
+    assert_eq!(app.backend().org_events(supervisor.org_id, Page::first()).await.unwrap().len(), events_before);
+
+    // funded: the same payment id now pays, once, and the books follow at once
+    app.fund_loss_fund(&finance, Money::from_cents(350_000), Uuid::from_u128(0xf0)).await.unwrap();
+    let paid = app.pay_claim(&supervisor, id, Money::from_cents(350_000), pay, &meta()).await.unwrap();
+    assert_eq!(paid.paid, Money::from_cents(350_000));
+    agree(&paid).await;
+    let again = app.pay_claim(&supervisor, id, Money::from_cents(350_000), pay, &meta()).await.unwrap();
+    assert_eq!(again.paid, paid.paid, "a retry pays once");
+    // the fund is empty again: the next payment is refused
+    assert!(matches!(
+        app.pay_claim(&supervisor, id, Money::from_cents(1), Uuid::from_u128(0xa2), &meta()).await,
+        Err(Error::Rule { code: "loss_fund_insufficient", .. })
+    ));
+    let recovered = app
+        .recover_on_claim(
+            &supervisor,
+            id,
+            ClaimMoneyKind::Subrogation,
+            Money::from_cents(50_000),
+            Uuid::from_u128(0xa3),
+            &meta(),
+        )
+        .await
+        .unwrap();
+    agree(&recovered).await;
+    // the outbox's later booking of the same transfers changes nothing
+    dispatcher.run_once().await.unwrap();
+    agree(&app.claim(&supervisor, id, &meta()).await.unwrap()).await;
+    assert!(app.backend().pending_events(100).await.unwrap().is_empty(), "every event was accepted by the ledger");
+}
