@@ -57,19 +57,22 @@ impl Database {
         self.url.as_deref() == Some("memory")
     }
 
-    /// The URL to open: `--database`, or `sqlite://<data-dir>/openinsure.db` (the directory is
-    /// created).
-    pub fn url(&self) -> Result<String, Failure> {
-        if let Some(url) = &self.url {
-            return Ok(url.clone());
+    /// The URL to open: `--database`, or `sqlite://<data-dir>/openinsure.db`.
+    pub fn url(&self) -> String {
+        match &self.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("openinsure.db").display()),
         }
-        std::fs::create_dir_all(&self.data_dir).map_err(|e| Failure(format!("{}: {e}", self.data_dir.display())))?;
-        Ok(format!("sqlite://{}", self.data_dir.join("openinsure.db").display()))
     }
 
-    /// Opens the database, migrating it unless `migrate` is false.
+    /// Opens the database (creating the data directory of the embedded default), migrating it
+    /// unless `migrate` is false.
     pub async fn open(&self, migrate: bool) -> Result<SqlStore, Failure> {
-        let url = self.url()?;
+        if self.url.is_none() {
+            std::fs::create_dir_all(&self.data_dir)
+                .map_err(|e| Failure(format!("{}: {e}", self.data_dir.display())))?;
+        }
+        let url = self.url();
         let store = SqlStore::connect(&url).await.map_err(|e| Failure(e.to_string()))?;
         if migrate {
             store.migrate().await.map_err(|e| Failure(e.to_string()))?;
@@ -85,16 +88,8 @@ pub fn migrate(database: &Database) -> Result<String, Failure> {
     runtime.block_on(async {
         let store = database.open(true).await?;
         store.close().await;
-        Ok(format!("{}: migrated", redacted(&database.url()?)))
+        Ok(format!("{}: migrated", openinsure_sql::redact_url(&database.url())))
     })
-}
-
-/// A database URL without its password.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }
 
 /// The WebSocket origin of a public URL: `https://h` -> `wss://h`, `http://h` -> `ws://h`.
@@ -227,7 +222,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
         None
     } else {
         let store = options.database.open(options.migrate).await?;
-        println!("system of record: {}", redacted(&options.database.url()?));
+        println!("system of record: {}", openinsure_sql::redact_url(&options.database.url()));
         Some(store)
     };
     let mut ports = Ports::in_memory(Arc::new(SystemClock), Arc::new(UuidV7));

@@ -65,7 +65,8 @@ pub struct SqlStore {
     pub(crate) writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-fn redact(url: &str) -> String {
+/// A database URL fit for a log or a message: its credentials left out.
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
         _ => url.to_owned(),
@@ -81,7 +82,7 @@ impl SqlStore {
 
     /// Opens `url` with `options`.
     pub async fn connect_with(url: &str, options: SqlOptions) -> Result<SqlStore, SqlError> {
-        let bad = |reason: String| SqlError::Url { url: redact(url), reason };
+        let bad = |reason: String| SqlError::Url { url: redact_url(url), reason };
         if url.starts_with("sqlite:") {
             #[cfg(feature = "sqlite")]
             {

@@ -7,7 +7,7 @@ use openinsure_core::error::{Error, Result};
 use openinsure_core::idempotency::{Begin, IdempotencyScope, IdempotencyStore, StoredResponse};
 use openinsure_core::ids::{DealRoomId, OrgId, SubmissionId, UserId};
 use openinsure_core::relationships::{Authorizer, AuthzRequest, Decision, Tuple, decide};
-use openinsure_core::store::{MAX_PAGE_LIMIT, Page};
+use openinsure_core::store::Page;
 use openinsure_dealroom::DealRoomStore;
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
 use openinsure_dealroom::room::{DealRoom, Participant, RoomStatus};
@@ -15,15 +15,7 @@ use openinsure_hipaa::audit::{AuditDraft, AuditEntry, AuditHead, MonthRange, Phi
 
 use crate::SqlStore;
 use crate::db::{Param, Tx, backend, is_duplicate};
-use crate::store::{Fail, doc, docs, time};
-
-fn p(id: uuid::Uuid) -> Param {
-    Param::from(id)
-}
-
-fn limit(page: Page) -> [Param; 2] {
-    [Param::Int(i64::from(page.limit.min(MAX_PAGE_LIMIT))), Param::Int(i64::from(page.offset))]
-}
+use crate::store::{Fail, doc, docs, enum_text, limit, p, time};
 
 /// How long a finished key's response is kept (24 hours, as in memory).
 const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
@@ -292,13 +284,6 @@ impl PhiAuditLog for SqlStore {
     }
 }
 
-fn room_status(status: RoomStatus) -> Result<String> {
-    match serde_json::to_value(status) {
-        Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(Error::Backend("a room status does not serialize to a string".into())),
-    }
-}
-
 /// The room, or not found: every deal-room call checks its room first.
 async fn room_in(tx: &mut Tx, org: OrgId, id: DealRoomId) -> Result<DealRoom, Fail> {
     match tx
@@ -334,7 +319,7 @@ impl SqlStore {
 
 async fn write_room(tx: &mut Tx, org: OrgId, room: &DealRoom) -> Result<(), Fail> {
     let params = [
-        Param::Text(room_status(room.status)?),
+        Param::Text(enum_text(room.status)?),
         time(room.last_activity_at),
         doc(room)?,
         p(org.as_uuid()),
@@ -355,7 +340,7 @@ impl DealRoomStore for SqlStore {
             p(org.as_uuid()),
             p(room.id.as_uuid()),
             p(room.submission_id.as_uuid()),
-            Param::Text(room_status(room.status)?),
+            Param::Text(enum_text(room.status)?),
             time(room.last_activity_at),
             doc(room)?,
         ];
@@ -423,7 +408,7 @@ impl DealRoomStore for SqlStore {
             .pool
             .fetch_all(
                 "SELECT body FROM deal_rooms WHERE org_id = ? AND status = ? ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?",
-                &[p(org.as_uuid()), Param::Text(room_status(status)?), l, o],
+                &[p(org.as_uuid()), Param::Text(enum_text(status)?), l, o],
             )
             .await
             .map_err(backend)?;

@@ -97,7 +97,7 @@ pub(crate) async fn backoff(attempt: u32) {
 }
 
 /// An id bound as its 16 bytes.
-trait Id {
+pub(crate) trait Id {
     fn uuid(&self) -> uuid::Uuid;
 }
 
@@ -131,7 +131,7 @@ ids!(
     openinsure_core::ids::ReferralRuleId
 );
 
-fn p(id: impl Id) -> Param {
+pub(crate) fn p(id: impl Id) -> Param {
     Param::from(id.uuid())
 }
 
@@ -149,7 +149,7 @@ pub(crate) fn time(t: DateTime<Utc>) -> Param {
     Param::Text(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
 }
 
-fn limit(page: Page) -> [Param; 2] {
+pub(crate) fn limit(page: Page) -> [Param; 2] {
     [Param::Int(i64::from(page.limit.min(MAX_PAGE_LIMIT))), Param::Int(i64::from(page.offset))]
 }
 
@@ -376,10 +376,11 @@ impl QuoteStore for SqlStore {
     }
 }
 
-fn status_text(status: ReferralStatus) -> Result<String> {
-    match serde_json::to_value(status) {
+/// A unit enum (a status) as the text serde writes for it, for a lookup column.
+pub(crate) fn enum_text<T: Serialize>(value: T) -> Result<String> {
+    match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => Ok(s),
-        _ => Err(Error::Backend("a referral status does not serialize to a string".into())),
+        _ => Err(Error::Backend("a status does not serialize to a string".into())),
     }
 }
 
@@ -388,7 +389,7 @@ async fn insert_referral_row(tx: &mut Tx, org: OrgId, referral: &Referral) -> Re
         p(org),
         p(referral.id),
         p(referral.submission_id),
-        Param::Text(status_text(referral.status)?),
+        Param::Text(enum_text(referral.status)?),
         int(referral.revision)?,
         doc(referral)?,
     ];
@@ -607,7 +608,7 @@ impl ReferralStore for SqlStore {
         let mut next = referral.clone();
         next.revision += 1;
         let body = doc(&next)?;
-        let status = status_text(next.status)?;
+        let status = enum_text(next.status)?;
         let label = referral.id.to_string();
         write_tx!(self, |tx| {
             let Some(stored) =
@@ -635,7 +636,7 @@ impl ReferralStore for SqlStore {
         match status {
             Some(s) => {
                 let sql = "SELECT body FROM referrals WHERE org_id = ? AND status = ? ORDER BY id LIMIT ? OFFSET ?";
-                self.all(sql, &[p(org), Param::Text(status_text(s)?), l, o]).await
+                self.all(sql, &[p(org), Param::Text(enum_text(s)?), l, o]).await
             }
             None => {
                 self.all("SELECT body FROM referrals WHERE org_id = ? ORDER BY id LIMIT ? OFFSET ?", &[p(org), l, o])
