@@ -4,6 +4,9 @@
 //! which CI sets.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
 
+mod common;
+
+use common::every_other_suite;
 use openinsure_core::testkit;
 use openinsure_sql::{MYSQL8_SQL_MODE, SqlOptions, SqlStore};
 use sqlx::Connection as _;
@@ -31,31 +34,6 @@ async fn open(url: &str) -> SqlStore {
     let store = SqlStore::connect_with(url, options).await.unwrap();
     store.migrate().await.unwrap();
     store
-}
-
-/// The idempotency keys, the authorizer, the PHI audit log (with appends from 100 tasks at once)
-/// and the deal rooms.
-async fn every_other_suite(store: &SqlStore, run: u64) {
-    testkit::idempotency_store(store, run).await;
-    testkit::authorizer(store, run).await;
-    openinsure_hipaa::testkit::all(store, run).await;
-    openinsure_dealroom::testkit::all(store, run).await;
-    let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(run, 77));
-    let at = openinsure_hipaa::testkit::sample_time();
-    let appends: Vec<_> = (0..100u64)
-        .map(|n| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                use openinsure_hipaa::PhiAuditLog as _;
-                store.append(org, &openinsure_hipaa::testkit::sample_draft(run, 1000 + n, at)).await
-            })
-        })
-        .collect();
-    for a in appends {
-        a.await.unwrap().unwrap();
-    }
-    use openinsure_hipaa::PhiAuditLogExt as _;
-    assert_eq!(store.verify_chain(org).await.unwrap(), 100, "100 parallel appends make one chain");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -122,6 +100,22 @@ async fn drop_database(url: &str) {
     conn.close().await.unwrap();
 }
 
+/// A store on database `url` reached through a [`Proxy`] the test can cut: `connections` at
+/// most, a 1-second wait for one.
+async fn through_proxy(url: &str, connections: u32) -> (Proxy, SqlStore) {
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let (credentials, host) = server.trim_start_matches("mysql://").rsplit_once('@').unwrap_or(("", server));
+    let proxy = Proxy::start(host.trim_start_matches("mysql://")).await;
+    let at = if credentials.is_empty() { String::new() } else { format!("{credentials}@") };
+    let through = format!("mysql://{at}127.0.0.1:{}/{database}", proxy.port);
+    let options = SqlOptions {
+        max_connections: connections,
+        acquire_timeout: std::time::Duration::from_secs(1),
+        mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()),
+    };
+    (proxy, SqlStore::connect_with(&through, options).await.unwrap())
+}
+
 /// A TCP forwarder to the MySQL server that the test can cut and restore, as an outage would.
 struct Proxy {
     port: u16,
@@ -179,20 +173,7 @@ async fn an_outage_is_unavailable_and_the_store_recovers() {
     use openinsure_core::ids::{OrgId, SubmissionId};
     use openinsure_core::store::SubmissionStore;
     let Some(url) = fresh_database("outage").await else { return };
-    let (server, database) = url.rsplit_once('/').unwrap();
-    let host = server.rsplit_once('@').map_or(server.trim_start_matches("mysql://"), |(_, h)| h);
-    let proxy = Proxy::start(host).await;
-    let credentials = server
-        .strip_prefix("mysql://")
-        .and_then(|r| r.rsplit_once('@'))
-        .map_or(String::new(), |(c, _)| format!("{c}@"));
-    let through = format!("mysql://{credentials}127.0.0.1:{}/{database}", proxy.port);
-    let options = SqlOptions {
-        max_connections: 2,
-        acquire_timeout: std::time::Duration::from_secs(1),
-        mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()),
-    };
-    let store = SqlStore::connect_with(&through, options).await.unwrap();
+    let (proxy, store) = through_proxy(&url, 2).await;
     store.migrate().await.unwrap();
     let org = OrgId::from_uuid(testkit::test_uuid(9, 1));
     let kept = testkit::sample_submission(SubmissionId::from_uuid(testkit::test_uuid(9, 2)), org);
@@ -306,20 +287,7 @@ async fn binds_cut_off_by_a_dropped_connection_leave_nothing_half_written() {
     use openinsure_core::store::{BindStore, DaStore, Outbox, Page, PolicyStore};
     let Some(url) = fresh_database("dropped").await else { return };
     open(&url).await.close().await;
-    let (server, database) = url.rsplit_once('/').unwrap();
-    let host = server.rsplit_once('@').map_or(server.trim_start_matches("mysql://"), |(_, h)| h);
-    let proxy = Proxy::start(host).await;
-    let credentials = server
-        .strip_prefix("mysql://")
-        .and_then(|r| r.rsplit_once('@'))
-        .map_or(String::new(), |(c, _)| format!("{c}@"));
-    let through = format!("mysql://{credentials}127.0.0.1:{}/{database}", proxy.port);
-    let options = SqlOptions {
-        max_connections: 8,
-        acquire_timeout: std::time::Duration::from_secs(1),
-        mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()),
-    };
-    let store = SqlStore::connect_with(&through, options).await.unwrap();
+    let (proxy, store) = through_proxy(&url, 8).await;
     let org = openinsure_core::ids::OrgId::from_uuid(testkit::test_uuid(6, 1));
     let commits = testkit::bind_storm(&store, 6, org, 120).await;
     let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
