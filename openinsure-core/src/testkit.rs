@@ -465,17 +465,28 @@ pub async fn bind_storm<S>(store: &S, run: u64, org: OrgId, n: u64) -> Vec<BindC
 where
     S: SubmissionStore + QuoteStore + DaStore + ?Sized,
 {
-    let mut agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 30_000)), org);
-    agreement.annual_premium_limit = Money::from_cents(agreement.max_premium.cents() * i64::try_from(n).expect("n"));
+    capacity_contenders(store, run, org, 30_000, n, n).await
+}
+
+/// An agreement of `org` (its id from `base`) with room in its year for exactly `room` binds at
+/// its largest premium, and `binders` quoted submissions of distinct insureds claiming that
+/// premium each (their ids from `base + 100`), as bind commits.
+async fn capacity_contenders<S>(store: &S, run: u64, org: OrgId, base: u64, room: u64, binders: u64) -> Vec<BindCommit>
+where
+    S: SubmissionStore + QuoteStore + DaStore + ?Sized,
+{
+    let mut agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, base)), org);
+    agreement.annual_premium_limit =
+        Money::from_cents(agreement.max_premium.cents() * i64::try_from(room).expect("room"));
     agreement.quarterly_premium_limit = None;
     store.insert_agreement(org, &agreement).await.expect("agreement");
     let mut commits = Vec::new();
-    for i in 0..n {
-        let (mut s, q) = seed_quote(store, run, 30_100 + i * 10, org).await;
+    for i in 0..binders {
+        let (mut s, q) = seed_quote(store, run, base + 100 + i * 10, org).await;
         s.fein = Some(format!("{:02}-{:07}", i % 100, i));
         let mut claim = agreement.claim(&s, agreement.max_premium).expect("claim");
-        claim.insured_key = format!("storm-{i}");
-        commits.push(commit_for(run, 30_105 + i * 10, org, &s, &q, Some(claim)));
+        claim.insured_key = format!("contender-{base}-{i}");
+        commits.push(commit_for(run, base + 105 + i * 10, org, &s, &q, Some(claim)));
     }
     commits
 }
@@ -491,28 +502,16 @@ where
 {
     assert!(binders > 6, "the race needs more than 6 binders");
     let org = OrgId::from_uuid(test_uuid(run, 3));
-    let mut agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 20_000)), org);
-    let each = agreement.max_premium;
     let room = binders - 6;
-    agreement.annual_premium_limit = Money::from_cents(each.cents() * i64::try_from(room).expect("room"));
-    agreement.quarterly_premium_limit = None;
-    store.insert_agreement(org, &agreement).await.expect("agreement");
-    let mut racers = Vec::new();
-    for i in 0..binders {
-        let (mut s, q) = seed_quote(store, run, 20_100 + i * 10, org).await;
-        s.fein = Some(format!("{:02}-{:07}", i % 100, i));
-        let mut claim = agreement.claim(&s, each).expect("claim");
-        claim.insured_key = format!("race-{i}");
-        racers.push(commit_for(run, 20_105 + i * 10, org, &s, &q, Some(claim)));
-    }
+    let racers = capacity_contenders(store, run, org, 20_000, room, binders).await;
     let results = futures_util::future::join_all(racers.iter().map(|c| store.bind(org, c))).await;
     let won = results.iter().filter(|r| matches!(r, Ok(BindOutcome::Bound(_)))).count() as u64;
     let refused = results.iter().filter(|r| matches!(r, Err(Error::Rule { code: "da_capacity_exceeded", .. }))).count();
     assert_eq!(won, room, "exactly the binds that fit succeed: {results:?}");
     assert_eq!(refused, 6, "the others get a capacity error: {results:?}");
-    let year = racers[0].capacity.as_ref().expect("claim").agreement_year;
-    let usage = store.usage(org, agreement.id, year).await.expect("usage");
-    assert_eq!(usage.written_premium, agreement.annual_premium_limit, "the year is exactly full");
+    let claim = racers[0].capacity.as_ref().expect("claim");
+    let usage = store.usage(org, claim.agreement_id, claim.agreement_year).await.expect("usage");
+    assert_eq!(usage.written_premium, claim.annual_limit, "the year is exactly full");
     assert_eq!(u64::from(usage.policy_count), room);
 
     // one quote, 20 binders at once (each with its own policy id and number)
