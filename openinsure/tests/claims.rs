@@ -26,22 +26,28 @@ fn meta() -> RequestMeta {
     RequestMeta { ip: Some("203.0.113.7".parse().unwrap()), user_agent: Some("claims-portal/1.0".into()) }
 }
 
+/// Org 1's example policy, bound paid in full (the carrier is then owed its net premium, which
+/// funds the loss fund) and booked on the world's ledger; the clock moved into its period. The
+/// dispatcher books on that ledger.
+async fn bound_and_booked(w: &common::World) -> (common::Org, openinsure_core::policy::Policy, Dispatcher) {
+    let o = org(w, 1).await;
+    let sub = w.app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
+    let q = w.app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
+    let policy = w.app.bind(&o.underwriter, q.id, &down).await.unwrap();
+    let dispatcher =
+        Dispatcher::new(w.app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(w.ledger.clone()))));
+    dispatcher.run_once().await.unwrap();
+    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    (o, policy, dispatcher)
+}
+
 #[tokio::test]
 async fn a_claim_from_notice_to_payment_seen_by_each_role() {
     let w = world();
-    let ledger = w.ledger.clone();
     let audit = w.audit.clone();
     let app = w.app.clone();
-    let o = org(&w, 1).await;
-    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
-    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
-    // paid in full at bind: the carrier is owed its net premium, which funds the loss fund
-    let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
-    let policy = app.bind(&o.underwriter, q.id, &down).await.unwrap();
-    let dispatcher =
-        Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(ledger.clone()))));
-    dispatcher.run_once().await.unwrap();
-    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let (o, policy, dispatcher) = bound_and_booked(&w).await;
 
     let supervisor = caller(1, 20, Role::ClaimsSupervisor);
     let adjuster = caller(1, 21, Role::Adjuster);
@@ -180,15 +186,7 @@ async fn claims_are_guarded() {
 async fn claim_money_is_on_the_ledger_as_it_is_recorded_and_never_beyond_the_loss_fund() {
     let w = world();
     let app = w.app.clone();
-    let o = org(&w, 1).await;
-    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
-    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
-    let down = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
-    let policy = app.bind(&o.underwriter, q.id, &down).await.unwrap();
-    let dispatcher =
-        Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(Arc::new(w.ledger.clone()))));
-    dispatcher.run_once().await.unwrap();
-    w.clock.set(chrono::DateTime::parse_from_rfc3339("2027-03-01T10:00:00Z").unwrap().to_utc());
+    let (_, policy, dispatcher) = bound_and_booked(&w).await;
     let supervisor = caller(1, 20, Role::ClaimsSupervisor);
     let finance = caller(1, 24, Role::FinanceAnalyst);
     let notice = json!({ "policyId": policy.id, "dateOfLoss": "2027-02-14", "lossDescription": "a fall", "claimantName": "Jane Roe" });
