@@ -94,6 +94,15 @@ pub struct Account {
     pub timestamp: u64,
 }
 
+impl Account {
+    /// How much more the account may be debited under `debits_must_not_exceed_credits`: its
+    /// posted credits less its posted and pending debits (TigerBeetle's own check), zero when
+    /// there is nothing left.
+    pub fn debit_headroom(&self) -> u128 {
+        self.credits_posted.saturating_sub(self.debits_posted).saturating_sub(self.debits_pending)
+    }
+}
+
 /// A transfer: `amount` moves from the debit account to the credit account.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Transfer {
@@ -325,3 +334,16 @@ pub struct AccountBalance {
 
 /// The most events one batch may hold (TigerBeetle's limit with default settings).
 pub const MAX_BATCH: usize = 8189;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debit_headroom_counts_pending_debits_and_never_goes_below_zero() {
+        let mut a = Account { credits_posted: 1_000, debits_posted: 300, debits_pending: 200, ..Account::default() };
+        assert_eq!(a.debit_headroom(), 500);
+        a.debits_pending = 900;
+        assert_eq!(a.debit_headroom(), 0);
+    }
+}

@@ -55,9 +55,7 @@ impl App {
         use openinsure_ledger::chart::{AccountType, account_id};
         let id = account_id(org, AccountType::LossFund);
         let found = self.ledger.lookup_accounts(&[id]).await.map_err(|e| Error::Backend(e.to_string()))?;
-        let available = found
-            .first()
-            .map_or(0, |a| a.credits_posted.saturating_sub(a.debits_posted).saturating_sub(a.debits_pending));
+        let available = found.first().map_or(0, openinsure_ledger::Account::debit_headroom);
         let needed = u128::try_from(amount.cents()).unwrap_or(0);
         if needed > available {
             let left = openinsure_core::money::Money::from_cents(i64::try_from(available).unwrap_or(i64::MAX));
