@@ -215,3 +215,35 @@ fn serve_and_token_work_together() {
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Bad database arguments are named, change nothing, and never print a password.
+#[test]
+fn database_arguments_are_checked() {
+    let dir = std::env::temp_dir().join(format!("openinsure-cli-db-{}", std::process::id()));
+    let data = dir.join("data");
+    let o = run(&["migrate", "--database", "postgres://app:s3cret@db.example/openinsure"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("expected `sqlite:` or `mysql:`"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("s3cret"), "{}", stderr(&o));
+    let o = run(&["audit", "verify", "--org", "not-an-org", "--data-dir", data.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--org"), "{}", stderr(&o));
+    assert!(!data.exists(), "verifying creates no database");
+    let o = run(&["audit", "verify"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--org"), "a file or an org is required: {}", stderr(&o));
+    let o = run(&["migrate", "--data-dir", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("migrated"));
+    let o = run(&[
+        "audit",
+        "verify",
+        "--org",
+        "0192f0c0-0000-7000-8000-0000000000a0",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no entries"), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
