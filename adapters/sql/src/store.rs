@@ -57,13 +57,14 @@ pub(crate) const WRITE_ATTEMPTS: u32 = 6;
 /// when it succeeds, retried on a transient failure.
 macro_rules! write_tx {
     ($store:expr, |$tx:ident| $body:block) => {{
-        let _writer = match &$store.writer {
-            Some(w) => Some(w.lock().await),
-            None => None,
-        };
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // held for the transaction only, not through a retry's backoff
+            let writer = match &$store.writer {
+                Some(w) => Some(w.lock().await),
+                None => None,
+            };
             let outcome: std::result::Result<_, $crate::store::Fail> = async {
                 let mut $tx = $store.pool.begin().await?;
                 let inner: std::result::Result<_, $crate::store::Fail> = async { $body }.await;
@@ -72,6 +73,7 @@ macro_rules! write_tx {
                 Ok(value)
             }
             .await;
+            drop(writer);
             match outcome {
                 Ok(v) => break Ok(v),
                 Err($crate::store::Fail::Domain(e)) => break Err(e),
