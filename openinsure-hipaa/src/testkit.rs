@@ -195,6 +195,7 @@ where
 }
 
 /// Polls a future to completion on this thread (for backends whose futures need no runtime).
+#[cfg(not(target_arch = "wasm32"))]
 fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     use std::sync::Arc;
     use std::task::{Context, Poll, Wake, Waker};
