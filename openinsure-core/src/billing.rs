@@ -1,4 +1,7 @@
-//! Billing schedules: how a policy's amount due is split into installments.
+//! Billing schedules: how a policy's amount due is split into installments, and how changes after
+//! bind are billed ([`adjust`]).
+
+pub mod adjust;
 
 use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -29,6 +32,8 @@ pub enum InstallmentStatus {
     Due,
     /// Paid.
     Paid,
+    /// No longer billed: a return premium or cancellation took away everything it billed.
+    Voided,
 }
 
 /// One installment.
@@ -64,8 +69,11 @@ pub struct Installment {
 pub struct BillingSchedule {
     /// The plan.
     pub plan: BillingPlan,
-    /// The installments, in due order.
+    /// The installments, in due order (an installment added after bind comes last).
     pub installments: Vec<Installment>,
+    /// Money paid back to the insured, oldest first (see [`adjust`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<adjust::Refund>,
 }
 
 /// The installment fee each plan charges on every installment after the first.
@@ -269,6 +277,20 @@ pub enum BillingError {
         /// Its number.
         number: u32,
     },
+    /// The installment was voided: there is nothing to pay.
+    #[error("installment `{number}` is voided")]
+    Voided {
+        /// Its number.
+        number: u32,
+    },
+    /// A change would refund more than was collected and not yet refunded.
+    #[error("a refund of `{refund}` is more than the `{held}` collected and not refunded")]
+    RefundExceedsCollected {
+        /// The refund the change needs.
+        refund: Money,
+        /// What is held.
+        held: Money,
+    },
     /// An amount overflowed.
     #[error(transparent)]
     Money(#[from] MoneyError),
@@ -284,6 +306,10 @@ impl From<BillingError> for crate::error::Error {
             BillingError::DueDateOutOfRange { .. } => Error::invalid("effectiveDate", e.to_string()),
             BillingError::InstallmentNotFound { number } => Error::not_found("installment", number),
             BillingError::AlreadyPaid { .. } => Error::Conflict(e.to_string()),
+            BillingError::Voided { .. } => Error::Rule { code: "installment_voided", message: e.to_string() },
+            BillingError::RefundExceedsCollected { .. } => {
+                Error::Rule { code: "refund_exceeds_collected", message: e.to_string() }
+            }
             BillingError::Money(m) => Error::Money(m),
         }
     }
@@ -375,7 +401,7 @@ pub fn schedule(
             payment_id: None,
         });
     }
-    let schedule = BillingSchedule { plan, installments };
+    let schedule = BillingSchedule { plan, installments, refunds: Vec::new() };
     // The grand total must fit too, so that `total()` of a fresh schedule never fails.
     let total = schedule.total()?;
     // postcondition: the schedule bills the premium, the fees and taxes, and the installment fees
@@ -453,6 +479,7 @@ impl BillingSchedule {
         match (installment.status, installment.payment_id) {
             (InstallmentStatus::Paid, Some(id)) if id == payment_id => Ok(false),
             (InstallmentStatus::Paid, _) => Err(BillingError::AlreadyPaid { number }),
+            (InstallmentStatus::Voided, _) => Err(BillingError::Voided { number }),
             (InstallmentStatus::Due, _) => {
                 installment.status = InstallmentStatus::Paid;
                 installment.payment_id = Some(payment_id);

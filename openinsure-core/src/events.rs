@@ -63,6 +63,9 @@ pub enum DomainEvent {
         /// The pro-rated premium change (negative for a return).
         #[serde(rename = "premiumChangeCents")]
         premium_change: Money,
+        /// The pro-rated taxes change (negative for a return).
+        #[serde(default, rename = "taxesChangeCents")]
+        taxes_change: Money,
     },
     /// The policy was cancelled.
     #[serde(rename = "policy.cancelled", rename_all = "camelCase")]
@@ -74,6 +77,9 @@ pub enum DomainEvent {
         /// The premium returned to the insured.
         #[serde(rename = "returnPremiumCents")]
         return_premium: Money,
+        /// The taxes returned with it.
+        #[serde(default, rename = "returnTaxesCents")]
+        return_taxes: Money,
         /// `pro_rata`, `short_rate` or `flat`.
         method: String,
     },
@@ -127,6 +133,25 @@ pub enum DomainEvent {
         #[serde(rename = "installmentFeeCents")]
         installment_fee: Money,
         /// The producer's commission rate.
+        producer_commission_rate: crate::money::Factor,
+        /// The MGA's commission rate.
+        mga_commission_rate: crate::money::Factor,
+    },
+    /// Money collected beyond what is owed was refunded to the insured (a cancellation, a
+    /// return-premium endorsement); the ledger books the reversal of its split.
+    #[serde(rename = "premium.refunded", rename_all = "camelCase")]
+    PremiumRefunded {
+        /// The refund's id: the idempotency key of its ledger transfers.
+        refund_id: Uuid,
+        /// The policy.
+        policy_id: PolicyId,
+        /// Premium refunded.
+        #[serde(rename = "premiumCents")]
+        premium: Money,
+        /// Taxes refunded.
+        #[serde(rename = "taxesCents")]
+        taxes: Money,
+        /// The producer's commission rate (its commission is clawed back at it).
         producer_commission_rate: crate::money::Factor,
         /// The MGA's commission rate.
         mga_commission_rate: crate::money::Factor,
@@ -205,6 +230,7 @@ impl DomainEvent {
             DomainEvent::PolicyNonRenewed { .. } => "policy.non_renewed",
             DomainEvent::PolicyRenewed { .. } => "policy.renewed",
             DomainEvent::PaymentReceived { .. } => "payment.received",
+            DomainEvent::PremiumRefunded { .. } => "premium.refunded",
             DomainEvent::ClaimFiled { .. } => "claim.filed",
             DomainEvent::ClaimStatusChanged { .. } => "claim.status_changed",
             DomainEvent::ClaimTransaction { .. } => "claim.transaction",

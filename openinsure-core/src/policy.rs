@@ -59,6 +59,10 @@ pub struct PremiumSegment {
     /// The annual rate of premium it represents before pro-rating.
     #[serde(rename = "annualPremiumCents")]
     pub annual_premium: Money,
+    /// The taxes it adds (negative for a return), already pro-rated: the original segment's are
+    /// the quote's taxes.
+    #[serde(default, rename = "taxesCents")]
+    pub taxes: Money,
     /// What it is (`original`, or the endorsement's description).
     pub description: String,
 }
@@ -86,8 +90,18 @@ pub struct Cancellation {
     /// Premium returned.
     #[serde(rename = "returnPremiumCents")]
     pub return_premium: Money,
+    /// Taxes returned: the written taxes in the proportion of the return premium to the written
+    /// premium, rounded half-even (all of them on a flat cancellation).
+    #[serde(default, rename = "returnTaxesCents")]
+    pub return_taxes: Money,
     /// Why.
     pub reason: String,
+    /// The installments the cancellation changed, as they were: reinstatement puts them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installments_before: Vec<crate::billing::Installment>,
+    /// The refund it made of what was over-collected, if any (in the schedule's refunds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<uuid::Uuid>,
 }
 
 /// A policy.
@@ -180,6 +194,23 @@ impl Policy {
     pub fn written_premium(&self) -> Result<Money, crate::money::MoneyError> {
         Money::checked_sum(self.segments.iter().map(|s| s.premium))
     }
+
+    /// The term's written taxes: the sum of its segments' taxes.
+    pub fn written_taxes(&self) -> Result<Money, crate::money::MoneyError> {
+        Money::checked_sum(self.segments.iter().map(|s| s.taxes))
+    }
+
+    /// The premium written net of the return premium of a cancellation in effect.
+    pub fn net_written_premium(&self) -> Result<Money, crate::money::MoneyError> {
+        let returned = self.cancellation.as_ref().map_or(Money::ZERO, |c| c.return_premium);
+        self.written_premium()?.checked_sub(returned)
+    }
+
+    /// The id of the refund a change made at the policy's current revision would get: derived
+    /// from the policy and its revision, so a retried change books its refund once.
+    pub fn refund_id(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v5(&self.id.as_uuid(), format!("refund/{}", self.revision).as_bytes())
+    }
 }
 
 /// What a bind decides beyond the quote: ids, number, billing, and on what authority.
@@ -245,6 +276,7 @@ impl Policy {
                 effective_date: submission.effective_date,
                 premium,
                 annual_premium: premium,
+                taxes: q.rating.totals.taxes,
                 description: "original".into(),
             }],
             billing: terms.billing,

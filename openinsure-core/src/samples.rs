@@ -172,6 +172,7 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
             effective_date: start,
             premium,
             annual_premium: premium,
+            taxes: quote.rating.totals.taxes,
             description: "original".into(),
         }],
         billing: crate::billing::BillingSchedule {
@@ -186,6 +187,7 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
                 status: crate::billing::InstallmentStatus::Due,
                 payment_id: None,
             }],
+            refunds: Vec::new(),
         },
         cancellation: None,
         renewal_of: None,

@@ -27,7 +27,7 @@ use crate::submission::Submission;
 use crate::underwriting::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
-use crate::underwriting::da::{CapacityClaim, DaAgreement, DaUsage};
+use crate::underwriting::da::{CapacityClaim, DaAgreement, DaUsage, UsageChange};
 use crate::underwriting::decision::{BindContext, UnderwritingContext};
 
 /// The largest page a list call returns.
@@ -280,9 +280,17 @@ pub trait PolicyStore: crate::ports::MaybeSendSync {
     /// when another policy already renews the same `renewal_of`.
     async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()>;
 
-    /// Replaces a policy read at `policy.revision` and appends its events; returns it at its new
-    /// revision.
-    async fn update_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<Policy>;
+    /// Replaces a policy read at `policy.revision`, applies `usage` to its DA agreement's usage
+    /// ([`UsageChange::apply`]: a change that does not fit is the
+    /// [`CapacityExceeded`](crate::underwriting::da::CapacityExceeded) error, `da_capacity_exceeded`)
+    /// and appends its events, all or nothing; returns the policy at its new revision.
+    async fn update_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        usage: Option<&UsageChange>,
+        events: &[EventEnvelope],
+    ) -> Result<Policy>;
 }
 
 /// The transactional outbox of domain events.

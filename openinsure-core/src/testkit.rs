@@ -414,11 +414,11 @@ where
     let mut issued = policy.clone();
     issued.status = crate::policy::PolicyStatus::Issued;
     let ev = event(run, 840, org, policy.id);
-    let stored = store.update_policy(org, &issued, std::slice::from_ref(&ev)).await.expect("update");
+    let stored = store.update_policy(org, &issued, None, std::slice::from_ref(&ev)).await.expect("update");
     assert_eq!(stored.revision, policy.revision + 1);
-    assert!(matches!(store.update_policy(org, &issued, &[]).await, Err(Error::Conflict(_))), "stale");
+    assert!(matches!(store.update_policy(org, &issued, None, &[]).await, Err(Error::Conflict(_))), "stale");
     assert!(matches!(
-        store.update_policy(other, &stored, &[]).await,
+        store.update_policy(other, &stored, None, &[]).await,
         Err(Error::NotFound { .. } | Error::Forbidden(_))
     ));
     assert!(store.org_events(org, Page::first()).await.expect("events").contains(&ev));
@@ -750,19 +750,19 @@ where
     let before = store.org_events(org, Page::first()).await.expect("events").len();
     let mut issued = expiring.clone();
     issued.status = crate::policy::PolicyStatus::Issued;
-    let stored = store.update_policy(org, &issued, &[event(1115, issued.id)]).await.expect("update");
+    let stored = store.update_policy(org, &issued, None, &[event(1115, issued.id)]).await.expect("update");
     assert_eq!(stored.revision, expiring.revision + 1);
     assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), before + 1);
     assert!(
-        matches!(store.update_policy(org, &issued, &[event(1116, issued.id)]).await, Err(Error::Conflict(_))),
+        matches!(store.update_policy(org, &issued, None, &[event(1116, issued.id)]).await, Err(Error::Conflict(_))),
         "a stale revision conflicts"
     );
     assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), before + 1, "and adds no event");
     let mut renumbered = stored.clone();
     renumbered.number = "GL-2027-000000".into();
-    assert!(matches!(store.update_policy(org, &renumbered, &[]).await, Err(Error::Conflict(_))));
+    assert!(matches!(store.update_policy(org, &renumbered, None, &[]).await, Err(Error::Conflict(_))));
     assert!(matches!(
-        store.update_policy(other, &stored, &[]).await,
+        store.update_policy(other, &stored, None, &[]).await,
         Err(Error::NotFound { .. } | Error::Forbidden(_))
     ));
     assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), stored, "refused updates change nothing");

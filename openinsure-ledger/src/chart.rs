@@ -145,6 +145,8 @@ pub enum TransferCode {
     TaxSplit = 103,
     /// 104: fee legs (policy fees, installment fees).
     FeeSplit = 104,
+    /// 105: a refund of premium and taxes to the insured, and the reversal legs that fund it.
+    PremiumRefund = 105,
     /// 201: paying out a payable (carrier, producer, tax authority).
     Settlement = 201,
     /// 301: a claim payment.
@@ -161,11 +163,12 @@ pub enum TransferCode {
 
 impl TransferCode {
     /// Every code.
-    pub const ALL: [TransferCode; 10] = [
+    pub const ALL: [TransferCode; 11] = [
         TransferCode::PremiumPayment,
         TransferCode::CommissionSplit,
         TransferCode::TaxSplit,
         TransferCode::FeeSplit,
+        TransferCode::PremiumRefund,
         TransferCode::Settlement,
         TransferCode::ClaimPayment,
         TransferCode::Recovery,
@@ -191,6 +194,7 @@ impl TransferCode {
             TransferCode::CommissionSplit => "COMMISSION_SPLIT",
             TransferCode::TaxSplit => "TAX_SPLIT",
             TransferCode::FeeSplit => "FEE_SPLIT",
+            TransferCode::PremiumRefund => "PREMIUM_REFUND",
             TransferCode::Settlement => "SETTLEMENT",
             TransferCode::ClaimPayment => "CLAIM_PAYMENT",
             TransferCode::Recovery => "RECOVERY",

@@ -107,20 +107,20 @@ impl PremiumAllocation {
         Ok(Money::checked_sum([self.premium, self.policy_fees, self.taxes, self.installment_fee])?)
     }
 
-    /// What an installment of a policy pays for: its premium, its installment fee, and (on the
-    /// installment that carries them) the policy's fees and taxes.
+    /// What an installment of a policy pays for: its premium, its installment fee, and its fees
+    /// and taxes: on the first installment the policy's fees come first (up to what it carries)
+    /// and the rest is taxes; on any other installment (taxes billed by an endorsement or a
+    /// reinstatement) it is all taxes.
     pub fn for_installment(policy: &Policy, installment: &Installment) -> Result<PremiumAllocation, LedgerError> {
-        let (policy_fees, taxes) = if installment.fees_and_taxes.is_zero() {
-            (Money::ZERO, Money::ZERO)
-        } else if installment.fees_and_taxes == policy.fees.checked_add(policy.taxes)? {
-            (policy.fees, policy.taxes)
-        } else {
-            return Err(invalid("feesAndTaxesCents", "the installment's fees and taxes are not the policy's"));
-        };
+        let policy_fees =
+            if installment.number == 1 { policy.fees.min(installment.fees_and_taxes) } else { Money::ZERO };
+        if policy_fees.is_negative() {
+            return Err(invalid("feesCents", "must not be negative"));
+        }
         Ok(PremiumAllocation {
             premium: installment.premium,
             policy_fees,
-            taxes,
+            taxes: installment.fees_and_taxes.checked_sub(policy_fees)?,
             installment_fee: installment.installment_fee,
         })
     }
@@ -184,16 +184,7 @@ pub fn split_premium_payment(p: &PremiumPayment) -> Result<Vec<Transfer>, Ledger
             return Err(invalid(field, "must not be negative"));
         }
     }
-    let (pc, mc) = (p.terms.producer_commission_rate.value(), p.terms.mga_commission_rate.value());
-    if pc.is_sign_negative() || mc.is_sign_negative() || pc + mc > rust_decimal::Decimal::ONE {
-        return Err(invalid("commissionRates", "rates must be at least 0 and sum to at most 1"));
-    }
-    let producer = a.premium.mul_factor(p.terms.producer_commission_rate, Rounding::HalfEven)?;
-    let mga = a.premium.mul_factor(p.terms.mga_commission_rate, Rounding::HalfEven)?;
-    let carrier = a.premium.checked_sub(producer)?.checked_sub(mga)?;
-    if carrier.is_negative() {
-        return Err(invalid("commissionRates", "commissions exceed the premium after rounding"));
-    }
+    let (producer, mga, carrier) = shares(a.premium, p.terms)?;
     let fees = a.policy_fees.checked_add(a.installment_fee)?;
     use AccountType as A;
     use TransferCode as C;
@@ -242,6 +233,93 @@ pub fn split_premium_payment(p: &PremiumPayment) -> Result<Vec<Transfer>, Ledger
         "the split's legs sum to the receipt"
     );
     chain(p.org, p.payment_id, p.policy_id.as_uuid(), &legs)
+}
+
+/// A refund to the insured of premium and taxes collected beyond what is owed (a cancellation or
+/// a return-premium endorsement).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PremiumRefund {
+    /// The org.
+    pub org: OrgId,
+    /// The refund's id: the idempotency key of its transfers.
+    pub refund_id: Uuid,
+    /// The policy.
+    pub policy_id: PolicyId,
+    /// Premium refunded.
+    pub premium: Money,
+    /// Taxes refunded.
+    pub taxes: Money,
+    /// How the policy's premium was shared when collected.
+    pub terms: SplitTerms,
+}
+
+/// The legs of a premium refund, by number.
+pub mod refund_legs {
+    /// Carrier payable back to the fiduciary account: the carrier's net premium returned.
+    pub const CARRIER_NET: u32 = 1;
+    /// Producer payable back: the producer's commission clawed back.
+    pub const PRODUCER_COMMISSION: u32 = 2;
+    /// MGA revenue back: the MGA's commission clawed back.
+    pub const MGA_COMMISSION: u32 = 3;
+    /// Tax authority payable back: the taxes returned.
+    pub const TAXES: u32 = 5;
+    /// Fiduciary to the insured (premium receivable): the whole refund.
+    pub const PAYOUT: u32 = 6;
+}
+
+/// Reverses the split of the refunded premium: the carrier's net premium, the producer's and the
+/// MGA's commissions and the taxes come back into the fiduciary account, which pays the insured.
+///
+/// Rounding is the split's: each commission is the refunded premium times its rate rounded
+/// half-even, the carrier's net takes the remainder, so the reversal legs sum exactly to the
+/// refund. Fees are not refunded (policy fees are earned at bind, installment fees when charged).
+/// A debited payable that no longer holds its part (settled already) makes the ledger refuse the
+/// whole chain.
+pub fn refund_premium(r: &PremiumRefund) -> Result<Vec<Transfer>, LedgerError> {
+    for (field, m) in [("premiumCents", r.premium), ("taxesCents", r.taxes)] {
+        if m.is_negative() {
+            return Err(invalid(field, "must not be negative"));
+        }
+    }
+    let (producer, mga, carrier) = shares(r.premium, r.terms)?;
+    let total = r.premium.checked_add(r.taxes)?;
+    use AccountType as A;
+    use TransferCode as C;
+    let back = |number, debit, amount| Leg { number, debit, credit: A::MgaFiduciary, amount, code: C::PremiumRefund };
+    let legs = [
+        back(refund_legs::CARRIER_NET, A::CarrierPayable, carrier),
+        back(refund_legs::PRODUCER_COMMISSION, A::ProducerPayable, producer),
+        back(refund_legs::MGA_COMMISSION, A::MgaRevenue, mga),
+        back(refund_legs::TAXES, A::TaxAuthorityPayable, r.taxes),
+        Leg {
+            number: refund_legs::PAYOUT,
+            debit: A::MgaFiduciary,
+            credit: A::PremiumReceivable,
+            amount: total,
+            code: C::PremiumRefund,
+        },
+    ];
+    debug_assert_eq!(
+        legs.iter().take(4).map(|l| i128::from(l.amount.cents())).sum::<i128>(),
+        i128::from(total.cents()),
+        "the reversal legs sum to the refund"
+    );
+    chain(r.org, r.refund_id, r.policy_id.as_uuid(), &legs)
+}
+
+/// The producer's commission, the MGA's commission and the carrier's net of `premium`.
+fn shares(premium: Money, terms: SplitTerms) -> Result<(Money, Money, Money), LedgerError> {
+    let (pc, mc) = (terms.producer_commission_rate.value(), terms.mga_commission_rate.value());
+    if pc.is_sign_negative() || mc.is_sign_negative() || pc + mc > rust_decimal::Decimal::ONE {
+        return Err(invalid("commissionRates", "rates must be at least 0 and sum to at most 1"));
+    }
+    let producer = premium.mul_factor(terms.producer_commission_rate, Rounding::HalfEven)?;
+    let mga = premium.mul_factor(terms.mga_commission_rate, Rounding::HalfEven)?;
+    let carrier = premium.checked_sub(producer)?.checked_sub(mga)?;
+    if carrier.is_negative() {
+        return Err(invalid("commissionRates", "commissions exceed the premium after rounding"));
+    }
+    Ok((producer, mga, carrier))
 }
 
 /// What a claim transaction does.

@@ -73,6 +73,9 @@ impl App {
         let commit = plan.commit(sequence, caller, self.ids.as_ref(), now, crate::ledger::payment_received)?;
         match self.store.bind(caller.org_id, &commit).await? {
             BindOutcome::Bound(p) => {
+                for e in &commit.events {
+                    self.book_now(e).await;
+                }
                 tracing::info!(policy_id = %p.id, policy_number = %p.number, rule = %decision.rule, "bound");
                 Ok(p)
             }

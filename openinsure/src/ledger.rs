@@ -9,8 +9,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use openinsure_core::billing::adjust::Refund;
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::{OrgId, PolicyId};
+use openinsure_core::money::Money;
 use openinsure_core::money_id::MoneyUse;
 use openinsure_core::permission::Action;
 use openinsure_core::policy::Policy;
@@ -19,7 +21,9 @@ use openinsure_ledger::chart::{AccountType, account_id, chart_of_accounts};
 use openinsure_ledger::model::{
     Account, AccountFilter, CreateAccountError, CreateTransferError, QueryFilter, Transfer,
 };
-use openinsure_ledger::ops::{PremiumAllocation, PremiumPayment, SplitTerms, split_premium_payment};
+use openinsure_ledger::ops::{
+    PremiumAllocation, PremiumPayment, PremiumRefund, SplitTerms, refund_premium, split_premium_payment,
+};
 use openinsure_ledger::reports::{JournalEntry, TrialBalance, journal, trial_balance};
 use openinsure_ledger::{LedgerBackend, LedgerError};
 use uuid::Uuid;
@@ -60,6 +64,79 @@ pub fn payment_received(policy: &Policy, number: u32, payment_id: Uuid) -> Resul
         producer_commission_rate: policy.commission_rate,
         mga_commission_rate: policy.mga_commission_rate,
     })
+}
+
+/// The `premium.refunded` event of a refund of a policy.
+pub fn premium_refunded(policy: &Policy, refund: &Refund) -> DomainEvent {
+    DomainEvent::PremiumRefunded {
+        refund_id: refund.id,
+        policy_id: policy.id,
+        premium: refund.premium,
+        taxes: refund.taxes,
+        producer_commission_rate: policy.commission_rate,
+        mga_commission_rate: policy.mga_commission_rate,
+    }
+}
+
+fn refund_transfers(
+    org: OrgId,
+    policy_id: PolicyId,
+    refund_id: Uuid,
+    premium: Money,
+    taxes: Money,
+    terms: SplitTerms,
+) -> Result<Vec<Transfer>> {
+    Ok(refund_premium(&PremiumRefund { org, refund_id, policy_id, premium, taxes, terms })?)
+}
+
+/// Refuses a refund the ledger could not book: every account it takes money from (the carrier's
+/// and the producer's payables, the MGA's revenue, the tax payable) must still hold its part.
+/// The error names each account short and what it holds; nothing is changed.
+pub async fn check_refund_covered(
+    ledger: &dyn LedgerBackend,
+    org: OrgId,
+    policy: &Policy,
+    refund: &Refund,
+) -> Result<()> {
+    let terms = SplitTerms {
+        producer_commission_rate: policy.commission_rate,
+        mga_commission_rate: policy.mga_commission_rate,
+    };
+    let transfers = refund_transfers(org, policy.id, refund.id, refund.premium, refund.taxes, terms)?;
+    // what the chain takes out of each account, net of what it puts in
+    let mut net: std::collections::BTreeMap<u128, i128> = std::collections::BTreeMap::new();
+    for t in &transfers {
+        *net.entry(t.debit_account_id).or_default() += t.amount as i128;
+        *net.entry(t.credit_account_id).or_default() -= t.amount as i128;
+    }
+    let needed: Vec<(u128, u128)> =
+        net.into_iter().filter(|(_, n)| *n > 0).map(|(id, n)| (id, n.unsigned_abs())).collect();
+    open_books(ledger, org).await?;
+    let ids: Vec<u128> = needed.iter().map(|(id, _)| *id).collect();
+    let accounts = ledger.lookup_accounts(&ids).await.map_err(|e| Error::Backend(e.to_string()))?;
+    let mut short = Vec::new();
+    for (id, amount) in needed {
+        let headroom = accounts.iter().find(|a| a.id == id).map_or(0, Account::debit_headroom);
+        if amount > headroom {
+            let name = AccountType::ALL.iter().find(|t| account_id(org, **t) == id).map_or("account", |t| t.name());
+            short.push(format!("{name} needs {} and holds {}", cents(amount), cents(headroom)));
+        }
+    }
+    if short.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Rule {
+        code: "refund_not_covered",
+        message: format!(
+            "the refund of {} to the insured cannot be booked: {} (paid out already); nothing was changed",
+            refund.total().unwrap_or(refund.premium),
+            short.join(", ")
+        ),
+    })
+}
+
+fn cents(amount: u128) -> Money {
+    Money::from_cents(i64::try_from(amount).unwrap_or(i64::MAX))
 }
 
 /// Creates an org's chart of accounts; accounts that exist are fine.
@@ -136,6 +213,22 @@ impl LedgerSubscriber {
                 })?;
                 post_chain(self.ledger.as_ref(), &transfers).await
             }
+            DomainEvent::PremiumRefunded {
+                refund_id,
+                policy_id,
+                premium,
+                taxes,
+                producer_commission_rate,
+                mga_commission_rate,
+            } => {
+                open_books(self.ledger.as_ref(), event.org_id).await?;
+                let terms = SplitTerms {
+                    producer_commission_rate: *producer_commission_rate,
+                    mga_commission_rate: *mga_commission_rate,
+                };
+                let transfers = refund_transfers(event.org_id, *policy_id, *refund_id, *premium, *taxes, terms)?;
+                post_chain(self.ledger.as_ref(), &transfers).await
+            }
             DomainEvent::ClaimTransaction { claim_id, money } => {
                 use openinsure_core::claims::ClaimMoneyKind as K;
                 use openinsure_ledger::ops::{ClaimTransaction, ClaimTransactionKind as L, claim_transaction};
@@ -207,7 +300,18 @@ impl App {
         let event = payment_received(&p, number, payment_id)?;
         p.updated_at = self.clock.now();
         let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
-        Ok(self.store.update_policy(caller.org_id, &p, &[envelope]).await?)
+        let stored = self.store.update_policy(caller.org_id, &p, None, std::slice::from_ref(&envelope)).await?;
+        self.book_now(&envelope).await;
+        Ok(stored)
+    }
+
+    /// Books an event stored with its business change on the ledger right away, so the books
+    /// follow at once; if that fails the outbox books it later (transfer ids derive from the
+    /// business key, so it is booked once either way).
+    pub(crate) async fn book_now(&self, event: &EventEnvelope) {
+        if let Err(error) = LedgerSubscriber::new(self.ledger.clone()).book(event).await {
+            tracing::warn!(event_id = %event.id, event = event.event.name(), %error, "not booked yet; the outbox will retry");
+        }
     }
 
     /// Moves `amount` from the carrier's payable into the loss fund, so claims can be paid.

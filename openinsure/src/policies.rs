@@ -34,6 +34,12 @@ impl App {
         self.clock.now().date_naive()
     }
 
+    /// Runs one lifecycle transition and stores its consequences in one atomic step: the policy
+    /// (with its billing), the DA usage moved by the change of net written premium, the event,
+    /// and a `premium.refunded` event per refund it made. A refund is checked against the ledger
+    /// first (the payables it reverses must still hold their parts, or nothing is changed), then
+    /// booked right after the write; the outbox books it again if that fails (the transfer ids
+    /// derive from the refund id, so it is booked once).
     async fn transition(
         &self,
         caller: &Caller,
@@ -42,10 +48,32 @@ impl App {
         apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
     ) -> Result<Policy> {
         require(caller, Action::ChangePolicies)?;
-        let mut policy = self.store.get_policy(caller.org_id, id).await?;
+        let org = caller.org_id;
+        let mut policy = self.store.get_policy(org, id).await?;
+        let net_before = policy.net_written_premium().map_err(openinsure_core::Error::from)?;
+        let refunds_before = policy.billing.refunds.len();
         let event = apply(&mut policy).map_err(openinsure_core::Error::from)?;
-        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, self.clock.now(), event);
-        let stored = self.store.update_policy(caller.org_id, &policy, &[envelope]).await?;
+        let delta = policy
+            .net_written_premium()
+            .and_then(|after| after.checked_sub(net_before))
+            .map_err(openinsure_core::Error::from)?;
+        let usage = match policy.da_agreement_id {
+            Some(agreement) if !delta.is_zero() => {
+                self.store.get_agreement(org, agreement).await?.usage_change(policy.effective_date, delta)
+            }
+            _ => None,
+        };
+        let now = self.clock.now();
+        let mut envelopes = vec![EventEnvelope::new(self.ids.next_uuid(), org, now, event)];
+        for refund in &policy.billing.refunds[refunds_before..] {
+            let event = crate::ledger::premium_refunded(&policy, refund);
+            crate::ledger::check_refund_covered(self.ledger.as_ref(), org, &policy, refund).await?;
+            envelopes.push(EventEnvelope::new(self.ids.next_uuid(), org, now, event));
+        }
+        let stored = self.store.update_policy(org, &policy, usage.as_ref(), &envelopes).await?;
+        for e in envelopes.iter().skip(1) {
+            self.book_now(e).await;
+        }
         tracing::info!(policy_id = %id, status = stored.status.as_str(), action, "policy transition");
         Ok(stored)
     }

@@ -118,7 +118,8 @@ async fn down_payment_and_installment_are_booked_once() {
 async fn a_failed_ledger_write_is_retried_from_the_outbox() {
     let w = world();
     let inner = MemoryLedger::new();
-    let flaky = Arc::new(Flaky { inner: inner.clone(), outages: AtomicUsize::new(2) });
+    // three outages: the bind's own booking of its down payment, then two runs of the outbox
+    let flaky = Arc::new(Flaky { inner: inner.clone(), outages: AtomicUsize::new(3) });
     let app = w.with(|p| p.ledger = flaky.clone());
     let o = org(&w, 1).await;
     let finance = common::caller(1, 7, Role::FinanceAnalyst);
@@ -126,6 +127,7 @@ async fn a_failed_ledger_write_is_retried_from_the_outbox() {
     let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
     let req = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
     app.bind(&o.underwriter, q.id, &req).await.unwrap();
+    assert_eq!(app.journal(&finance, 100).await.unwrap().len(), 0, "the bind could not book: nothing posted");
     let d = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(flaky)));
     assert_eq!(
         d.run_once().await.unwrap(),

@@ -34,7 +34,7 @@ use openinsure_core::submission::Submission;
 use openinsure_core::underwriting::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
-use openinsure_core::underwriting::da::{DaAgreement, DaUsage};
+use openinsure_core::underwriting::da::{DaAgreement, DaUsage, UsageChange};
 use openinsure_core::underwriting::decision::{BindContext, UnderwritingContext};
 
 #[derive(Debug, Default)]
@@ -580,7 +580,13 @@ impl PolicyStore for MemoryStore {
         t.append_events(org, events)
     }
 
-    async fn update_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<Policy> {
+    async fn update_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        usage: Option<&UsageChange>,
+        events: &[EventEnvelope],
+    ) -> Result<Policy> {
         let mut t = self.write();
         let stored = t.policies.get(&(org, policy.id)).ok_or_else(|| Error::not_found("policy", policy.id))?;
         same_org(org, policy.org_id, "policy")?;
@@ -590,6 +596,20 @@ impl PolicyStore for MemoryStore {
         }
         if stored.number != policy.number {
             return Err(Error::Conflict("a policy number never changes".into()));
+        }
+        if let Some(change) = usage {
+            if !t.agreements.contains_key(&(org, change.agreement_id)) {
+                return Err(Error::not_found("da agreement", change.agreement_id));
+            }
+            // `apply` leaves the usage as it was when it refuses, and nothing below can fail
+            let key = (org, change.agreement_id, change.agreement_year);
+            let mut u = t
+                .usage
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| DaUsage { agreement_year: change.agreement_year, ..DaUsage::default() });
+            change.apply(&mut u)?;
+            t.usage.insert(key, u);
         }
         let mut next = policy.clone();
         next.revision += 1;

@@ -25,7 +25,7 @@ use openinsure_core::submission::Submission;
 use openinsure_core::underwriting::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
-use openinsure_core::underwriting::da::{DaAgreement, DaUsage, insured_key};
+use openinsure_core::underwriting::da::{DaAgreement, DaUsage, UsageChange, insured_key};
 use openinsure_core::underwriting::decision::{BindContext, UnderwritingContext};
 use serde::Serialize;
 
@@ -881,6 +881,78 @@ impl BindStore for SqlStore {
     }
 }
 
+/// An agreement year's usage row, locked for the transaction: created first if missing on MySQL
+/// (a locking read of a missing row gap-locks and deadlocks concurrent writers); SQLite has one
+/// writer, so it is read, and then inserted or updated.
+async fn lock_usage_year(
+    tx: &mut Tx,
+    dialect: Dialect,
+    org: OrgId,
+    agreement: DaAgreementId,
+    year: u32,
+) -> Result<Option<Row>, Fail> {
+    let key = [p(org), p(agreement), Param::Int(i64::from(year))];
+    if dialect == Dialect::MySql {
+        let create = format!(
+            "INSERT INTO da_usage (org_id, agreement_id, agreement_year, written_premium_cents, q1_cents, q2_cents, q3_cents, q4_cents, policy_count) \
+             VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0){}",
+            dialect.on_conflict_nothing("org_id")
+        );
+        tx.execute(&create, &key).await?;
+    }
+    let lock = format!(
+        "SELECT {USAGE_COLUMNS} FROM da_usage WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?{}",
+        dialect.for_update()
+    );
+    Ok(tx.fetch_optional(&lock, &key).await?)
+}
+
+/// Writes an agreement year's totals (not the per-insured counts).
+async fn write_usage_year(
+    tx: &mut Tx,
+    org: OrgId,
+    agreement: DaAgreementId,
+    usage: &DaUsage,
+    exists: bool,
+) -> Result<(), Fail> {
+    let q = |i: usize| Param::Int(usage.quarter_premium[i].cents());
+    let update = [
+        Param::Int(usage.written_premium.cents()),
+        q(0),
+        q(1),
+        q(2),
+        q(3),
+        Param::Int(i64::from(usage.policy_count)),
+        p(org),
+        p(agreement),
+        Param::Int(i64::from(usage.agreement_year)),
+    ];
+    let usage_sql = if exists {
+        "UPDATE da_usage SET written_premium_cents = ?, q1_cents = ?, q2_cents = ?, q3_cents = ?, q4_cents = ?, policy_count = ? \
+         WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?"
+    } else {
+        "INSERT INTO da_usage (written_premium_cents, q1_cents, q2_cents, q3_cents, q4_cents, policy_count, org_id, agreement_id, agreement_year) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
+    tx.execute(usage_sql, &update).await?;
+    Ok(())
+}
+
+/// Applies a policy change's [`UsageChange`] to its agreement year, or refuses it.
+async fn change_usage(tx: &mut Tx, dialect: Dialect, org: OrgId, change: &UsageChange) -> Result<(), Fail> {
+    let agreement = [p(org), p(change.agreement_id)];
+    if tx.fetch_optional("SELECT id FROM agreements WHERE org_id = ? AND id = ?", &agreement).await?.is_none() {
+        return Err(Error::not_found("da agreement", change.agreement_id).into());
+    }
+    let row = lock_usage_year(tx, dialect, org, change.agreement_id, change.agreement_year).await?;
+    let mut usage = match &row {
+        Some(r) => usage_of(r, Vec::new())?,
+        None => DaUsage { agreement_year: change.agreement_year, ..DaUsage::default() },
+    };
+    change.apply(&mut usage).map_err(Error::from)?;
+    write_usage_year(tx, org, change.agreement_id, &usage, row.is_some()).await
+}
+
 /// Takes a bind's claim on an agreement year's capacity, or refuses it: the year's row is created
 /// if missing and then locked (no gap lock on a missing row), the insured's count read, the
 /// claim checked by the domain's own rule, and both rows written.
@@ -894,23 +966,8 @@ async fn take_capacity(
     if tx.fetch_optional("SELECT id FROM agreements WHERE org_id = ? AND id = ?", &agreement).await?.is_none() {
         return Err(Error::not_found("da agreement", claim.agreement_id).into());
     }
-    let year = [p(org), p(claim.agreement_id), Param::Int(i64::from(claim.agreement_year))];
-    let create = format!(
-        "INSERT INTO da_usage (org_id, agreement_id, agreement_year, written_premium_cents, q1_cents, q2_cents, q3_cents, q4_cents, policy_count) \
-         VALUES (?, ?, ?, 0, 0, 0, 0, 0, 0){}",
-        dialect.on_conflict_nothing("org_id")
-    );
-    // MySQL: created if missing, then locked (a locking read of a missing row gap-locks and
-    // deadlocks concurrent binders); SQLite has one writer: read, then insert or update
+    let row = lock_usage_year(tx, dialect, org, claim.agreement_id, claim.agreement_year).await?;
     let precreate = dialect == Dialect::MySql;
-    if precreate {
-        tx.execute(&create, &year).await?;
-    }
-    let lock = format!(
-        "SELECT {USAGE_COLUMNS} FROM da_usage WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?{}",
-        dialect.for_update()
-    );
-    let row = tx.fetch_optional(&lock, &year).await?;
     let insured = [
         p(org),
         p(claim.agreement_id),
@@ -947,26 +1004,7 @@ async fn take_capacity(
         },
     };
     claim.take(&mut usage).map_err(Error::from)?;
-    let q = |i: usize| Param::Int(usage.quarter_premium[i].cents());
-    let update = [
-        Param::Int(usage.written_premium.cents()),
-        q(0),
-        q(1),
-        q(2),
-        q(3),
-        Param::Int(i64::from(usage.policy_count)),
-        p(org),
-        p(claim.agreement_id),
-        Param::Int(i64::from(claim.agreement_year)),
-    ];
-    let usage_sql = if row.is_some() {
-        "UPDATE da_usage SET written_premium_cents = ?, q1_cents = ?, q2_cents = ?, q3_cents = ?, q4_cents = ?, policy_count = ? \
-         WHERE org_id = ? AND agreement_id = ? AND agreement_year = ?"
-    } else {
-        "INSERT INTO da_usage (written_premium_cents, q1_cents, q2_cents, q3_cents, q4_cents, policy_count, org_id, agreement_id, agreement_year) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    };
-    tx.execute(usage_sql, &update).await?;
+    write_usage_year(tx, org, claim.agreement_id, &usage, row.is_some()).await?;
     let n = usage.policies_by_insured.get(&claim.insured_key).copied().unwrap_or(1);
     let mut params = vec![Param::Int(i64::from(n))];
     params.extend(insured);
@@ -1026,7 +1064,13 @@ impl PolicyStore for SqlStore {
         })
     }
 
-    async fn update_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<Policy> {
+    async fn update_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        usage: Option<&UsageChange>,
+        events: &[EventEnvelope],
+    ) -> Result<Policy> {
         let mut next = policy.clone();
         next.revision += 1;
         let body = doc(&next)?;
@@ -1047,6 +1091,9 @@ impl PolicyStore for SqlStore {
             }
             let params = [int(next.revision)?, body.clone(), p(org), p(policy.id)];
             tx.execute("UPDATE policies SET revision = ?, body = ? WHERE org_id = ? AND id = ?", &params).await?;
+            if let Some(change) = usage {
+                change_usage(&mut tx, dialect, org, change).await?;
+            }
             append_events(&mut tx, org, events).await
         })?;
         Ok(next)

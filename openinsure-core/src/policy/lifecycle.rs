@@ -25,13 +25,18 @@
 //!   change pro-rated by days remaining: `annual_change * (expiration - date) / (expiration -
 //!   effective)`, rounded half-even in exact integer arithmetic. The premium figures of a policy
 //!   ("annual") are per term; for a one-year term that is the same thing. The written premium may
-//!   not become negative. The billing schedule is not changed: the caller bills the premium change
-//!   the event carries.
+//!   not become negative, and an endorsement is not dated before the last one. The change (and the
+//!   taxes change, pro-rated the same way) is billed by the rule of [`crate::billing::adjust`].
 //! - **Cancellations** ([`Policy::cancel`]) return premium computed by [`Policy::return_premium`]:
 //!   flat at inception, pro-rata by days unexpired per premium segment, or short-rate by the
-//!   customary one-year table ([`short_rate_earned_percent`]). See those for the exact rules.
+//!   customary one-year table ([`short_rate_earned_percent`]). See those for the exact rules. The
+//!   taxes are returned in the same proportion as the premium (half-even; all of them when flat);
+//!   policy fees are fully earned at bind and installment fees when charged, so neither is
+//!   returned. The return is billed by the rule of [`crate::billing::adjust`]: installments still
+//!   due are reduced, latest first, and voided when nothing is left on them; what was collected
+//!   beyond what is now owed is refunded.
 //! - **Reinstatement** ([`Policy::reinstate`]) restores the state the policy would be in had it not
-//!   been cancelled: `issued` when the period has not begun, `active` once it has (also after the
+//!   been cancelled (the installments back as they were, a refund billed again): `issued` when the period has not begun, `active` once it has (also after the
 //!   expiration date, so that [`Policy::expire`] then ends it as usual). A policy cancelled while
 //!   `bound` is reinstated by the same rule (the policy record does not say whether documents had
 //!   been issued).
@@ -46,6 +51,7 @@
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 
+use crate::billing::adjust::BillingChange;
 use crate::billing::{BillingError, BillingPlan, BillingSchedule, InstallmentFees};
 use crate::events::DomainEvent;
 use crate::ids::{PolicyId, QuoteId, SubmissionId, UserId};
@@ -119,6 +125,14 @@ pub enum LifecycleError {
         /// The period's expiration date.
         expiration_date: NaiveDate,
     },
+    /// An endorsement dated before the last endorsement's date.
+    #[error("endorsement date `{date}` is before the last endorsement's `{last}`")]
+    EndorsementBeforeLast {
+        /// The endorsement's effective date.
+        date: NaiveDate,
+        /// The last endorsement's.
+        last: NaiveDate,
+    },
     /// An endorsement would make the written premium negative.
     #[error("the endorsement would make the written premium `{written}` negative")]
     NegativeWrittenPremium {
@@ -154,6 +168,7 @@ impl LifecycleError {
             LifecycleError::EndorsementDateOutsidePeriod { .. }
             | LifecycleError::CancellationDateOutsidePeriod { .. } => "date_outside_period",
             LifecycleError::FlatCancellationAfterInception { .. } => "flat_after_inception",
+            LifecycleError::EndorsementBeforeLast { .. } => "endorsement_before_last",
             LifecycleError::InvalidPeriod { .. } => "invalid_period",
             LifecycleError::NegativeWrittenPremium { .. } | LifecycleError::NegativePremium(_) => "negative_premium",
             LifecycleError::BillingMismatch { .. } => "billing_mismatch",
@@ -212,6 +227,19 @@ pub struct RenewalTerms {
     pub billing: RenewalBilling,
     /// Who bound the renewal.
     pub bound_by: UserId,
+}
+
+/// An endorsement's change of premium and taxes (see [`Policy::endorse_with`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndorsementChange {
+    /// From when it applies.
+    pub effective_date: NaiveDate,
+    /// The change of the annual premium (negative for a return).
+    pub annual_premium_change: Money,
+    /// The change of the annual taxes.
+    pub annual_taxes_change: Money,
+    /// What it is.
+    pub description: String,
 }
 
 /// The segment description of a term's original premium.
@@ -274,16 +302,12 @@ impl Policy {
         pro_rate(annual_change, days_remaining, days_in_term)
     }
 
-    /// Endorses the policy from `effective_date`: adds a [`PremiumSegment`] with the pro-rated
-    /// premium of [`Policy::endorsement_premium`] (negative for a return). The status does not
-    /// change; the billing schedule is not touched (the caller bills the change in the event).
+    /// Endorses the policy from `effective_date` with an annual premium change and no change of
+    /// taxes: [`Policy::endorse_with`] of an [`EndorsementChange`].
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::InvalidTransition`] unless the policy is bound, issued or active,
-    /// [`LifecycleError::EndorsementDateOutsidePeriod`] for a date outside the period,
-    /// [`LifecycleError::NegativeWrittenPremium`] when the written premium would drop below zero,
-    /// [`LifecycleError::Money`] on overflow.
+    /// Those of [`Policy::endorse_with`].
     pub fn endorse(
         &mut self,
         effective_date: NaiveDate,
@@ -291,20 +315,75 @@ impl Policy {
         description: impl Into<String>,
         now: DateTime<Utc>,
     ) -> Result<DomainEvent, LifecycleError> {
+        let change = EndorsementChange {
+            effective_date,
+            annual_premium_change,
+            annual_taxes_change: Money::ZERO,
+            description: description.into(),
+        };
+        self.endorse_with(&change, now)
+    }
+
+    /// Endorses the policy: adds a [`PremiumSegment`] with the premium and taxes changes
+    /// pro-rated by days remaining ([`Policy::endorsement_premium`]), and bills them by the rule of
+    /// [`crate::billing::adjust`]: additional premium over the installments still due, return
+    /// premium off them, latest first, and a [`Refund`](crate::billing::adjust::Refund) of what
+    /// was over-collected (its id is [`Policy::refund_id`]). The status does not change.
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidTransition`] unless the policy is bound, issued or active,
+    /// [`LifecycleError::EndorsementDateOutsidePeriod`] for a date outside the period,
+    /// [`LifecycleError::EndorsementBeforeLast`] for a date before the last endorsement's,
+    /// [`LifecycleError::NegativeWrittenPremium`] when the written premium would drop below zero,
+    /// [`LifecycleError::Billing`] when the schedule cannot bill it, [`LifecycleError::Money`] on
+    /// overflow.
+    pub fn endorse_with(
+        &mut self,
+        change: &EndorsementChange,
+        now: DateTime<Utc>,
+    ) -> Result<DomainEvent, LifecycleError> {
         self.require("endorse", &[PolicyStatus::Bound, PolicyStatus::Issued, PolicyStatus::Active])?;
-        let premium = self.endorsement_premium(effective_date, annual_premium_change)?;
+        let effective_date = change.effective_date;
+        let premium = self.endorsement_premium(effective_date, change.annual_premium_change)?;
+        let taxes = self.endorsement_premium(effective_date, change.annual_taxes_change)?;
+        if let Some(last) = self.segments.iter().skip(1).map(|s| s.effective_date).max()
+            && effective_date < last
+        {
+            return Err(LifecycleError::EndorsementBeforeLast { date: effective_date, last });
+        }
         let written = self.written_premium()?.checked_add(premium)?;
         if written.is_negative() {
             return Err(LifecycleError::NegativeWrittenPremium { written });
         }
+        let written_taxes = self.written_taxes()?.checked_add(taxes)?;
+        if written_taxes.is_negative() {
+            return Err(LifecycleError::NegativeWrittenPremium { written: written_taxes });
+        }
+        let mut billing = self.billing.clone();
+        billing.apply_change(&BillingChange {
+            date: effective_date,
+            premium,
+            taxes,
+            policy_fees: self.fees,
+            refund_id: self.refund_id(),
+            reason: change.description.clone(),
+        })?;
+        self.billing = billing;
         self.segments.push(PremiumSegment {
             effective_date,
             premium,
-            annual_premium: annual_premium_change,
-            description: description.into(),
+            annual_premium: change.annual_premium_change,
+            taxes,
+            description: change.description.clone(),
         });
         self.updated_at = now;
-        Ok(DomainEvent::PolicyEndorsed { policy_id: self.id, effective_date, premium_change: premium })
+        Ok(DomainEvent::PolicyEndorsed {
+            policy_id: self.id,
+            effective_date,
+            premium_change: premium,
+            taxes_change: taxes,
+        })
     }
 
     /// The method and return premium of a cancellation effective `effective_date`, asked for with
@@ -382,26 +461,82 @@ impl Policy {
     ) -> Result<DomainEvent, LifecycleError> {
         self.require("cancel", &[PolicyStatus::Bound, PolicyStatus::Issued, PolicyStatus::Active])?;
         let (method, return_premium) = self.return_premium(effective_date, method_requested)?;
-        self.cancellation = Some(Cancellation { effective_date, method, return_premium, reason: reason.into() });
+        let written = self.written_premium()?;
+        let written_taxes = self.written_taxes()?;
+        let return_taxes = if method == CancellationMethod::Flat || return_premium == written {
+            written_taxes
+        } else if written.is_zero() {
+            Money::ZERO
+        } else {
+            to_money(
+                Rounding::HalfEven.div_round(
+                    i128::from(written_taxes.cents()) * i128::from(return_premium.cents()),
+                    i128::from(written.cents()),
+                ),
+                "mul",
+            )?
+        };
+        let reason = reason.into();
+        let mut billing = self.billing.clone();
+        let applied = billing.apply_change(&BillingChange {
+            date: effective_date,
+            premium: Money::ZERO.checked_sub(return_premium)?,
+            taxes: Money::ZERO.checked_sub(return_taxes)?,
+            policy_fees: self.fees,
+            refund_id: self.refund_id(),
+            reason: format!("cancellation: {reason}"),
+        })?;
+        self.billing = billing;
+        self.cancellation = Some(Cancellation {
+            effective_date,
+            method,
+            return_premium,
+            return_taxes,
+            reason,
+            installments_before: applied.before,
+            refund_id: applied.refund.map(|r| r.id),
+        });
         self.status = PolicyStatus::Cancelled;
         self.updated_at = now;
         Ok(DomainEvent::PolicyCancelled {
             policy_id: self.id,
             effective_date,
             return_premium,
+            return_taxes,
             method: method_name(method).to_owned(),
         })
     }
 
-    /// Reinstates a cancelled policy: clears the [`Cancellation`] and restores the status it would
-    /// have had: `issued` when `today` is before the effective date, `active` otherwise (also on
-    /// or after the expiration date; [`Policy::expire`] then ends it).
+    /// Reinstates a cancelled policy: restores the status it would have had (`issued` when
+    /// `today` is before the effective date, `active` otherwise, also on or after the expiration
+    /// date; [`Policy::expire`] then ends it) and what the cancellation undid in billing: the
+    /// installments it voided or reduced are put back, and what the insured was refunded (or an
+    /// installment lacks because it was paid since at its reduced amount) is billed again by the
+    /// rule of [`crate::billing::adjust`], dated `today`.
     ///
     /// # Errors
     ///
-    /// [`LifecycleError::InvalidTransition`] unless the policy is cancelled.
+    /// [`LifecycleError::InvalidTransition`] unless the policy is cancelled,
+    /// [`LifecycleError::Billing`] or [`LifecycleError::Money`] when the schedule cannot bill it.
     pub fn reinstate(&mut self, today: NaiveDate, now: DateTime<Utc>) -> Result<DomainEvent, LifecycleError> {
         self.require("reinstate", &[PolicyStatus::Cancelled])?;
+        let mut billing = self.billing.clone();
+        if let Some(c) = &self.cancellation {
+            let (mut premium, mut taxes) = billing.restore(&c.installments_before)?;
+            if let Some(r) = c.refund_id.and_then(|id| billing.refunds.iter().find(|r| r.id == id)) {
+                premium = premium.checked_add(r.premium)?;
+                taxes = taxes.checked_add(r.taxes)?;
+            }
+            billing.apply_change(&BillingChange {
+                date: today,
+                premium,
+                taxes,
+                policy_fees: self.fees,
+                refund_id: self.refund_id(),
+                reason: "reinstatement".into(),
+            })?;
+        }
+        self.billing = billing;
         self.status = if today < self.effective_date { PolicyStatus::Issued } else { PolicyStatus::Active };
         self.cancellation = None;
         self.updated_at = now;
@@ -530,6 +665,7 @@ impl Policy {
                 effective_date,
                 premium: terms.annual_premium,
                 annual_premium: terms.annual_premium,
+                taxes: terms.taxes,
                 description: ORIGINAL_SEGMENT.to_owned(),
             }],
             billing,
@@ -682,6 +818,7 @@ mod tests {
                 effective_date,
                 premium,
                 annual_premium: premium,
+                taxes,
                 description: ORIGINAL_SEGMENT.into(),
             }],
             billing: schedule(
@@ -708,7 +845,10 @@ mod tests {
                 effective_date: date(2027, 6, 1),
                 method: CancellationMethod::ProRata,
                 return_premium: Money::from_cents(58_630),
+                return_taxes: Money::ZERO,
                 reason: "insured request".into(),
+                installments_before: Vec::new(),
+                refund_id: None,
             });
         }
         p
@@ -811,7 +951,8 @@ mod tests {
             DomainEvent::PolicyEndorsed {
                 policy_id: pid,
                 effective_date: date(2027, 9, 23),
-                premium_change: Money::from_cents(27_397)
+                premium_change: Money::from_cents(27_397),
+                taxes_change: Money::ZERO,
             }
         );
         let mut c = p.clone();
@@ -970,6 +1111,7 @@ mod tests {
     #[test]
     fn pro_rata_cancellation() {
         let mut p = in_status(PolicyStatus::Active);
+        let before = p.clone();
         // 2027-04-11: 100 days in force, 265 unexpired. 100000 * 265 / 365 = 72602.74 -> 72603.
         let event = p.cancel(date(2027, 4, 11), CancellationMethod::ProRata, "sold the business", at(2)).unwrap();
         assert_eq!(
@@ -978,6 +1120,8 @@ mod tests {
                 policy_id: p.id,
                 effective_date: date(2027, 4, 11),
                 return_premium: Money::from_cents(72_603),
+                // 3000 * 72603 / 100000 = 2178.09 -> 2178
+                return_taxes: Money::from_cents(2_178),
                 method: "pro_rata".into()
             }
         );
@@ -987,7 +1131,10 @@ mod tests {
                 effective_date: date(2027, 4, 11),
                 method: CancellationMethod::ProRata,
                 return_premium: Money::from_cents(72_603),
-                reason: "sold the business".into()
+                return_taxes: Money::from_cents(2_178),
+                reason: "sold the business".into(),
+                installments_before: before.billing.installments.clone(),
+                refund_id: None,
             })
         );
         assert_eq!(p.status, PolicyStatus::Cancelled);
@@ -1258,5 +1405,166 @@ mod tests {
             prop_assert!(diff.abs() * 2 <= 365);
             prop_assert!(got.abs() <= change.abs());
         }
+    }
+}
+
+#[cfg(test)]
+mod billing_tests {
+    use super::*;
+    use crate::billing::InstallmentStatus;
+    use crate::ids::{OrgId, ProgramId};
+    use crate::money::Factor;
+    use crate::submission::LineOfBusiness;
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, 1, 1, 12, 0, 0).single().unwrap()
+    }
+
+    /// A quarterly policy of $10,000.00 premium, $100.00 fees, $400.00 taxes, 2027-01-01 for a year.
+    fn quarterly() -> Policy {
+        let e = date(2027, 1, 1);
+        let premium = Money::from_cents(1_000_000);
+        let (fees, taxes) = (Money::from_cents(10_000), Money::from_cents(40_000));
+        Policy {
+            id: PolicyId::from_uuid(Uuid::from_u128(1)),
+            org_id: OrgId::from_uuid(Uuid::from_u128(2)),
+            number: "GL-2027-000001".into(),
+            status: PolicyStatus::Active,
+            revision: 3,
+            submission_id: SubmissionId::from_uuid(Uuid::from_u128(3)),
+            quote_id: QuoteId::from_uuid(Uuid::from_u128(4)),
+            program_id: ProgramId::from_uuid(Uuid::from_u128(5)),
+            da_agreement_id: None,
+            referral_id: None,
+            line_of_business: LineOfBusiness::GeneralLiability,
+            insured_name: "Acme".into(),
+            risk_state: "OH".parse().unwrap(),
+            naics_code: "332710".parse().unwrap(),
+            occurrence_limit: Money::from_cents(100_000_000),
+            aggregate_limit: Money::from_cents(200_000_000),
+            deductible: Money::ZERO,
+            effective_date: e,
+            expiration_date: date(2028, 1, 1),
+            annual_premium: premium,
+            commission_rate: Factor::new(rust_decimal::Decimal::new(15, 2)),
+            mga_commission_rate: Factor::default(),
+            fees,
+            taxes,
+            segments: vec![PremiumSegment {
+                effective_date: e,
+                premium,
+                annual_premium: premium,
+                taxes,
+                description: ORIGINAL_SEGMENT.into(),
+            }],
+            billing: crate::billing::schedule(
+                BillingPlan::Quarterly,
+                e,
+                premium,
+                fees.checked_add(taxes).unwrap(),
+                &InstallmentFees::default(),
+            )
+            .unwrap(),
+            cancellation: None,
+            renewal_of: None,
+            bound_by: UserId::from_uuid(Uuid::from_u128(6)),
+            bound_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    fn statuses(p: &Policy) -> Vec<InstallmentStatus> {
+        p.billing.installments.iter().map(|i| i.status).collect()
+    }
+
+    /// `billed not voided - refunded = written net of returns`, for premium and for taxes.
+    fn reconciles(p: &Policy) {
+        let (rp, rt) = p.billing.refunded().unwrap();
+        let returned =
+            p.cancellation.as_ref().map_or((Money::ZERO, Money::ZERO), |c| (c.return_premium, c.return_taxes));
+        assert_eq!(
+            p.billing.billed_premium().unwrap().checked_sub(rp).unwrap(),
+            p.written_premium().unwrap().checked_sub(returned.0).unwrap()
+        );
+        assert_eq!(
+            p.billing.billed_fees_and_taxes().unwrap().checked_sub(rt).unwrap(),
+            p.written_taxes().unwrap().checked_sub(returned.1).unwrap().checked_add(p.fees).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_cancellation_voids_the_unearned_installments_and_refunds_the_over_collected() {
+        let mut p = quarterly();
+        for n in 1..=2 {
+            p.billing.record_payment(n, Uuid::from_u128(100 + u128::from(n))).unwrap();
+        }
+        // 2027-05-01: 120 days in force, 245 unexpired; 1000000 * 245 / 365 = 671232.88 -> 671233
+        let event = p.cancel(date(2027, 5, 1), CancellationMethod::ProRata, "sold", now()).unwrap();
+        let c = p.cancellation.clone().unwrap();
+        assert_eq!(c.return_premium.cents(), 671_233);
+        // 40000 * 671233 / 1000000 = 26849.32 -> 26849
+        assert_eq!(c.return_taxes.cents(), 26_849);
+        use InstallmentStatus::{Paid, Voided};
+        assert_eq!(statuses(&p), vec![Paid, Paid, Voided, Voided]);
+        // collected 500000 of premium, earned 328767: 171233 refunded, with 26849 of taxes
+        let r = p.billing.refunds.last().unwrap().clone();
+        assert_eq!((r.premium.cents(), r.taxes.cents(), r.id), (171_233, 26_849, quarterly().refund_id()));
+        assert_eq!(c.refund_id, Some(r.id));
+        assert!(matches!(event, DomainEvent::PolicyCancelled { return_taxes, .. } if return_taxes.cents() == 26_849));
+        reconciles(&p);
+
+        // reinstatement puts the installments back and bills the refund again
+        p.revision += 1;
+        p.reinstate(date(2027, 5, 20), now()).unwrap();
+        use InstallmentStatus::Due;
+        assert_eq!(statuses(&p), vec![Paid, Paid, Due, Due]);
+        let premiums: Vec<i64> = p.billing.installments.iter().map(|i| i.premium.cents()).collect();
+        assert_eq!(premiums, vec![250_000, 250_000, 250_000 + 85_617, 250_000 + 85_616], "the refund over what is due");
+        assert_eq!(p.billing.installments[2].fees_and_taxes.cents(), 26_849);
+        reconciles(&p);
+    }
+
+    #[test]
+    fn an_endorsement_bills_additional_premium_over_the_remaining_installments() {
+        let mut p = quarterly();
+        p.billing.record_payment(1, Uuid::from_u128(101)).unwrap();
+        // +$1,000.00 a year from 2027-07-02: 183 days of 365 -> 50136.99 -> 50137
+        p.endorse_with(
+            &EndorsementChange {
+                effective_date: date(2027, 7, 2),
+                annual_premium_change: Money::from_cents(100_000),
+                annual_taxes_change: Money::from_cents(4_000),
+                description: "add location".into(),
+            },
+            now(),
+        )
+        .unwrap();
+        let premiums: Vec<i64> = p.billing.installments.iter().map(|i| i.premium.cents()).collect();
+        assert_eq!(premiums, vec![250_000, 250_000 + 16_713, 250_000 + 16_712, 250_000 + 16_712]);
+        // taxes 4000 * 183 / 365 = 2005.48 -> 2005, on the next installment
+        assert_eq!(p.billing.installments[1].fees_and_taxes.cents(), 2_005);
+        reconciles(&p);
+        // an endorsement dated before it is refused, and changes nothing
+        let before = p.clone();
+        let e = p.endorse(date(2027, 7, 1), Money::from_cents(-1_000), "earlier", now()).unwrap_err();
+        assert_eq!(e.code(), "endorsement_before_last");
+        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn a_return_endorsement_on_a_paid_policy_refunds() {
+        let mut p = quarterly();
+        for n in 1..=4 {
+            p.billing.record_payment(n, Uuid::from_u128(100 + u128::from(n))).unwrap();
+        }
+        p.endorse(date(2027, 7, 2), Money::from_cents(-100_000), "remove location", now()).unwrap();
+        assert_eq!(p.billing.refunds.last().map(|r| r.premium.cents()), Some(50_137));
+        reconciles(&p);
     }
 }

@@ -435,6 +435,59 @@ impl CapacityClaim {
     }
 }
 
+/// A change of a year's written premium after bind: an endorsement's premium change, a
+/// cancellation's return premium (negative), a reinstatement's. The policy count does not move.
+/// The store applies it with [`UsageChange::apply`] in the same atomic step as the policy change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageChange {
+    /// The agreement.
+    pub agreement_id: DaAgreementId,
+    /// The agreement year.
+    pub agreement_year: u32,
+    /// The quarter of that year, 0 to 3.
+    pub quarter: u8,
+    /// Premium to add (negative to release).
+    #[serde(rename = "premiumCents")]
+    pub premium: Money,
+    /// The annual limit, checked when premium is added.
+    #[serde(rename = "annualLimitCents")]
+    pub annual_limit: Money,
+    /// The quarterly sub-limit, checked when premium is added.
+    #[serde(rename = "quarterlyLimitCents")]
+    pub quarterly_limit: Option<Money>,
+}
+
+impl UsageChange {
+    /// Applies the change to `usage` if it fits: added premium must stay within the annual limit
+    /// and the quarter's sub-limit, as at bind; a release always fits (never below zero). On an
+    /// error `usage` is as it was.
+    pub fn apply(&self, usage: &mut DaUsage) -> Result<(), CapacityExceeded> {
+        let q = usize::from(self.quarter.min(3));
+        let after = usage.written_premium.checked_add(self.premium)?.max(Money::ZERO);
+        let quarter_after = usage.quarter_premium[q].checked_add(self.premium)?.max(Money::ZERO);
+        if self.premium.cents() > 0 {
+            if after > self.annual_limit {
+                return Err(CapacityExceeded::Annual {
+                    year: self.agreement_year,
+                    limit: self.annual_limit,
+                    left: self.annual_limit.checked_sub(usage.written_premium).unwrap_or(Money::ZERO),
+                    needed: self.premium,
+                });
+            }
+            if let Some(limit) = self.quarterly_limit
+                && quarter_after > limit
+            {
+                return Err(CapacityExceeded::Quarterly { quarter: self.quarter.min(3) + 1, limit });
+            }
+        }
+        usage.agreement_year = self.agreement_year;
+        usage.written_premium = after;
+        usage.quarter_premium[q] = quarter_after;
+        Ok(())
+    }
+}
+
 /// The key that identifies an insured across submissions: the FEIN when given, else the name
 /// lowercased with everything but letters and digits removed.
 pub fn insured_key(submission: &Submission) -> String {
@@ -478,6 +531,21 @@ impl DaAgreement {
             annual_limit: self.annual_premium_limit,
             quarterly_limit: self.quarterly_premium_limit,
             max_policies_per_insured: self.max_policies_per_insured,
+        })
+    }
+
+    /// The usage change a policy change of `premium` (signed) makes: it moves the agreement year
+    /// and quarter the policy counted in at bind (by its effective date). `None` when the policy's
+    /// date is before the agreement.
+    pub fn usage_change(&self, policy_effective_date: NaiveDate, premium: Money) -> Option<UsageChange> {
+        let (agreement_year, quarter) = self.year_and_quarter(policy_effective_date)?;
+        Some(UsageChange {
+            agreement_id: self.id,
+            agreement_year,
+            quarter,
+            premium,
+            annual_limit: self.annual_premium_limit,
+            quarterly_limit: self.quarterly_premium_limit,
         })
     }
 
