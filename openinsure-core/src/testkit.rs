@@ -712,7 +712,7 @@ pub async fn idempotency_store(store: &dyn crate::idempotency::IdempotencyStore,
 /// nothing (its events neither), a number never changes, another org's policy is not found.
 pub async fn policy_store<S>(store: &S, run: u64)
 where
-    S: PolicyStore + SubmissionStore + QuoteStore + Outbox + ?Sized,
+    S: PolicyStore + SubmissionStore + QuoteStore + DaStore + Outbox + ?Sized,
 {
     let org = OrgId::from_uuid(test_uuid(run, 1));
     let other = OrgId::from_uuid(test_uuid(run, 2));
@@ -766,6 +766,26 @@ where
         Err(Error::NotFound { .. } | Error::Forbidden(_))
     ));
     assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), stored, "refused updates change nothing");
+
+    // an update moves its agreement's usage in the same step, or is refused whole
+    let agreement = sample_agreement_for(DaAgreementId::from_uuid(test_uuid(run, 1120)), org);
+    store.insert_agreement(org, &agreement).await.expect("agreement");
+    let change = |cents: i64| {
+        agreement.usage_change(agreement.effective_date, Money::from_cents(cents)).expect("in the agreement")
+    };
+    let written = || async { store.usage(org, agreement.id, 1).await.expect("usage").written_premium.cents() };
+    let endorsed = store.update_policy(org, &stored, Some(&change(12_345)), &[]).await.expect("endorsed");
+    assert_eq!(written().await, 12_345);
+    let beyond = change(agreement.annual_premium_limit.cents());
+    let refused = store.update_policy(org, &endorsed, Some(&beyond), &[event(1121, endorsed.id)]).await;
+    assert!(matches!(refused, Err(Error::Rule { code: "da_capacity_exceeded", .. })), "{refused:?}");
+    assert_eq!(store.get_policy(org, endorsed.id).await.expect("get"), endorsed, "the policy is as it was");
+    assert_eq!(written().await, 12_345, "and the usage");
+    let mut foreign = change(-1);
+    foreign.agreement_id = DaAgreementId::from_uuid(test_uuid(run, 1122));
+    assert!(matches!(store.update_policy(org, &endorsed, Some(&foreign), &[]).await, Err(Error::NotFound { .. })));
+    store.update_policy(org, &endorsed, Some(&change(-12_345)), &[]).await.expect("released");
+    assert_eq!(written().await, 0);
 }
 
 /// The [`Authorizer`](crate::relationships::Authorizer) contract: a program owned by or delegated to the

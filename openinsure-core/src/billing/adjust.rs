@@ -388,10 +388,8 @@ mod tests {
             let mut s = schedule(plan, date(2027, 1, 1), Money::from_cents(premium), Money::from_cents(8_000), &InstallmentFees::default()).unwrap();
             let mut owed = (premium, 3_000i64);
             for (n, (p, t, pay)) in steps.into_iter().enumerate() {
-                if pay {
-                    if let Some(k) = s.next_due().map(|i| i.number) {
-                        s.record_payment(k, Uuid::from_u128(100 + n as u128)).unwrap();
-                    }
+                if pay && let Some(k) = s.next_due().map(|i| i.number) {
+                    s.record_payment(k, Uuid::from_u128(100 + n as u128)).unwrap();
                 }
                 let c = BillingChange { refund_id: Uuid::from_u128(n as u128), ..change(p, t) };
                 let before = s.clone();
