@@ -3,6 +3,7 @@
 //! The lifecycle transitions (issue, activate, endorse, cancel, reinstate, expire, non-renew,
 //! renew) are in [`lifecycle`], as methods on [`Policy`].
 
+pub mod endorsement;
 pub mod lifecycle;
 pub mod short_rate;
 
@@ -63,6 +64,15 @@ pub struct PremiumSegment {
     /// the quote's taxes.
     #[serde(default, rename = "taxesCents")]
     pub taxes: Money,
+    /// The annual rate of taxes it represents before pro-rating.
+    #[serde(default, rename = "annualTaxesCents")]
+    pub annual_taxes: Money,
+    /// The changes it made to the risk (an endorsement's).
+    #[serde(default, skip_serializing_if = "endorsement::RiskChange::is_empty")]
+    pub changes: endorsement::RiskChange,
+    /// How a rated endorsement's premium was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worksheet: Option<endorsement::EndorsementWorksheet>,
     /// What it is (`original`, or the endorsement's description).
     pub description: String,
 }
@@ -169,6 +179,10 @@ pub struct Policy {
     pub segments: Vec<PremiumSegment>,
     /// The billing schedule.
     pub billing: BillingSchedule,
+    /// Every change endorsements made to the submission's risk, the later winning: the risk in
+    /// force is the submission with these applied.
+    #[serde(default, skip_serializing_if = "endorsement::RiskChange::is_empty")]
+    pub risk_changes: endorsement::RiskChange,
     /// The cancellation, while cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
@@ -198,6 +212,16 @@ impl Policy {
     /// The term's written taxes: the sum of its segments' taxes.
     pub fn written_taxes(&self) -> Result<Money, crate::money::MoneyError> {
         Money::checked_sum(self.segments.iter().map(|s| s.taxes))
+    }
+
+    /// The annual premium in force: the original premium and every endorsement's annual change.
+    pub fn current_annual_premium(&self) -> Result<Money, crate::money::MoneyError> {
+        Money::checked_sum(self.segments.iter().map(|s| s.annual_premium))
+    }
+
+    /// The annual taxes in force, the same way.
+    pub fn current_annual_taxes(&self) -> Result<Money, crate::money::MoneyError> {
+        Money::checked_sum(self.segments.iter().map(|s| s.annual_taxes))
     }
 
     /// The premium written net of the return premium of a cancellation in effect.
@@ -277,8 +301,12 @@ impl Policy {
                 premium,
                 annual_premium: premium,
                 taxes: q.rating.totals.taxes,
+                annual_taxes: q.rating.totals.taxes,
+                changes: endorsement::RiskChange::default(),
+                worksheet: None,
                 description: "original".into(),
             }],
+            risk_changes: endorsement::RiskChange::default(),
             billing: terms.billing,
             cancellation: None,
             renewal_of: None,

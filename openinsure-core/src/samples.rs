@@ -173,8 +173,12 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
             premium,
             annual_premium: premium,
             taxes: quote.rating.totals.taxes,
+            annual_taxes: quote.rating.totals.taxes,
+            changes: crate::policy::endorsement::RiskChange::default(),
+            worksheet: None,
             description: "original".into(),
         }],
+        risk_changes: crate::policy::endorsement::RiskChange::default(),
         billing: crate::billing::BillingSchedule {
             plan: crate::billing::BillingPlan::PaidInFull,
             installments: vec![crate::billing::Installment {

@@ -50,6 +50,11 @@ impl RateBook {
             })
     }
 
+    /// The table with this id and version, if the book has it.
+    pub fn get(&self, id: &str, version: u32) -> Option<&RateTable> {
+        self.tables.iter().find(|t| t.id.as_ref() == id && t.version == version)
+    }
+
     /// Every table.
     pub fn tables(&self) -> &[RateTable] {
         &self.tables

@@ -6,15 +6,30 @@ use chrono::{Datelike, NaiveDate};
 use openinsure_core::billing::{BillingPlan, InstallmentFees};
 use openinsure_core::events::{DomainEvent, EventEnvelope};
 use openinsure_core::ids::PolicyId;
-use openinsure_core::money::Money;
 use openinsure_core::permission::Action;
+use openinsure_core::policy::endorsement::{RiskChange, endorsement_context};
 use openinsure_core::policy::lifecycle::{LifecycleError, RenewalBilling, RenewalTerms};
 use openinsure_core::policy::{CancellationMethod, Policy};
+use openinsure_core::quote::Schedule;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
+use openinsure_core::underwriting::decision;
 
 use crate::app::{App, require};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// A rated endorsement: what changes in the risk, from when, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Endorsement {
+    /// From when it applies (within the term, not before the last endorsement).
+    #[serde(deserialize_with = "openinsure_core::text::strict_date")]
+    pub effective_date: NaiveDate,
+    /// What changed, in words.
+    pub description: openinsure_core::text::Text<2000>,
+    /// The changes to the risk.
+    pub changes: RiskChange,
+}
 
 impl App {
     /// A policy of the caller's org.
@@ -48,8 +63,20 @@ impl App {
         apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
     ) -> Result<Policy> {
         require(caller, Action::ChangePolicies)?;
+        let policy = self.store.get_policy(caller.org_id, id).await?;
+        self.commit_transition(caller, policy, action, apply).await
+    }
+
+    /// [`App::transition`] of a policy already read.
+    async fn commit_transition(
+        &self,
+        caller: &Caller,
+        mut policy: Policy,
+        action: &str,
+        apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
+    ) -> Result<Policy> {
         let org = caller.org_id;
-        let mut policy = self.store.get_policy(org, id).await?;
+        let id = policy.id;
         let net_before = policy.net_written_premium().map_err(openinsure_core::Error::from)?;
         let refunds_before = policy.billing.refunds.len();
         let event = apply(&mut policy).map_err(openinsure_core::Error::from)?;
@@ -90,20 +117,56 @@ impl App {
         self.transition(caller, id, "activate policies", |p| p.activate(today, now)).await
     }
 
-    /// Endorses: an annual premium change from a date, pro-rated by days in force.
-    pub async fn endorse_policy(
-        &self,
-        caller: &Caller,
-        id: PolicyId,
-        effective_date: NaiveDate,
-        annual_premium_change: Money,
-        description: &str,
-    ) -> Result<Policy> {
+    /// A rated endorsement: the risk changes from `endorsement.effective_date`, the changed risk is
+    /// rated on the table the policy was written on, passes the same DA and authority checks as new
+    /// business, and the premium change is pro-rated by days remaining and billed (see
+    /// [`openinsure_core::policy::endorsement`]). A failing check refuses with every failed check
+    /// (raising the referral it calls for, as a bind does) and changes nothing.
+    pub async fn endorse_policy(&self, caller: &Caller, id: PolicyId, endorsement: &Endorsement) -> Result<Policy> {
+        require(caller, Action::ChangePolicies)?;
+        let org = caller.org_id;
+        if endorsement.changes.is_empty() {
+            let mut f = openinsure_core::FieldErrors::default();
+            f.push("changes", "names no change to the risk");
+            return Err(Error::Invalid(f));
+        }
+        let policy = self.store.get_policy(org, id).await?;
+        let quote = self.store.get_quote(org, policy.quote_id).await?;
+        let ctx = self.store.underwriting_context(org, policy.submission_id, caller.user_id).await?;
+        let changes = policy.risk_changes.then(&endorsement.changes);
+        let changed = changes.apply(&ctx.submission, "changes")?;
+        let basis = &quote.rating.rate_table;
+        let table = self.rates.get(&basis.id, basis.version).ok_or_else(|| Error::Rule {
+            code: "rate_table_unavailable",
+            message: format!(
+                "the policy was written on rate table `{}` version {}, which this service does not hold",
+                basis.id, basis.version
+            ),
+        })?;
+        let schedule = Schedule { adjustments: quote.rating.schedule.clone() };
+        let rating = openinsure_rating::rate(&changed, table, &schedule)?;
         let now = self.clock.now();
-        self.transition(caller, id, "endorse policies", |p| {
-            p.endorse(effective_date, annual_premium_change, description, now)
-        })
-        .await
+        let change = policy
+            .price_endorsement(
+                endorsement.effective_date,
+                &endorsement.changes,
+                &rating,
+                endorsement.description.as_str(),
+            )
+            .map_err(openinsure_core::Error::from)?;
+        // the changed risk, checked as new business would be
+        let ctx = endorsement_context(ctx, &policy, changed).map_err(openinsure_core::Error::from)?;
+        let mut rated = quote.clone();
+        rated.rating = rating;
+        let checks = decision::prebind(&ctx, caller, &rated, self.ids.as_ref(), now);
+        if !checks.flags.is_empty() {
+            if let Some(r) = checks.raised_referral {
+                self.store.insert_referral(org, &r.referral, &r.activity, &[r.event]).await?;
+                tracing::info!(referral_id = %r.referral.id, level = r.referral.routed_to_level, "referral raised");
+            }
+            return Err(Error::Checks { flags: checks.flags });
+        }
+        self.commit_transition(caller, policy, "endorse policies", |p| p.endorse_with(&change, now)).await
     }
 
     /// Cancels from a date; the return premium follows the method (flat at inception).

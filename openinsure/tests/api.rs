@@ -495,7 +495,7 @@ fn body_for(path: &str, ids: &Ids) -> Option<Value> {
     Some(match path {
         p if p.ends_with("/bind") => json!({ "quoteId": ids.quote }),
         p if p.ends_with("/endorse") => {
-            json!({ "effectiveDate": "2027-03-01", "annualPremiumChangeCents": 1000, "description": "x" })
+            json!({ "effectiveDate": "2027-03-01", "description": "x", "changes": { "employeeCount": 40 } })
         }
         p if p.ends_with("/cancel") => json!({ "effectiveDate": "2027-03-01", "method": "pro_rata", "reason": "x" }),
         p if p.ends_with("/non-renew") => json!({ "reason": "x" }),

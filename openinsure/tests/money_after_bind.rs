@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use common::{acme, org, world};
 use openinsure::Error;
 use openinsure::bind::BindRequest;
+use openinsure::policies::Endorsement;
 use openinsure_core::billing::{BillingPlan, InstallmentStatus};
 use openinsure_core::money::Money;
 use openinsure_core::policy::{CancellationMethod, Policy};
@@ -156,40 +157,138 @@ async fn a_refund_the_payables_no_longer_hold_is_refused_and_changes_nothing() {
     assert_eq!(usage(&b, p).await, u);
 }
 
+fn endorsement(date: NaiveDate, changes: serde_json::Value) -> Endorsement {
+    common::typed(
+        &serde_json::json!({ "effectiveDate": date.to_string(), "description": "mid-term change", "changes": changes }),
+    )
+}
+
+fn flags(r: &Result<Policy, Error>) -> Vec<String> {
+    match r {
+        Err(Error::Checks { flags }) => flags.iter().map(|f| f.code.to_string()).collect(),
+        other => panic!("expected failed checks, got {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn an_endorsement_bills_the_remaining_installments_and_moves_the_usage() {
+async fn a_rated_endorsement_bills_the_remaining_installments_and_moves_the_usage() {
     let b = bound_quarterly().await;
     let p = &b.policy;
     let uw = &b.o.underwriter;
     let written = p.written_premium().unwrap();
+    // revenue from $4.5M to $6M: the changed risk is rated on the policy's own table
     let e =
-        b.w.app.endorse_policy(uw, p.id, date(2027, 7, 2), Money::from_cents(100_000), "add location").await.unwrap();
-    // 183 of 365 days: 50136.99 -> 50137, over installments 3 and 4, the remainder cent first
-    assert_eq!(e.segments[1].premium.cents(), 50_137);
-    assert_eq!(e.billing.installments[2].premium.cents() - p.billing.installments[2].premium.cents(), 25_069);
-    assert_eq!(e.billing.installments[3].premium.cents() - p.billing.installments[3].premium.cents(), 25_068);
+        b.w.app
+            .endorse_policy(
+                uw,
+                p.id,
+                &endorsement(date(2027, 7, 2), serde_json::json!({ "annualRevenueCents": 600_000_000 })),
+            )
+            .await
+            .unwrap();
+    let seg = &e.segments[1];
+    let ws = seg.worksheet.as_ref().unwrap();
+    assert_eq!(ws.rate_table, b.w.app.get_quote(uw, p.quote_id).await.unwrap().rating.rate_table);
+    assert_eq!(ws.annual_premium_before, p.annual_premium);
+    assert!(ws.annual_premium_after > ws.annual_premium_before, "{ws:?}");
+    assert_eq!((ws.days_remaining, ws.days_in_term), (183, 365));
+    // the change pro-rated by actual days, half-even, exactly
+    let change = i128::from((ws.annual_premium_after.cents() - ws.annual_premium_before.cents()) as i64) * 183;
+    let expected = openinsure_core::money::Rounding::HalfEven.div_round(change, 365) as i64;
+    assert_eq!(seg.premium.cents(), expected);
+    assert_eq!(e.risk_changes.annual_revenue, Some(Money::from_cents(600_000_000)));
+    // billed over installments 3 and 4, the remainder cent first
+    let added: Vec<i64> =
+        (2..4).map(|k| e.billing.installments[k].premium.cents() - p.billing.installments[k].premium.cents()).collect();
+    assert_eq!(added.iter().sum::<i64>(), expected);
+    assert!(added[0] >= added[1] && added[0] - added[1] <= 1, "{added:?}");
     reconciles(&e);
-    assert_eq!(usage(&b, &e).await, written.checked_add(Money::from_cents(50_137)).unwrap());
-    // bad input changes nothing: outside the term, before the last endorsement, on a cancelled policy
-    for (date, code) in [(date(2028, 1, 1), "date_outside_period"), (date(2027, 7, 1), "endorsement_before_last")] {
-        let r = b.w.app.endorse_policy(uw, p.id, date, Money::from_cents(100), "x").await;
-        assert!(matches!(r, Err(Error::Rule { code: c, .. }) if c == code), "{r:?}");
-    }
-    b.w.app.cancel_policy(uw, p.id, date(2027, 8, 1), CancellationMethod::ProRata, "x").await.unwrap();
-    let r = b.w.app.endorse_policy(uw, p.id, date(2027, 9, 1), Money::from_cents(100), "x").await;
-    assert!(matches!(r, Err(Error::Rule { code: "invalid_transition", .. })), "{r:?}");
+    assert_eq!(usage(&b, &e).await, written.checked_add(seg.premium).unwrap(), "usage moved by the change");
+
+    // a second endorsement builds on the first: revenue back down returns premium
+    let back =
+        b.w.app
+            .endorse_policy(
+                uw,
+                p.id,
+                &endorsement(date(2027, 10, 1), serde_json::json!({ "annualRevenueCents": 450_000_000 })),
+            )
+            .await
+            .unwrap();
+    let ws2 = back.segments[2].worksheet.as_ref().unwrap();
+    assert_eq!(ws2.annual_premium_before, ws.annual_premium_after);
+    assert_eq!(ws2.annual_premium_after, ws.annual_premium_before, "the same risk rates the same");
+    assert!(back.segments[2].premium.is_negative());
+    reconciles(&back);
 }
 
 #[tokio::test]
-async fn an_endorsement_beyond_the_agreement_capacity_is_refused() {
+async fn an_endorsed_risk_passes_the_checks_of_new_business() {
     let b = bound_quarterly().await;
     let p = &b.policy;
-    // the agreement's annual capacity is $5,000,000.00: an annual change of $10,000,000 over half
-    // the term needs about $5,000,000 more
+    let uw = &b.o.underwriter;
+    let d = date(2027, 3, 1);
+    // beyond the DA agreement's occurrence cap ($2M): refused with the agreement's flag
     let r =
         b.w.app
-            .endorse_policy(&b.o.underwriter, p.id, date(2027, 7, 2), Money::from_cents(1_000_000_000), "huge")
+            .endorse_policy(
+                uw,
+                p.id,
+                &endorsement(
+                    d,
+                    serde_json::json!({ "occurrenceLimitCents": 300_000_000, "aggregateLimitCents": 400_000_000 }),
+                ),
+            )
             .await;
-    assert!(matches!(r, Err(Error::Rule { code: "da_capacity_exceeded", .. })), "{r:?}");
-    assert_eq!(b.w.app.policy(&b.o.underwriter, p.id).await.unwrap(), *p);
+    assert!(flags(&r).contains(&"da_occurrence_limit_exceeded".to_owned()), "{r:?}");
+    // within the agreement but beyond a level 1 underwriter's $1M: referred, a referral raised
+    let two_million =
+        endorsement(d, serde_json::json!({ "occurrenceLimitCents": 200_000_000, "aggregateLimitCents": 400_000_000 }));
+    let r = b.w.app.endorse_policy(uw, p.id, &two_million).await;
+    assert!(flags(&r).contains(&"referral_required".to_owned()), "{r:?}");
+    assert_eq!(b.w.app.policy(uw, p.id).await.unwrap(), *p, "refusals change nothing");
+    assert_eq!(usage(&b, p).await, p.written_premium().unwrap());
+    // the senior underwriter has the authority
+    let e = b.w.app.endorse_policy(&b.o.senior, p.id, &two_million).await.unwrap();
+    assert_eq!(e.occurrence_limit.cents(), 200_000_000);
+    assert!(e.segments[1].premium.cents() > 0, "a higher limit costs more");
+    reconciles(&e);
+}
+
+#[tokio::test]
+async fn bad_endorsements_are_refused_and_change_nothing() {
+    let b = bound_quarterly().await;
+    let p = &b.policy;
+    let uw = &b.o.underwriter;
+    let d = date(2027, 7, 2);
+    let invalid = |r: Result<Policy, Error>, field: &str| match r {
+        Err(Error::Invalid(f)) => assert!(f.iter().any(|e| e.path == field), "{f:?}"),
+        other => panic!("expected `{field}` refused, got {other:?}"),
+    };
+    invalid(b.w.app.endorse_policy(uw, p.id, &endorsement(d, serde_json::json!({}))).await, "changes");
+    invalid(
+        b.w.app.endorse_policy(uw, p.id, &endorsement(d, serde_json::json!({ "deductibleCents": -1 }))).await,
+        "changes.deductibleCents",
+    );
+    invalid(
+        b.w.app.endorse_policy(uw, p.id, &endorsement(d, serde_json::json!({ "deductibleCents": 100_000_000 }))).await,
+        "changes.deductibleCents",
+    );
+    let more = serde_json::json!({ "employeeCount": 40 });
+    let r = b.w.app.endorse_policy(uw, p.id, &endorsement(date(2028, 1, 1), more.clone())).await;
+    assert!(matches!(r, Err(Error::Rule { code: "date_outside_period", .. })), "{r:?}");
+    assert_eq!(b.w.app.policy(uw, p.id).await.unwrap(), *p);
+    b.w.app.endorse_policy(uw, p.id, &endorsement(d, more.clone())).await.unwrap();
+    let r = b.w.app.endorse_policy(uw, p.id, &endorsement(date(2027, 7, 1), more.clone())).await;
+    assert!(matches!(r, Err(Error::Rule { code: "endorsement_before_last", .. })), "{r:?}");
+    b.w.app.cancel_policy(uw, p.id, date(2027, 8, 1), CancellationMethod::ProRata, "x").await.unwrap();
+    let r = b.w.app.endorse_policy(uw, p.id, &endorsement(date(2027, 9, 1), more)).await;
+    assert!(matches!(r, Err(Error::Rule { code: "invalid_transition", .. })), "{r:?}");
+    // another org's policy is not found
+    let stranger = common::org(&b.w, 2).await;
+    let r =
+        b.w.app
+            .endorse_policy(&stranger.underwriter, p.id, &endorsement(d, serde_json::json!({ "employeeCount": 41 })))
+            .await;
+    assert!(matches!(r, Err(Error::NotFound { .. })), "{r:?}");
 }

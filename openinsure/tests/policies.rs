@@ -8,7 +8,6 @@ use common::{acme, org, world};
 use openinsure::Error;
 use openinsure::bind::BindRequest;
 use openinsure_core::billing::BillingPlan;
-use openinsure_core::money::Money;
 use openinsure_core::policy::{CancellationMethod, PolicyStatus};
 use openinsure_core::quote::Schedule;
 use openinsure_core::store::{Outbox, Page};
@@ -41,20 +40,15 @@ async fn a_policy_through_its_life() {
     let active = w.app.activate_policy(uw, p.id).await.unwrap();
     assert_eq!(active.status, PolicyStatus::Active);
 
-    // +$1,000 a year from 2027-10-24 (69 of 365 days left) adds $189.04
-    let endorsed = w
-        .app
-        .endorse_policy(
-            uw,
-            p.id,
-            chrono::NaiveDate::from_ymd_opt(2027, 10, 24).unwrap(),
-            Money::from_cents(100_000),
-            "add location",
-        )
-        .await
-        .unwrap();
+    // more employees from 2027-10-24 (69 of 365 days left): rated, pro-rated, billed
+    let change: openinsure::policies::Endorsement = common::typed(&serde_json::json!({
+        "effectiveDate": "2027-10-24", "description": "more staff", "changes": { "employeeCount": 60 }
+    }));
+    let endorsed = w.app.endorse_policy(uw, p.id, &change).await.unwrap();
     assert_eq!(endorsed.segments.len(), 2);
-    assert_eq!(endorsed.segments[1].premium, Money::from_cents(18_904));
+    let ws = endorsed.segments[1].worksheet.clone().unwrap();
+    assert_eq!((ws.days_remaining, ws.days_in_term), (69, 365));
+    assert_eq!(endorsed.segments[1].premium, ws.premium_change);
 
     let cancelled = w
         .app

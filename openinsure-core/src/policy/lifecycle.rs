@@ -56,6 +56,7 @@ use crate::billing::{BillingError, BillingPlan, BillingSchedule, InstallmentFees
 use crate::events::DomainEvent;
 use crate::ids::{PolicyId, QuoteId, SubmissionId, UserId};
 use crate::money::{Money, MoneyError, Rounding};
+use crate::policy::endorsement::{EndorsementWorksheet, RiskChange};
 use crate::policy::short_rate::short_rate_earned_percent;
 use crate::policy::{Cancellation, CancellationMethod, Policy, PolicyStatus, PremiumSegment};
 
@@ -240,6 +241,11 @@ pub struct EndorsementChange {
     pub annual_taxes_change: Money,
     /// What it is.
     pub description: String,
+    /// The changes to the risk it makes (limits, deductible and named insured are the policy's
+    /// own fields and change with it).
+    pub changes: RiskChange,
+    /// How the premium change was rated, when it was.
+    pub worksheet: Option<EndorsementWorksheet>,
 }
 
 /// The segment description of a term's original premium.
@@ -320,6 +326,8 @@ impl Policy {
             annual_premium_change,
             annual_taxes_change: Money::ZERO,
             description: description.into(),
+            changes: RiskChange::default(),
+            worksheet: None,
         };
         self.endorse_with(&change, now)
     }
@@ -375,8 +383,19 @@ impl Policy {
             premium,
             annual_premium: change.annual_premium_change,
             taxes,
+            annual_taxes: change.annual_taxes_change,
+            changes: change.changes.clone(),
+            worksheet: change.worksheet.clone(),
             description: change.description.clone(),
         });
+        let c = &change.changes;
+        self.occurrence_limit = c.occurrence_limit.unwrap_or(self.occurrence_limit);
+        self.aggregate_limit = c.aggregate_limit.unwrap_or(self.aggregate_limit);
+        self.deductible = c.deductible.unwrap_or(self.deductible);
+        if let Some(name) = &c.insured_name {
+            self.insured_name.clone_from(name);
+        }
+        self.risk_changes = self.risk_changes.then(c);
         self.updated_at = now;
         Ok(DomainEvent::PolicyEndorsed {
             policy_id: self.id,
@@ -666,8 +685,12 @@ impl Policy {
                 premium: terms.annual_premium,
                 annual_premium: terms.annual_premium,
                 taxes: terms.taxes,
+                annual_taxes: terms.taxes,
+                changes: RiskChange::default(),
+                worksheet: None,
                 description: ORIGINAL_SEGMENT.to_owned(),
             }],
+            risk_changes: self.risk_changes.clone(),
             billing,
             cancellation: None,
             renewal_of: Some(self.id),
@@ -819,8 +842,12 @@ mod tests {
                 premium,
                 annual_premium: premium,
                 taxes,
+                annual_taxes: taxes,
+                changes: RiskChange::default(),
+                worksheet: None,
                 description: ORIGINAL_SEGMENT.into(),
             }],
+            risk_changes: RiskChange::default(),
             billing: schedule(
                 BillingPlan::PaidInFull,
                 effective_date,
@@ -1461,8 +1488,12 @@ mod billing_tests {
                 premium,
                 annual_premium: premium,
                 taxes,
+                annual_taxes: taxes,
+                changes: RiskChange::default(),
+                worksheet: None,
                 description: ORIGINAL_SEGMENT.into(),
             }],
+            risk_changes: RiskChange::default(),
             billing: crate::billing::schedule(
                 BillingPlan::Quarterly,
                 e,
@@ -1541,6 +1572,8 @@ mod billing_tests {
                 annual_premium_change: Money::from_cents(100_000),
                 annual_taxes_change: Money::from_cents(4_000),
                 description: "add location".into(),
+                changes: RiskChange::default(),
+                worksheet: None,
             },
             now(),
         )

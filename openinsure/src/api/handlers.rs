@@ -64,20 +64,6 @@ pub mod bodies {
         pub down_payment_id: Option<Uuid>,
     }
 
-    /// An endorsement.
-    #[derive(Deserialize, JsonSchema)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
-    pub struct EndorseBody {
-        /// From when it applies.
-        #[serde(deserialize_with = "openinsure_core::text::strict_date")]
-        pub effective_date: NaiveDate,
-        /// The annual premium change (negative for a decrease).
-        #[serde(rename = "annualPremiumChangeCents")]
-        pub annual_premium_change: Money,
-        /// What changed.
-        pub description: Text<2000>,
-    }
-
     /// A cancellation.
     #[derive(Deserialize, JsonSchema)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -399,8 +385,8 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
         Op::ActivatePolicy => Reply::ok(&app.activate_policy(caller, cx.id(0, "id")?).await?),
         Op::EndorsePolicy => {
             let id = cx.id(0, "id")?;
-            let b: bodies::EndorseBody = cx.json()?;
-            Reply::ok(&app.endorse_policy(caller, id, b.effective_date, b.annual_premium_change, &b.description).await?)
+            let b: crate::policies::Endorsement = cx.json()?;
+            Reply::ok(&app.endorse_policy(caller, id, &b).await?)
         }
         Op::CancelPolicy => {
             let id = cx.id(0, "id")?;

@@ -213,7 +213,7 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/policies/:id", Op::GetPolicy, Some(Action::ReadBusiness), "getPolicy", "policies", "Read a policy", 200, None, s::<Policy>),
     r("POST", "/v1/policies/:id/issue", Op::IssuePolicy, Some(Action::ChangePolicies), "issuePolicy", "policies", "Issue a bound policy", 200, None, s::<Policy>),
     r("POST", "/v1/policies/:id/activate", Op::ActivatePolicy, Some(Action::ChangePolicies), "activatePolicy", "policies", "Start an issued policy's period", 200, None, s::<Policy>),
-    r("POST", "/v1/policies/:id/endorse", Op::EndorsePolicy, Some(Action::ChangePolicies), "endorsePolicy", "policies", "Endorse: an annual premium change from a date, pro-rated", 200, Some(s::<b::EndorseBody>), s::<Policy>),
+    r("POST", "/v1/policies/:id/endorse", Op::EndorsePolicy, Some(Action::ChangePolicies), "endorsePolicy", "policies", "Endorse: change the risk from a date; the changed risk is rated on the policy's table, checked as new business, and the premium change pro-rated and billed", 200, Some(s::<crate::policies::Endorsement>), s::<Policy>),
     r("POST", "/v1/policies/:id/cancel", Op::CancelPolicy, Some(Action::ChangePolicies), "cancelPolicy", "policies", "Cancel from a date with a return premium", 200, Some(s::<b::CancelBody>), s::<Policy>),
     r("POST", "/v1/policies/:id/reinstate", Op::ReinstatePolicy, Some(Action::ChangePolicies), "reinstatePolicy", "policies", "Reinstate a cancelled policy", 200, None, s::<Policy>),
     r("POST", "/v1/policies/:id/expire", Op::ExpirePolicy, Some(Action::ChangePolicies), "expirePolicy", "policies", "Expire a policy at the end of its term", 200, None, s::<Policy>),
