@@ -5,6 +5,7 @@
 
 pub mod endorsement;
 pub mod lifecycle;
+pub mod renewal;
 pub mod short_rate;
 
 use chrono::{DateTime, NaiveDate, Utc};

@@ -276,9 +276,17 @@ pub trait PolicyStore: crate::ports::MaybeSendSync {
     /// The org's policies, oldest first.
     async fn list_policies(&self, org: OrgId, page: Page) -> Result<Vec<Policy>>;
 
-    /// Stores a new policy (a renewal term) and its events. `Conflict` on a taken id or number, or
-    /// when another policy already renews the same `renewal_of`.
-    async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()>;
+    /// Stores a new policy (a renewal term), takes its claim on its DA agreement's capacity
+    /// ([`CapacityClaim::take`], refused as at bind: `da_capacity_exceeded`) and appends its
+    /// events, all or nothing. `Conflict` on a taken id or number, or when another policy already
+    /// renews the same `renewal_of`.
+    async fn insert_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        capacity: Option<&CapacityClaim>,
+        events: &[EventEnvelope],
+    ) -> Result<()>;
 
     /// Replaces a policy read at `policy.revision`, applies `usage` to its DA agreement's usage
     /// ([`UsageChange::apply`]: a change that does not fit is the

@@ -427,13 +427,13 @@ where
     let mut renewal =
         sample_policy(PolicyId::from_uuid(test_uuid(run, 850)), org, &quote, &format!("GL-2028-{run:06}"));
     renewal.renewal_of = Some(policy.id);
-    store.insert_policy(org, &renewal, &[]).await.expect("renewal");
+    store.insert_policy(org, &renewal, None, &[]).await.expect("renewal");
     let mut twice =
         sample_policy(PolicyId::from_uuid(test_uuid(run, 851)), org, &quote, &format!("GL-2028-{:06}", run + 1));
     twice.renewal_of = Some(policy.id);
-    assert!(matches!(store.insert_policy(org, &twice, &[]).await, Err(Error::Conflict(_))), "renewed twice");
-    assert!(matches!(store.insert_policy(org, &renewal, &[]).await, Err(Error::Conflict(_))), "same id");
-    assert!(matches!(store.insert_policy(other, &twice, &[]).await, Err(Error::Forbidden(_))));
+    assert!(matches!(store.insert_policy(org, &twice, None, &[]).await, Err(Error::Conflict(_))), "renewed twice");
+    assert!(matches!(store.insert_policy(org, &renewal, None, &[]).await, Err(Error::Conflict(_))), "same id");
+    assert!(matches!(store.insert_policy(other, &twice, None, &[]).await, Err(Error::Forbidden(_))));
 
     // the capacity race: the per-policy maximum each, against the annual capacity left
     let each = agreement.max_premium;
@@ -726,24 +726,27 @@ where
         )
     };
     let expiring = sample_policy(PolicyId::from_uuid(test_uuid(run, 1110)), org, &quote, &format!("GL-2027-9{run:05}"));
-    store.insert_policy(org, &expiring, &[event(1111, expiring.id)]).await.expect("insert");
+    store.insert_policy(org, &expiring, None, &[event(1111, expiring.id)]).await.expect("insert");
     assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), expiring);
     assert!(matches!(store.get_policy(other, expiring.id).await, Err(Error::NotFound { .. })));
-    assert!(matches!(store.insert_policy(org, &expiring, &[]).await, Err(Error::Conflict(_))), "a taken id");
+    assert!(matches!(store.insert_policy(org, &expiring, None, &[]).await, Err(Error::Conflict(_))), "a taken id");
     let mut same_number = expiring.clone();
     same_number.id = PolicyId::from_uuid(test_uuid(run, 1112));
-    assert!(matches!(store.insert_policy(org, &same_number, &[]).await, Err(Error::Conflict(_))), "a taken number");
+    assert!(
+        matches!(store.insert_policy(org, &same_number, None, &[]).await, Err(Error::Conflict(_))),
+        "a taken number"
+    );
 
     // a policy renews once
     let mut renewal = expiring.clone();
     renewal.id = PolicyId::from_uuid(test_uuid(run, 1113));
     renewal.number = format!("GL-2028-9{run:05}");
     renewal.renewal_of = Some(expiring.id);
-    store.insert_policy(org, &renewal, &[]).await.expect("renewal");
+    store.insert_policy(org, &renewal, None, &[]).await.expect("renewal");
     let mut second = renewal.clone();
     second.id = PolicyId::from_uuid(test_uuid(run, 1114));
     second.number = format!("GL-2028-8{run:05}");
-    assert!(matches!(store.insert_policy(org, &second, &[]).await, Err(Error::Conflict(_))), "renews once");
+    assert!(matches!(store.insert_policy(org, &second, None, &[]).await, Err(Error::Conflict(_))), "renews once");
     assert!(matches!(store.get_policy(org, second.id).await, Err(Error::NotFound { .. })), "nothing half-written");
 
     // updates at the revision read, with their events; a stale one writes nothing
@@ -786,6 +789,21 @@ where
     assert!(matches!(store.update_policy(org, &endorsed, Some(&foreign), &[]).await, Err(Error::NotFound { .. })));
     store.update_policy(org, &endorsed, Some(&change(-12_345)), &[]).await.expect("released");
     assert_eq!(written().await, 0);
+
+    // a new term takes its claim on the capacity with it, or is not written
+    let submission = sample_submission(SubmissionId::from_uuid(test_uuid(run, 1123)), org);
+    let mut next = expiring.clone();
+    next.id = PolicyId::from_uuid(test_uuid(run, 1124));
+    next.number = format!("GL-2028-7{run:05}");
+    next.renewal_of = None;
+    let mut claim = agreement.claim(&submission, agreement.annual_premium_limit).expect("a claim");
+    claim.premium = Money::from_cents(agreement.annual_premium_limit.cents() + 1);
+    let refused = store.insert_policy(org, &next, Some(&claim), &[event(1125, next.id)]).await;
+    assert!(matches!(refused, Err(Error::Rule { code: "da_capacity_exceeded", .. })), "{refused:?}");
+    assert!(matches!(store.get_policy(org, next.id).await, Err(Error::NotFound { .. })), "nothing written");
+    claim.premium = Money::from_cents(777);
+    store.insert_policy(org, &next, Some(&claim), &[]).await.expect("within capacity");
+    assert_eq!(written().await, 777);
 }
 
 /// The [`Authorizer`](crate::relationships::Authorizer) contract: a program owned by or delegated to the

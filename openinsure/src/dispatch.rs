@@ -143,7 +143,7 @@ mod tests {
                 )
             })
             .collect();
-        store.insert_policy(org, &policy, &events).await.unwrap();
+        store.insert_policy(org, &policy, None, &events).await.unwrap();
 
         let recorder = Arc::new(Recorder { seen: Mutex::new(vec![]), fail_first: AtomicUsize::new(1) });
         let d = Dispatcher::new(Arc::new(store.clone())).subscribe(recorder.clone());

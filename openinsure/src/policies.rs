@@ -9,6 +9,7 @@ use openinsure_core::ids::PolicyId;
 use openinsure_core::permission::Action;
 use openinsure_core::policy::endorsement::{RiskChange, endorsement_context};
 use openinsure_core::policy::lifecycle::{LifecycleError, RenewalBilling, RenewalTerms};
+use openinsure_core::policy::renewal::RenewalOffer;
 use openinsure_core::policy::{CancellationMethod, Policy};
 use openinsure_core::quote::Schedule;
 use openinsure_core::store::Page;
@@ -200,30 +201,79 @@ impl App {
         self.transition(caller, id, "non-renew policies", |p| p.non_renew(reason, now)).await
     }
 
-    /// Renews at the expiring term's premium (a rate-held renewal) into a new policy for the next
-    /// term, numbered from the org's sequence for the new term's year. Stores the new policy and the
-    /// `policy.renewed` event atomically.
+    /// The renewal offer of a policy: the next term re-rated on the table in force on its
+    /// effective date, with the risk as endorsed, both premiums and the change, and the checks a
+    /// renewal bind would fail now (see [`openinsure_core::policy::renewal`]). Changes nothing.
+    pub async fn renewal_offer(&self, caller: &Caller, id: PolicyId) -> Result<RenewalOffer> {
+        require(caller, Action::ReadBusiness)?;
+        let expiring = self.store.get_policy(caller.org_id, id).await?;
+        Ok(self.plan_renewal(caller, &expiring).await?.offer)
+    }
+
+    async fn plan_renewal(&self, caller: &Caller, expiring: &Policy) -> Result<RenewalPlan> {
+        let org = caller.org_id;
+        let term = expiring.next_term().map_err(openinsure_core::Error::from)?;
+        let quote = self.store.get_quote(org, expiring.quote_id).await?;
+        let mut ctx = self.store.underwriting_context(org, expiring.submission_id, caller.user_id).await?;
+        let risk = expiring.renewal_risk(&ctx.submission)?;
+        let table = self.rates.in_force(risk.line_of_business, risk.program_id, risk.effective_date)?;
+        let rating = openinsure_rating::rate(&risk, table, &Schedule { adjustments: quote.rating.schedule.clone() })?;
+        ctx.submission = risk;
+        let mut rated = quote;
+        rated.rating = rating.clone();
+        let checks = decision::prebind(&ctx, caller, &rated, self.ids.as_ref(), self.clock.now());
+        let offer =
+            RenewalOffer::new(expiring, term, rating, checks.agreement.as_ref().map(|a| a.id), checks.flags.clone())
+                .map_err(openinsure_core::Error::from)?;
+        Ok(RenewalPlan { offer, checks })
+    }
+
+    /// Renews a policy into a new policy for the next term, on the offer of
+    /// [`App::renewal_offer`]: every pre-bind check must pass on the renewal's own dates (a
+    /// failing one refuses with every failed check and raises the referral it calls for, as a
+    /// bind does); the renewal is numbered from the org's sequence for its year and stored with
+    /// its claim on the DA agreement's capacity and the `policy.renewed` event atomically.
     pub async fn renew_policy(&self, caller: &Caller, id: PolicyId, plan: BillingPlan) -> Result<Policy> {
         require(caller, Action::ChangePolicies)?;
-        let expiring = self.store.get_policy(caller.org_id, id).await?;
-        let (start, _) = expiring.next_term().map_err(openinsure_core::Error::from)?;
-        let key = format!("{}-{}", expiring.line_of_business.code(), start.year());
-        let seq = self.store.next_sequence(caller.org_id, &key).await?;
+        let org = caller.org_id;
+        let expiring = self.store.get_policy(org, id).await?;
+        // the state machine first: a policy that may not renew is refused before it is rated
+        expiring.require_renewable().map_err(openinsure_core::Error::from)?;
+        let RenewalPlan { offer, checks } = self.plan_renewal(caller, &expiring).await?;
+        if !checks.flags.is_empty() {
+            if let Some(r) = checks.raised_referral {
+                self.store.insert_referral(org, &r.referral, &r.activity, &[r.event]).await?;
+                tracing::info!(referral_id = %r.referral.id, level = r.referral.routed_to_level, "referral raised");
+            }
+            return Err(Error::Checks { flags: checks.flags });
+        }
+        let key = format!("{}-{}", expiring.line_of_business.code(), offer.effective_date.year());
+        let seq = self.store.next_sequence(org, &key).await?;
+        let totals = &offer.rating.totals;
         let terms = RenewalTerms {
             policy_id: self.ids.next_id(),
             number: openinsure_core::policy::policy_number(&key, seq),
             quote_id: None,
             submission_id: None,
-            annual_premium: expiring.annual_premium,
-            fees: expiring.fees,
-            taxes: expiring.taxes,
+            annual_premium: totals.gross_premium,
+            fees: totals.fees,
+            taxes: totals.taxes,
             billing: RenewalBilling::Plan { plan, installment_fees: InstallmentFees::default() },
+            da_agreement_id: checks.agreement.as_ref().map(|a| a.id),
+            commission_rate: offer.rating.commission_rate,
+            mga_commission_rate: checks.agreement.as_ref().map(|a| a.mga_commission_rate).unwrap_or_default(),
             bound_by: caller.user_id,
         };
         let now = self.clock.now();
         let (renewal, event) = expiring.renew(terms, now).map_err(openinsure_core::Error::from)?;
-        let envelope = EventEnvelope::new(self.ids.next_uuid(), caller.org_id, now, event);
-        self.store.insert_policy(caller.org_id, &renewal, &[envelope]).await?;
+        let envelope = EventEnvelope::new(self.ids.next_uuid(), org, now, event);
+        self.store.insert_policy(org, &renewal, checks.claim.as_ref(), &[envelope]).await?;
+        tracing::info!(policy_id = %renewal.id, renewal_of = %id, premium_cents = renewal.annual_premium.cents(), "renewed");
         Ok(renewal)
     }
+}
+
+struct RenewalPlan {
+    offer: RenewalOffer,
+    checks: decision::Prebind,
 }

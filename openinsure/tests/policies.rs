@@ -70,7 +70,30 @@ async fn a_policy_through_its_life() {
     w.clock.set(Utc.with_ymd_and_hms(2028, 1, 1, 0, 0, 0).unwrap());
     let expired = w.app.expire_policy(uw, p.id).await.unwrap();
     assert_eq!(expired.status, PolicyStatus::Expired);
+    // the agreement expired on 2027-07-01: a renewal for 2028 is refused as new business would be
+    let offer = w.app.renewal_offer(uw, p.id).await.unwrap();
+    assert!(offer.flags.iter().any(|f| f.code == "da_outside_period"), "{:?}", offer.flags);
+    let refused = w.app.renew_policy(uw, p.id, BillingPlan::Quarterly).await;
+    assert!(
+        matches!(&refused, Err(Error::Checks { flags }) if flags.iter().any(|f| f.code == "da_outside_period")),
+        "{refused:?}"
+    );
+    // under next year's agreement it renews, re-rated, and counts against that agreement
+    let mut next_year = common::agreement_json();
+    next_year["name"] = "Main Street GL 2027-28".into();
+    next_year["effectiveDate"] = "2027-07-01".into();
+    next_year["expirationDate"] = "2028-07-01".into();
+    let agreement = w.app.create_agreement(&o.admin, common::typed(&next_year)).await.unwrap();
+    let offer = w.app.renewal_offer(uw, p.id).await.unwrap();
+    assert!(offer.flags.is_empty(), "{:?}", offer.flags);
+    assert_eq!(offer.expiring_premium, expired.current_annual_premium().unwrap());
+    assert_eq!(offer.change, offer.renewal_premium.checked_sub(offer.expiring_premium).unwrap());
     let renewal = w.app.renew_policy(uw, p.id, BillingPlan::Quarterly).await.unwrap();
+    assert_eq!(renewal.annual_premium, offer.renewal_premium, "the offer is what is bound");
+    assert_eq!(renewal.da_agreement_id, Some(agreement.id));
+    assert_eq!(renewal.risk_changes.employee_count, Some(60), "the endorsed risk renews");
+    let used = w.app.agreement_usage(&o.admin, agreement.id, 1).await.unwrap();
+    assert_eq!((used.written_premium, used.policy_count), (renewal.annual_premium, 1));
     assert_eq!(renewal.renewal_of, Some(p.id));
     assert_eq!(renewal.number, "GL-2028-000001");
     assert_eq!(renewal.effective_date, chrono::NaiveDate::from_ymd_opt(2028, 1, 1).unwrap());

@@ -34,7 +34,7 @@ use openinsure_core::submission::Submission;
 use openinsure_core::underwriting::authority::{
     AuthorityAssignment, AuthorityProfile, Referral, ReferralActivity, ReferralRule, ReferralStatus,
 };
-use openinsure_core::underwriting::da::{DaAgreement, DaUsage, UsageChange};
+use openinsure_core::underwriting::da::{CapacityClaim, DaAgreement, DaUsage, UsageChange};
 use openinsure_core::underwriting::decision::{BindContext, UnderwritingContext};
 
 #[derive(Debug, Default)]
@@ -559,7 +559,13 @@ impl PolicyStore for MemoryStore {
         Ok(page(org_range(&self.read().policies, org, nil()).map(|(_, p)| p.clone()), p))
     }
 
-    async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()> {
+    async fn insert_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        capacity: Option<&CapacityClaim>,
+        events: &[EventEnvelope],
+    ) -> Result<()> {
         same_org(org, policy.org_id, "policy")?;
         check_events(org, events)?;
         let mut t = self.write();
@@ -570,6 +576,18 @@ impl PolicyStore for MemoryStore {
             && t.renewed.contains(&(org, prior))
         {
             return Err(Error::Conflict(format!("policy `{prior}` has already been renewed")));
+        }
+        if let Some(claim) = capacity {
+            if !t.agreements.contains_key(&(org, claim.agreement_id)) {
+                return Err(Error::not_found("da agreement", claim.agreement_id));
+            }
+            // `take` leaves the usage as it was when it refuses, and nothing below can fail
+            let key = (org, claim.agreement_id, claim.agreement_year);
+            let usage = t
+                .usage
+                .entry(key)
+                .or_insert_with(|| DaUsage { agreement_year: claim.agreement_year, ..DaUsage::default() });
+            claim.take(usage)?;
         }
         t.policy_numbers.insert((org, policy.number.clone()), policy.id);
         t.policy_by_quote.entry((org, policy.quote_id)).or_insert(policy.id);

@@ -1034,10 +1034,17 @@ impl PolicyStore for SqlStore {
         self.all("SELECT body FROM policies WHERE org_id = ? ORDER BY id LIMIT ? OFFSET ?", &[p(org), l, o]).await
     }
 
-    async fn insert_policy(&self, org: OrgId, policy: &Policy, events: &[EventEnvelope]) -> Result<()> {
+    async fn insert_policy(
+        &self,
+        org: OrgId,
+        policy: &Policy,
+        capacity: Option<&openinsure_core::underwriting::da::CapacityClaim>,
+        events: &[EventEnvelope],
+    ) -> Result<()> {
         same_org(org, policy.org_id, "policy")?;
         check_events(org, events)?;
         let row = [p(org), p(policy.id), Param::Text(policy.number.clone()), int(policy.revision)?, doc(policy)?];
+        let dialect = self.dialect_();
         let link = format!(
             "INSERT INTO policy_quotes (org_id, quote_id, policy_id) VALUES (?, ?, ?){}",
             self.dialect_().on_conflict_nothing("org_id")
@@ -1060,6 +1067,9 @@ impl PolicyStore for SqlStore {
                 .await?;
             }
             tx.execute(&link, &[p(org), p(policy.quote_id), p(policy.id)]).await?;
+            if let Some(claim) = capacity {
+                take_capacity(&mut tx, dialect, org, claim).await?;
+            }
             append_events(&mut tx, org, events).await
         })
     }

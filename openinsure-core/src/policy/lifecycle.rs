@@ -226,6 +226,12 @@ pub struct RenewalTerms {
     pub taxes: Money,
     /// How the renewal term is billed.
     pub billing: RenewalBilling,
+    /// The DA agreement the renewal is written under (the one in force on its dates).
+    pub da_agreement_id: Option<crate::ids::DaAgreementId>,
+    /// The producer commission rate of the renewal's rating.
+    pub commission_rate: crate::money::Factor,
+    /// The MGA's commission rate of that agreement.
+    pub mga_commission_rate: crate::money::Factor,
     /// Who bound the renewal.
     pub bound_by: UserId,
 }
@@ -616,9 +622,9 @@ impl Policy {
     }
 
     /// Creates the renewal: a new policy for the next term ([`Policy::next_term`]), `bound`, with
-    /// `renewal_of` set to this policy. It keeps this policy's org, program, DA agreement, line,
-    /// insured, risk, limits, deductible and commission rate; takes its id, number, premium, fees,
-    /// taxes, billing and binder from `terms` (and the quote and submission when given); has one
+    /// `renewal_of` set to this policy. It keeps this policy's org, program, line, insured, risk
+    /// (with the endorsements' changes), limits and deductible; takes its id, number, premium,
+    /// fees, taxes, billing, DA agreement, commission rates and binder from `terms` (and the quote and submission when given); has one
     /// premium segment, [`ORIGINAL_SEGMENT`], for the whole premium; no referral and no
     /// cancellation. `bound_at` and `updated_at` are `now`. This policy is not changed.
     ///
@@ -632,7 +638,7 @@ impl Policy {
     /// [`LifecycleError::BillingMismatch`] when a given schedule does not bill the premium,
     /// [`LifecycleError::Billing`] when the schedule cannot be built or fees or taxes are negative.
     pub fn renew(&self, terms: RenewalTerms, now: DateTime<Utc>) -> Result<(Policy, DomainEvent), LifecycleError> {
-        self.require("renew", &[PolicyStatus::Active, PolicyStatus::Expired])?;
+        self.require_renewable()?;
         let (effective_date, expiration_date) = self.next_term()?;
         if terms.annual_premium.is_negative() {
             return Err(LifecycleError::NegativePremium(terms.annual_premium));
@@ -664,7 +670,7 @@ impl Policy {
             submission_id: terms.submission_id.unwrap_or(self.submission_id),
             quote_id: terms.quote_id.unwrap_or(self.quote_id),
             program_id: self.program_id,
-            da_agreement_id: self.da_agreement_id,
+            da_agreement_id: terms.da_agreement_id,
             referral_id: None,
             line_of_business: self.line_of_business,
             insured_name: self.insured_name.clone(),
@@ -676,8 +682,8 @@ impl Policy {
             effective_date,
             expiration_date,
             annual_premium: terms.annual_premium,
-            commission_rate: self.commission_rate,
-            mga_commission_rate: self.mga_commission_rate,
+            commission_rate: terms.commission_rate,
+            mga_commission_rate: terms.mga_commission_rate,
             fees: terms.fees,
             taxes: terms.taxes,
             segments: vec![PremiumSegment {
@@ -700,6 +706,15 @@ impl Policy {
         };
         let event = DomainEvent::PolicyRenewed { policy_id: self.id, renewal_policy_id: renewal.id };
         Ok((renewal, event))
+    }
+
+    /// Whether the state machine lets the policy renew (active or expired).
+    ///
+    /// # Errors
+    ///
+    /// [`LifecycleError::InvalidTransition`] otherwise.
+    pub fn require_renewable(&self) -> Result<(), LifecycleError> {
+        self.require("renew", &[PolicyStatus::Active, PolicyStatus::Expired])
     }
 
     /// Whether the policy provides coverage on `date`: within `[effective_date, expiration_date)`
@@ -894,6 +909,9 @@ mod tests {
                 plan: BillingPlan::Quarterly,
                 installment_fees: InstallmentFees::default(),
             },
+            da_agreement_id: None,
+            commission_rate: Factor::new(rust_decimal::Decimal::new(15, 2)),
+            mga_commission_rate: Factor::default(),
             bound_by: UserId::from_uuid(id(7)),
         }
     }

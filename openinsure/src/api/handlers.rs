@@ -381,6 +381,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             list(&app.policies(caller, page).await?, page)
         }
         Op::GetPolicy => Reply::ok(&app.policy(caller, cx.id::<PolicyId>(0, "id")?).await?),
+        Op::RenewalOffer => Reply::ok(&app.renewal_offer(caller, cx.id::<PolicyId>(0, "id")?).await?),
         Op::IssuePolicy => Reply::ok(&app.issue_policy(caller, cx.id(0, "id")?).await?),
         Op::ActivatePolicy => Reply::ok(&app.activate_policy(caller, cx.id(0, "id")?).await?),
         Op::EndorsePolicy => {

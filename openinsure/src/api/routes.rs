@@ -37,6 +37,7 @@ pub enum Op {
     ExpirePolicy,
     NonRenewPolicy,
     RenewPolicy,
+    RenewalOffer,
     RecordPayment,
     PolicyTransfers,
     CreateAgreement,
@@ -218,7 +219,8 @@ pub static ROUTES: &[Route] = &[
     r("POST", "/v1/policies/:id/reinstate", Op::ReinstatePolicy, Some(Action::ChangePolicies), "reinstatePolicy", "policies", "Reinstate a cancelled policy", 200, None, s::<Policy>),
     r("POST", "/v1/policies/:id/expire", Op::ExpirePolicy, Some(Action::ChangePolicies), "expirePolicy", "policies", "Expire a policy at the end of its term", 200, None, s::<Policy>),
     r("POST", "/v1/policies/:id/non-renew", Op::NonRenewPolicy, Some(Action::ChangePolicies), "nonRenewPolicy", "policies", "Record a non-renewal notice", 200, Some(s::<b::ReasonBody>), s::<Policy>),
-    r("POST", "/v1/policies/:id/renew", Op::RenewPolicy, Some(Action::ChangePolicies), "renewPolicy", "policies", "Renew into a new policy for the next term", 201, Some(s::<b::RenewBody>), s::<Policy>),
+    r("GET", "/v1/policies/:id/renewal-offer", Op::RenewalOffer, Some(Action::ReadBusiness), "renewalOffer", "policies", "The renewal offer: the next term re-rated on the table then in force, both premiums and the change, and the checks a renewal would fail now", 200, None, s::<openinsure_core::policy::renewal::RenewalOffer>),
+    r("POST", "/v1/policies/:id/renew", Op::RenewPolicy, Some(Action::ChangePolicies), "renewPolicy", "policies", "Renew into a new policy for the next term: re-rated, every pre-bind check on its own dates, counted against the DA capacity", 201, Some(s::<b::RenewBody>), s::<Policy>),
     r("POST", "/v1/policies/:id/payments", Op::RecordPayment, Some(Action::MoveMoney), "recordPayment", "policies", "Record an installment payment (booked on the ledger)", 200, Some(s::<b::PaymentBody>), s::<Policy>),
     r("GET", "/v1/policies/:id/transfers", Op::PolicyTransfers, Some(Action::ReadLedger), "policyTransfers", "ledger", "The ledger transfers booked for a policy", 200, None, s::<Vec<JournalEntry>>),
     // delegated authority
