@@ -89,6 +89,44 @@ pub enum DomainEvent {
         /// The policy.
         policy_id: PolicyId,
     },
+    /// An installment is unpaid past its grace period: the policy will be cancelled for
+    /// non-payment on `cancel_on` unless it is paid.
+    #[serde(rename = "policy.cancellation_noticed", rename_all = "camelCase")]
+    PolicyCancellationNoticed {
+        /// The policy.
+        policy_id: PolicyId,
+        /// The installment unpaid.
+        installment_number: u32,
+        /// What it bills.
+        #[serde(rename = "amountDueCents")]
+        amount_due: Money,
+        /// The cancellation date if still unpaid.
+        cancel_on: NaiveDate,
+    },
+    /// The installment a notice of cancellation was for was paid: the notice is withdrawn.
+    #[serde(rename = "policy.cancellation_notice_withdrawn", rename_all = "camelCase")]
+    PolicyCancellationNoticeWithdrawn {
+        /// The policy.
+        policy_id: PolicyId,
+        /// The installment.
+        installment_number: u32,
+    },
+    /// A renewal was offered.
+    #[serde(rename = "policy.renewal_offered", rename_all = "camelCase")]
+    PolicyRenewalOffered {
+        /// The expiring policy.
+        policy_id: PolicyId,
+        /// The renewal's first day.
+        effective_date: NaiveDate,
+        /// The expiring annual premium.
+        #[serde(rename = "expiringPremiumCents")]
+        expiring_premium: Money,
+        /// The renewal premium.
+        #[serde(rename = "renewalPremiumCents")]
+        renewal_premium: Money,
+        /// The checks a renewal would fail now, by code (empty: it can be bound).
+        blocking_checks: Vec<String>,
+    },
     /// The policy reached its expiration date.
     #[serde(rename = "policy.expired", rename_all = "camelCase")]
     PolicyExpired {
@@ -223,6 +261,9 @@ impl DomainEvent {
             DomainEvent::PolicyBound { .. } => "policy.bound",
             DomainEvent::PolicyIssued { .. } => "policy.issued",
             DomainEvent::PolicyActivated { .. } => "policy.activated",
+            DomainEvent::PolicyCancellationNoticed { .. } => "policy.cancellation_noticed",
+            DomainEvent::PolicyCancellationNoticeWithdrawn { .. } => "policy.cancellation_notice_withdrawn",
+            DomainEvent::PolicyRenewalOffered { .. } => "policy.renewal_offered",
             DomainEvent::PolicyEndorsed { .. } => "policy.endorsed",
             DomainEvent::PolicyCancelled { .. } => "policy.cancelled",
             DomainEvent::PolicyReinstated { .. } => "policy.reinstated",

@@ -7,6 +7,7 @@ pub mod endorsement;
 pub mod lifecycle;
 pub mod renewal;
 pub mod short_rate;
+pub mod tick;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -187,6 +188,12 @@ pub struct Policy {
     /// The cancellation, while cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// A pending notice of cancellation for non-payment (see [`tick`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_payment_notice: Option<tick::NonPaymentNotice>,
+    /// When a renewal offer was made for this term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_offered_on: Option<NaiveDate>,
     /// The policy this one renews.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewal_of: Option<PolicyId>,
@@ -310,6 +317,8 @@ impl Policy {
             risk_changes: endorsement::RiskChange::default(),
             billing: terms.billing,
             cancellation: None,
+            non_payment_notice: None,
+            renewal_offered_on: None,
             renewal_of: None,
             bound_by: terms.bound_by,
             bound_at: terms.now,

@@ -194,6 +194,8 @@ pub fn sample_policy(id: crate::ids::PolicyId, org: OrgId, quote: &Quote, number
             refunds: Vec::new(),
         },
         cancellation: None,
+        non_payment_notice: None,
+        renewal_offered_on: None,
         renewal_of: None,
         bound_by: UserId::from_uuid(Uuid::from_u128(9)),
         bound_at: now,

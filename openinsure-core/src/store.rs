@@ -276,6 +276,10 @@ pub trait PolicyStore: crate::ports::MaybeSendSync {
     /// The org's policies, oldest first.
     async fn list_policies(&self, org: OrgId, page: Page) -> Result<Vec<Policy>>;
 
+    /// Every org that holds a policy. For the platform's scheduled work only (the clock's
+    /// transitions run for every org); like the outbox, it spans orgs by design.
+    async fn orgs_with_policies(&self) -> Result<Vec<OrgId>>;
+
     /// Stores a new policy (a renewal term), takes its claim on its DA agreement's capacity
     /// ([`CapacityClaim::take`], refused as at bind: `da_capacity_exceeded`) and appends its
     /// events, all or nothing. `Conflict` on a taken id or number, or when another policy already

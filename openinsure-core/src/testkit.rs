@@ -727,6 +727,7 @@ where
     };
     let expiring = sample_policy(PolicyId::from_uuid(test_uuid(run, 1110)), org, &quote, &format!("GL-2027-9{run:05}"));
     store.insert_policy(org, &expiring, None, &[event(1111, expiring.id)]).await.expect("insert");
+    assert!(store.orgs_with_policies().await.expect("orgs").contains(&org), "the clock finds the org");
     assert_eq!(store.get_policy(org, expiring.id).await.expect("get"), expiring);
     assert!(matches!(store.get_policy(other, expiring.id).await, Err(Error::NotFound { .. })));
     assert!(matches!(store.insert_policy(org, &expiring, None, &[]).await, Err(Error::Conflict(_))), "a taken id");

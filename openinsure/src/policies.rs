@@ -10,10 +10,12 @@ use openinsure_core::permission::Action;
 use openinsure_core::policy::endorsement::{RiskChange, endorsement_context};
 use openinsure_core::policy::lifecycle::{LifecycleError, RenewalBilling, RenewalTerms};
 use openinsure_core::policy::renewal::RenewalOffer;
+use openinsure_core::policy::tick::TickRules;
 use openinsure_core::policy::{CancellationMethod, Policy};
 use openinsure_core::quote::Schedule;
 use openinsure_core::store::Page;
 use openinsure_core::tenancy::Caller;
+use openinsure_core::tenancy::Role;
 use openinsure_core::underwriting::decision;
 
 use crate::app::{App, require};
@@ -72,15 +74,26 @@ impl App {
     async fn commit_transition(
         &self,
         caller: &Caller,
-        mut policy: Policy,
+        policy: Policy,
         action: &str,
         apply: impl FnOnce(&mut Policy) -> Result<DomainEvent, LifecycleError>,
+    ) -> Result<Policy> {
+        self.commit_changes(caller, policy, action, |p| apply(p).map(|e| vec![e])).await
+    }
+
+    /// [`App::commit_transition`] of a change that makes any number of events.
+    async fn commit_changes(
+        &self,
+        caller: &Caller,
+        mut policy: Policy,
+        action: &str,
+        apply: impl FnOnce(&mut Policy) -> Result<Vec<DomainEvent>, LifecycleError>,
     ) -> Result<Policy> {
         let org = caller.org_id;
         let id = policy.id;
         let net_before = policy.net_written_premium().map_err(openinsure_core::Error::from)?;
         let refunds_before = policy.billing.refunds.len();
-        let event = apply(&mut policy).map_err(openinsure_core::Error::from)?;
+        let events = apply(&mut policy).map_err(openinsure_core::Error::from)?;
         let delta = policy
             .net_written_premium()
             .and_then(|after| after.checked_sub(net_before))
@@ -92,14 +105,17 @@ impl App {
             _ => None,
         };
         let now = self.clock.now();
-        let mut envelopes = vec![EventEnvelope::new(self.ids.next_uuid(), org, now, event)];
+        let mut envelopes: Vec<EventEnvelope> =
+            events.into_iter().map(|e| EventEnvelope::new(self.ids.next_uuid(), org, now, e)).collect();
+        let mut refunds = Vec::new();
         for refund in &policy.billing.refunds[refunds_before..] {
             let event = crate::ledger::premium_refunded(&policy, refund);
             crate::ledger::check_refund_covered(self.ledger.as_ref(), org, &policy, refund).await?;
-            envelopes.push(EventEnvelope::new(self.ids.next_uuid(), org, now, event));
+            refunds.push(EventEnvelope::new(self.ids.next_uuid(), org, now, event));
         }
+        envelopes.extend(refunds.iter().cloned());
         let stored = self.store.update_policy(org, &policy, usage.as_ref(), &envelopes).await?;
-        for e in envelopes.iter().skip(1) {
+        for e in &refunds {
             self.book_now(e).await;
         }
         tracing::info!(policy_id = %id, status = stored.status.as_str(), action, "policy transition");
@@ -276,4 +292,110 @@ impl App {
 struct RenewalPlan {
     offer: RenewalOffer,
     checks: decision::Prebind,
+}
+
+/// What one [`App::tick`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickReport {
+    /// Policies looked at.
+    pub policies: usize,
+    /// Policies changed.
+    pub changed: usize,
+    /// Events raised.
+    pub events: usize,
+    /// Renewal offers made.
+    pub renewal_offers: usize,
+    /// Policies that could not be changed this time (a concurrent change, a refusal); the next
+    /// tick tries again.
+    pub failed: usize,
+}
+
+impl App {
+    /// The clock's transitions for every policy of every org at `now` (see
+    /// [`openinsure_core::policy::tick`]): activation, non-payment notices and cancellations,
+    /// expiration, renewal offers. Each policy changes in its own atomic step, with the same
+    /// billing, ledger and DA usage consequences as the use case it stands for. Idempotent: a
+    /// second tick at the same instant changes nothing.
+    pub async fn tick(&self, now: chrono::DateTime<chrono::Utc>, rules: &TickRules) -> Result<TickReport> {
+        let today = now.date_naive();
+        let mut report = TickReport::default();
+        for org in self.store.orgs_with_policies().await? {
+            let system = Caller::new(openinsure_core::ids::UserId::from_uuid(uuid::Uuid::nil()), org, Role::System);
+            let mut page = Page::first();
+            loop {
+                let policies = self.store.list_policies(org, page).await?;
+                let done = policies.len() < page.limit as usize;
+                for policy in policies {
+                    report.policies += 1;
+                    match self.tick_policy(&system, policy, today, now, rules).await {
+                        Ok((0, false)) => {}
+                        Ok((events, offered)) => {
+                            report.changed += 1;
+                            report.events += events;
+                            report.renewal_offers += usize::from(offered);
+                        }
+                        Err(error) => {
+                            report.failed += 1;
+                            tracing::warn!(org_id = %org, %error, "tick: a policy could not change; the next tick tries again");
+                        }
+                    }
+                }
+                if done {
+                    break;
+                }
+                page = Page::new(page.limit, page.offset.saturating_add(page.limit));
+            }
+        }
+        if report.changed > 0 || report.failed > 0 {
+            tracing::info!(
+                changed = report.changed,
+                events = report.events,
+                offers = report.renewal_offers,
+                failed = report.failed,
+                "tick"
+            );
+        }
+        Ok(report)
+    }
+
+    /// [`App::tick`] at the application clock's now.
+    pub async fn tick_now(&self, rules: &TickRules) -> Result<TickReport> {
+        self.tick(self.clock.now(), rules).await
+    }
+
+    async fn tick_policy(
+        &self,
+        system: &Caller,
+        policy: Policy,
+        today: NaiveDate,
+        now: chrono::DateTime<chrono::Utc>,
+        rules: &TickRules,
+    ) -> Result<(usize, bool)> {
+        let mut probe = policy.clone();
+        let outcome = probe.tick(today, now, rules).map_err(openinsure_core::Error::from)?;
+        if outcome.events.is_empty() && !outcome.renewal_offer_due {
+            return Ok((0, false));
+        }
+        let offer =
+            if outcome.renewal_offer_due { Some(self.plan_renewal(system, &policy).await?.offer) } else { None };
+        let count = outcome.events.len() + usize::from(offer.is_some());
+        let rules = *rules;
+        self.commit_changes(system, policy, "tick", move |p| {
+            let mut events = p.tick(today, now, &rules)?.events;
+            if let Some(o) = offer {
+                p.record_renewal_offer(today, now);
+                events.push(DomainEvent::PolicyRenewalOffered {
+                    policy_id: p.id,
+                    effective_date: o.effective_date,
+                    expiring_premium: o.expiring_premium,
+                    renewal_premium: o.renewal_premium,
+                    blocking_checks: o.flags.iter().map(|f| f.code.clone()).collect(),
+                });
+            }
+            Ok(events)
+        })
+        .await?;
+        Ok((count, outcome.renewal_offer_due))
+    }
 }

@@ -169,3 +169,25 @@ pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: i
         tracing::warn!(error = %e, "final event delivery failed");
     }
 }
+
+/// Runs the clock's transitions ([`App::tick`](openinsure::App::tick)) every `every` until
+/// `shutdown` completes. Failures are logged; the next round tries again (ticking is idempotent).
+pub async fn run_clock(
+    app: openinsure::App,
+    rules: openinsure_core::policy::tick::TickRules,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => break,
+        }
+        if let Err(e) = app.tick_now(&rules).await {
+            tracing::warn!(error = %e, "the clock's transitions failed; retrying");
+        }
+    }
+}

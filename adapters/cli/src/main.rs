@@ -90,6 +90,19 @@ enum Command {
         /// Do not apply missing migrations at start (run `openinsure migrate` instead).
         #[arg(long)]
         no_migrate: bool,
+        /// Seconds between runs of the clock's transitions (activation, non-payment, expiry,
+        /// renewal offers); 0 turns them off.
+        #[arg(long, default_value_t = 60)]
+        tick_every_secs: u64,
+        /// Days an installment may stay unpaid past its due date before a notice of cancellation.
+        #[arg(long, default_value_t = 15)]
+        grace_days: u32,
+        /// Days from a notice of cancellation for non-payment to the cancellation.
+        #[arg(long, default_value_t = 10)]
+        notice_days: u32,
+        /// Days before expiration a renewal offer is made.
+        #[arg(long, default_value_t = 60)]
+        renewal_offer_days: u32,
     },
     /// Applies the migrations the system of record lacks.
     Migrate {
@@ -383,6 +396,10 @@ fn main() -> ExitCode {
             public_url,
             database,
             no_migrate,
+            tick_every_secs,
+            grace_days,
+            notice_days,
+            renewal_offer_days,
         } => ledger_backend(tigerbeetle.as_deref()).and_then(|ledger| {
             let options = serve::ServeOptions {
                 addr,
@@ -394,6 +411,8 @@ fn main() -> ExitCode {
                 public_url,
                 database: database.into_database(),
                 migrate: !no_migrate,
+                tick_every: (tick_every_secs > 0).then(|| std::time::Duration::from_secs(tick_every_secs)),
+                tick_rules: openinsure_core::policy::tick::TickRules { grace_days, notice_days, renewal_offer_days },
             };
             serve::serve(options, ledger)
         }),

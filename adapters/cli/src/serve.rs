@@ -40,6 +40,10 @@ pub struct ServeOptions {
     pub database: Database,
     /// Apply missing migrations at start.
     pub migrate: bool,
+    /// How often the clock's transitions run (never when absent).
+    pub tick_every: Option<Duration>,
+    /// The clock's rules.
+    pub tick_rules: openinsure_core::policy::tick::TickRules,
 }
 
 /// Where the system of record is.
@@ -291,9 +295,18 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let delivery = tokio::spawn(openinsure_axum::run_dispatcher(dispatcher, Duration::from_millis(100), async move {
         let _ = stop.wait_for(|s| *s).await;
     }));
+    let clock = options.tick_every.map(|every| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(openinsure_axum::run_clock(app.clone(), options.tick_rules, every, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    });
     let served = openinsure_axum::serve(listener, router, openinsure_axum::shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = delivery.await;
+    if let Some(clock) = clock {
+        let _ = clock.await;
+    }
     rooms.flush().await;
     if let Some(store) = sql {
         store.close().await;

@@ -555,6 +555,12 @@ impl PolicyStore for MemoryStore {
         Ok(t.policy_by_quote.get(&(org, quote)).and_then(|id| t.policies.get(&(org, *id))).cloned())
     }
 
+    async fn orgs_with_policies(&self) -> Result<Vec<OrgId>> {
+        let mut orgs: Vec<OrgId> = self.read().policies.keys().map(|(org, _)| *org).collect();
+        orgs.dedup();
+        Ok(orgs)
+    }
+
     async fn list_policies(&self, org: OrgId, p: Page) -> Result<Vec<Policy>> {
         Ok(page(org_range(&self.read().policies, org, nil()).map(|(_, p)| p.clone()), p))
     }

@@ -2,7 +2,7 @@
 //!
 //! Every statement names `org_id` in its `WHERE` (or its inserted values) and binds it once,
 //! except the outbox dispatcher's two, which serve every org by design: `pending_events` and
-//! `mark_delivered` (see the crate docs). Writes are one transaction each, retried a bounded,
+//! `mark_delivered` (see the crate docs), and the clock's list of orgs (`orgs_with_policies`). Writes are one transaction each, retried a bounded,
 //! jittered number of times on a deadlock, a lock wait timeout or a busy database.
 
 use async_trait::async_trait;
@@ -1027,6 +1027,12 @@ impl PolicyStore for SqlStore {
 
     async fn policy_for_quote(&self, org: OrgId, quote: QuoteId) -> Result<Option<Policy>> {
         self.one(POLICY_FOR_QUOTE, &[p(org), p(quote)]).await
+    }
+
+    async fn orgs_with_policies(&self) -> Result<Vec<OrgId>> {
+        let rows =
+            self.pool.fetch_all("SELECT DISTINCT org_id FROM policies ORDER BY org_id", &[]).await.map_err(backend)?;
+        rows.iter().map(|r| Ok(OrgId::from_uuid(r.uuid(0)?))).collect()
     }
 
     async fn list_policies(&self, org: OrgId, page: Page) -> Result<Vec<Policy>> {

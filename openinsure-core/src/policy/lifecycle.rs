@@ -699,6 +699,8 @@ impl Policy {
             risk_changes: self.risk_changes.clone(),
             billing,
             cancellation: None,
+            non_payment_notice: None,
+            renewal_offered_on: None,
             renewal_of: Some(self.id),
             bound_by: terms.bound_by,
             bound_at: now,
@@ -872,6 +874,8 @@ mod tests {
             )
             .unwrap(),
             cancellation: None,
+            non_payment_notice: None,
+            renewal_offered_on: None,
             renewal_of: None,
             bound_by: UserId::from_uuid(id(6)),
             bound_at: at(1),
@@ -1521,6 +1525,8 @@ mod billing_tests {
             )
             .unwrap(),
             cancellation: None,
+            non_payment_notice: None,
+            renewal_offered_on: None,
             renewal_of: None,
             bound_by: UserId::from_uuid(Uuid::from_u128(6)),
             bound_at: now(),
