@@ -298,13 +298,68 @@ pub struct EventEnvelope {
     /// The event.
     #[serde(flatten)]
     pub event: DomainEvent,
+    /// Where its delivery stands (set by the outbox when it hands the event out; not part of the
+    /// payload).
+    #[serde(skip)]
+    pub delivery: Delivery,
+}
+
+/// An event's delivery so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Failed attempts since it was appended or last replayed.
+    pub attempts: u32,
+    /// 0 for the first delivery, then one more for every replay of the event from the
+    /// dead-letter list. Subscribers with their own idempotency keys derive new ones per
+    /// generation where their backend remembers failures (TigerBeetle remembers a failed
+    /// transfer id), after checking that no earlier generation succeeded.
+    pub generation: u32,
 }
 
 impl EventEnvelope {
     /// Wraps an event.
     pub fn new(id: EventId, org_id: OrgId, occurred_at: DateTime<Utc>, event: DomainEvent) -> Self {
-        EventEnvelope { id, org_id, occurred_at, schema_version: EVENT_SCHEMA_VERSION, event }
+        EventEnvelope {
+            id,
+            org_id,
+            occurred_at,
+            schema_version: EVENT_SCHEMA_VERSION,
+            event,
+            delivery: Delivery::default(),
+        }
     }
+}
+
+/// A failed delivery attempt, as the dispatcher reports it to the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryFailure {
+    /// Why, for people (the subscriber's error).
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// When to try again; `None` moves the event to the dead-letter list.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// An event the dispatcher gave up on, with why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The event's id.
+    pub event_id: EventId,
+    /// Its type (`payment.received`, ...).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Its generation (replays so far).
+    pub generation: u32,
+    /// The last failure's reason.
+    pub reason: String,
+    /// When it was given up on.
+    pub failed_at: DateTime<Utc>,
 }
 
 #[cfg(test)]

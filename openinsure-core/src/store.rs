@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use crate::claims::Claim;
 use crate::error::Result;
-use crate::events::{EventEnvelope, EventId};
+use crate::events::{DeadLetter, DeliveryFailure, EventEnvelope, EventId};
 use crate::ids::{
     AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
 };
@@ -29,6 +29,7 @@ use crate::underwriting::authority::{
 };
 use crate::underwriting::da::{CapacityClaim, DaAgreement, DaUsage, UsageChange};
 use crate::underwriting::decision::{BindContext, UnderwritingContext};
+use chrono::{DateTime, Utc};
 
 /// The largest page a list call returns.
 pub const MAX_PAGE_LIMIT: u32 = 200;
@@ -313,11 +314,26 @@ pub trait PolicyStore: crate::ports::MaybeSendSync {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 pub trait Outbox: crate::ports::MaybeSendSync {
-    /// Undelivered events, oldest first, at most `limit`.
-    async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>>;
+    /// Undelivered events due for an attempt at `now` (neither dead nor waiting out a backoff),
+    /// oldest first, at most `limit`, each with its [`Delivery`](crate::events::Delivery).
+    async fn pending_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<EventEnvelope>>;
 
     /// Marks events delivered (unknown ids are ignored).
     async fn mark_delivered(&self, ids: &[EventId]) -> Result<()>;
+
+    /// Records a failed attempt at the org's event `id`: one more attempt, the reason, and either
+    /// the time of the next attempt or (with no `retry_at`) the dead-letter list. Unknown or
+    /// delivered events are ignored.
+    async fn record_failure(&self, org: OrgId, id: EventId, failure: &DeliveryFailure) -> Result<()>;
+
+    /// The org's dead letters, oldest first.
+    async fn dead_letters(&self, org: OrgId, page: Page) -> Result<Vec<DeadLetter>>;
+
+    /// Puts a dead event of the org back to be delivered as a new attempt: its generation one
+    /// more, its attempts zero, due now. [`Error::NotFound`](crate::Error::NotFound) when the org
+    /// has no such event, [`Error::Rule`](crate::Error::Rule) `event_not_dead` when it is not
+    /// dead; either way nothing changes.
+    async fn replay(&self, org: OrgId, id: EventId) -> Result<DeadLetter>;
 
     /// The org's events, delivered or not, oldest first.
     async fn org_events(&self, org: OrgId, page: Page) -> Result<Vec<EventEnvelope>>;

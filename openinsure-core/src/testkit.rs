@@ -531,21 +531,74 @@ where
 }
 
 /// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept, the
-/// org's history whole. Run it after the suites that write events (bind, policy, referral), with
-/// no other writer on the backend.
+/// org's history whole; a failed event waits out its backoff, a dead one waits for a replay,
+/// which comes back as the next generation; another org's dead letters are unreachable. Run it
+/// after the suites that write events (bind, policy, referral), with no other writer on the
+/// backend.
 pub async fn outbox(store: &dyn Outbox, run: u64) {
+    use crate::events::DeliveryFailure;
     let org = OrgId::from_uuid(test_uuid(run, 1));
+    let other = OrgId::from_uuid(test_uuid(run, 2));
+    let t = |s: i64| Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single().expect("a time") + chrono::Duration::seconds(s);
     let history = store.org_events(org, Page::first()).await.expect("events").len();
-    let pending = store.pending_events(1000).await.expect("pending");
+    let pending = store.pending_events(t(0), 1000).await.expect("pending");
     let ids: Vec<EventId> = pending.iter().map(|e| e.id).collect();
-    assert!(!ids.is_empty(), "the suite expects the bind suite to have run on this backend first");
+    assert!(ids.len() >= 3, "the suite expects the bind suite to have run on this backend first");
+    assert!(pending.iter().all(|e| e.delivery == crate::events::Delivery::default()), "nothing tried yet");
     let (first, rest) = ids.split_at(1);
     store.mark_delivered(first).await.expect("ack");
-    let after = store.pending_events(1000).await.expect("pending");
+    let after = store.pending_events(t(0), 1000).await.expect("pending");
     assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), rest, "acknowledged events leave, order is kept");
     store.mark_delivered(&[test_uuid(run, 999_999)]).await.expect("unknown ids are ignored");
+
+    // a failure waits out its backoff, then comes back with its attempt counted
+    let (failing, dying) = (&after[0], &after[1]);
+    let retry = DeliveryFailure { reason: "ledger down".into(), at: t(0), retry_at: Some(t(10)) };
+    store.record_failure(failing.org_id, failing.id, &retry).await.expect("failure");
+    assert!(!store.pending_events(t(9), 1000).await.expect("pending").iter().any(|e| e.id == failing.id), "waits");
+    let due = store.pending_events(t(10), 1000).await.expect("pending");
+    let back = due.iter().find(|e| e.id == failing.id).expect("due again");
+    assert_eq!((back.delivery.attempts, back.delivery.generation), (1, 0));
+    // a dead one leaves the pending list for the dead letters, with its reason
+    let dead = DeliveryFailure { reason: "loss fund insufficient".into(), at: t(20), retry_at: None };
+    store.record_failure(dying.org_id, dying.id, &dead).await.expect("failure");
+    assert!(!store.pending_events(t(1000), 1000).await.expect("pending").iter().any(|e| e.id == dying.id));
+    let letters = store.dead_letters(dying.org_id, Page::first()).await.expect("dead letters");
+    let letter = letters.iter().find(|l| l.event_id == dying.id).expect("listed");
+    assert_eq!((letter.attempts, letter.reason.as_str(), letter.failed_at), (1, "loss fund insufficient", t(20)));
+    assert_eq!(letter.event_type, dying.event.name());
+    // only the org can see or replay it; a live event is not replayed
+    let stranger = if dying.org_id == other { org } else { other };
+    assert!(
+        !store
+            .dead_letters(stranger, Page::first())
+            .await
+            .expect("dead letters")
+            .iter()
+            .any(|l| l.event_id == dying.id)
+    );
+    assert!(matches!(store.replay(stranger, dying.id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(store.replay(failing.org_id, failing.id).await, Err(Error::Rule { code: "event_not_dead", .. })));
+    let replayed = store.replay(dying.org_id, dying.id).await.expect("replay");
+    assert_eq!(replayed.event_id, dying.id);
+    let again = store.pending_events(t(20), 1000).await.expect("pending");
+    let e = again.iter().find(|e| e.id == dying.id).expect("pending again");
+    assert_eq!((e.delivery.attempts, e.delivery.generation), (0, 1), "a new generation");
+    assert!(matches!(store.replay(dying.org_id, dying.id).await, Err(Error::Rule { code: "event_not_dead", .. })));
+    assert!(
+        store
+            .dead_letters(dying.org_id, Page::first())
+            .await
+            .expect("dead letters")
+            .iter()
+            .all(|l| l.event_id != dying.id)
+    );
+
     store.mark_delivered(rest).await.expect("ack");
-    assert!(store.pending_events(1000).await.expect("pending").is_empty());
+    assert!(store.pending_events(t(100_000), 1000).await.expect("pending").is_empty());
+    // a delivered event takes no failure
+    store.record_failure(dying.org_id, dying.id, &dead).await.expect("ignored");
+    assert!(store.dead_letters(dying.org_id, Page::first()).await.expect("dead letters").is_empty());
     assert_eq!(store.org_events(org, Page::first()).await.expect("events").len(), history, "history is kept");
     assert!(pending.iter().any(|e| e.org_id == org), "the org's events were among the pending ones");
 }

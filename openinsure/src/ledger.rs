@@ -167,6 +167,33 @@ pub async fn post_chain(ledger: &dyn LedgerBackend, transfers: &[Transfer]) -> R
     Err(Error::Rule { code: "ledger_rejected", message: format!("leg {} refused: {}", first.index, first.error) })
 }
 
+/// The idempotency key of delivery generation `generation` of a business key: the key itself
+/// first, then a key derived from it per replay (TigerBeetle remembers a failed transfer id, so a
+/// replayed event needs new ids).
+pub fn generation_key(key: Uuid, generation: u32) -> Uuid {
+    if generation == 0 { key } else { Uuid::new_v5(&key, format!("generation/{generation}").as_bytes()) }
+}
+
+/// Posts generation `generation` of a chain built by `build` from its key, unless an earlier
+/// generation was posted (a chain posts whole or not at all, so its first transfer tells):
+/// exactly once on the ledger however many times the event is replayed.
+async fn post_generation(
+    ledger: &dyn LedgerBackend,
+    key: Uuid,
+    generation: u32,
+    build: impl Fn(Uuid) -> Result<Vec<Transfer>>,
+) -> Result<()> {
+    for earlier in 0..generation {
+        let chain = build(generation_key(key, earlier))?;
+        if let Some(first) = chain.first()
+            && !ledger.lookup_transfers(&[first.id]).await.map_err(|e| Error::Backend(e.to_string()))?.is_empty()
+        {
+            return Ok(());
+        }
+    }
+    post_chain(ledger, &build(generation_key(key, generation))?).await
+}
+
 /// Books domain events on a ledger: opens an org's books when it binds, splits every premium
 /// payment received.
 #[derive(Clone)]
@@ -196,22 +223,24 @@ impl LedgerSubscriber {
                 ..
             } => {
                 open_books(self.ledger.as_ref(), event.org_id).await?;
-                let transfers = split_premium_payment(&PremiumPayment {
-                    org: event.org_id,
-                    payment_id: *payment_id,
-                    policy_id: *policy_id,
-                    allocation: PremiumAllocation {
-                        premium: *premium,
-                        policy_fees: *policy_fees,
-                        taxes: *taxes,
-                        installment_fee: *installment_fee,
-                    },
-                    terms: SplitTerms {
-                        producer_commission_rate: *producer_commission_rate,
-                        mga_commission_rate: *mga_commission_rate,
-                    },
-                })?;
-                post_chain(self.ledger.as_ref(), &transfers).await
+                let build = |key| {
+                    Ok(split_premium_payment(&PremiumPayment {
+                        org: event.org_id,
+                        payment_id: key,
+                        policy_id: *policy_id,
+                        allocation: PremiumAllocation {
+                            premium: *premium,
+                            policy_fees: *policy_fees,
+                            taxes: *taxes,
+                            installment_fee: *installment_fee,
+                        },
+                        terms: SplitTerms {
+                            producer_commission_rate: *producer_commission_rate,
+                            mga_commission_rate: *mga_commission_rate,
+                        },
+                    })?)
+                };
+                post_generation(self.ledger.as_ref(), *payment_id, event.delivery.generation, build).await
             }
             DomainEvent::PremiumRefunded {
                 refund_id,
@@ -226,8 +255,8 @@ impl LedgerSubscriber {
                     producer_commission_rate: *producer_commission_rate,
                     mga_commission_rate: *mga_commission_rate,
                 };
-                let transfers = refund_transfers(event.org_id, *policy_id, *refund_id, *premium, *taxes, terms)?;
-                post_chain(self.ledger.as_ref(), &transfers).await
+                let build = |key| refund_transfers(event.org_id, *policy_id, key, *premium, *taxes, terms);
+                post_generation(self.ledger.as_ref(), *refund_id, event.delivery.generation, build).await
             }
             DomainEvent::ClaimTransaction { claim_id, money } => {
                 use openinsure_core::claims::ClaimMoneyKind as K;
@@ -239,13 +268,15 @@ impl LedgerSubscriber {
                     K::ReinsuranceRecovery => L::ReinsuranceRecovery { amount: money.amount },
                     K::ReserveAdjustment => L::ReserveAdjustment { change: money.amount },
                 };
-                let transfers = claim_transaction(&ClaimTransaction {
-                    org: event.org_id,
-                    transaction_id: money.transaction_id,
-                    claim_id: claim_id.as_uuid(),
-                    kind,
-                })?;
-                post_chain(self.ledger.as_ref(), &transfers).await
+                let build = |key| {
+                    Ok(claim_transaction(&ClaimTransaction {
+                        org: event.org_id,
+                        transaction_id: key,
+                        claim_id: claim_id.as_uuid(),
+                        kind,
+                    })?)
+                };
+                post_generation(self.ledger.as_ref(), money.transaction_id, event.delivery.generation, build).await
             }
             _ => Ok(()),
         }

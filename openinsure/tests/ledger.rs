@@ -104,7 +104,7 @@ async fn down_payment_and_installment_are_booked_once() {
         ),
         "producers do not record payments"
     );
-    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0 });
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0, dead: 0 });
     let fid = app.account_balance(&finance, AccountType::MgaFiduciary).await.unwrap();
     let paid: i64 = p.billing.installments[..2].iter().map(|i| i.total.cents()).sum();
     assert_eq!(fid.credits_posted, paid as u128);
@@ -128,15 +128,22 @@ async fn a_failed_ledger_write_is_retried_from_the_outbox() {
     let req = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
     app.bind(&o.underwriter, q.id, &req).await.unwrap();
     assert_eq!(app.journal(&finance, 100).await.unwrap().len(), 0, "the bind could not book: nothing posted");
-    let d = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(flaky)));
+    let d = Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(LedgerSubscriber::new(flaky)))
+        .with_clock(w.clock.clone());
     assert_eq!(
         d.run_once().await.unwrap(),
-        DispatchReport { delivered: 1, failed: 1 },
+        DispatchReport { delivered: 1, failed: 1, dead: 0 },
         "policy.bound books, the payment fails"
     );
-    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 0, failed: 1 }, "still down");
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport::default(), "the failed one waits out its backoff");
+    w.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 0, failed: 1, dead: 0 }, "still down");
     assert_eq!(app.journal(&finance, 100).await.unwrap().len(), 0, "nothing half-posted");
-    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0 });
+    w.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport::default(), "the second backoff is longer");
+    w.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0, dead: 0 });
     assert_eq!(d.run_once().await.unwrap(), DispatchReport::default());
     let posted = app.journal(&finance, 100).await.unwrap().len();
     assert!(posted >= 4, "{posted}");
@@ -174,4 +181,111 @@ async fn ledger_reads_are_scoped_and_guarded() {
     assert_eq!(app.trial_balance(&finance_b).await.unwrap().total_debits_cents, 0);
     assert!(app.journal(&finance_b, 100).await.unwrap().is_empty());
     assert!(matches!(app.trial_balance(&a.producer).await, Err(Error::Forbidden(_))));
+}
+
+/// A ledger that refuses every chain while `refusing` (as TigerBeetle refuses an overdraft) and,
+/// like TigerBeetle 0.16, remembers every id it refused: resubmitting one fails with
+/// `id_already_failed` even once the cause is gone.
+struct Refusing {
+    inner: MemoryLedger,
+    refusing: std::sync::atomic::AtomicBool,
+    failed: std::sync::Mutex<std::collections::HashSet<u128>>,
+}
+
+#[async_trait]
+impl LedgerBackend for Refusing {
+    async fn create_accounts(&self, a: &[Account]) -> Result<Vec<Failure<CreateAccountError>>, BackendError> {
+        self.inner.create_accounts(a).await
+    }
+    async fn create_transfers(&self, t: &[Transfer]) -> Result<Vec<Failure<CreateTransferError>>, BackendError> {
+        let refused = {
+            let mut failed = self.failed.lock().unwrap();
+            if self.refusing.load(Ordering::SeqCst) {
+                failed.extend(t.iter().map(|x| x.id));
+                let error = |i: usize| {
+                    if i == 0 { CreateTransferError::ExceedsCredits } else { CreateTransferError::LinkedEventFailed }
+                };
+                Some((0..t.len()).map(|i| Failure { index: i, error: error(i) }).collect())
+            } else {
+                t.iter()
+                    .position(|x| failed.contains(&x.id))
+                    .map(|i| vec![Failure { index: i, error: CreateTransferError::IdAlreadyFailed }])
+            }
+        };
+        match refused {
+            Some(failures) => Ok(failures),
+            None => self.inner.create_transfers(t).await,
+        }
+    }
+    async fn lookup_accounts(&self, ids: &[u128]) -> Result<Vec<Account>, BackendError> {
+        self.inner.lookup_accounts(ids).await
+    }
+    async fn lookup_transfers(&self, ids: &[u128]) -> Result<Vec<Transfer>, BackendError> {
+        self.inner.lookup_transfers(ids).await
+    }
+    async fn get_account_transfers(&self, f: AccountFilter) -> Result<Vec<Transfer>, BackendError> {
+        self.inner.get_account_transfers(f).await
+    }
+    async fn get_account_balances(&self, f: AccountFilter) -> Result<Vec<AccountBalance>, BackendError> {
+        self.inner.get_account_balances(f).await
+    }
+    async fn query_transfers(&self, f: QueryFilter) -> Result<Vec<Transfer>, BackendError> {
+        self.inner.query_transfers(f).await
+    }
+}
+
+#[tokio::test]
+async fn a_refused_event_is_dead_after_bounded_tries_and_a_replay_books_it_exactly_once() {
+    let w = world();
+    let refusing = Arc::new(Refusing {
+        inner: MemoryLedger::new(),
+        refusing: std::sync::atomic::AtomicBool::new(true),
+        failed: std::sync::Mutex::default(),
+    });
+    let app = w.with(|p| p.ledger = refusing.clone());
+    let o = org(&w, 1).await;
+    let finance = common::caller(1, 7, Role::FinanceAnalyst);
+    let sub = app.submit(&o.producer, &common::typed(&acme())).await.unwrap();
+    let q = app.quote(&o.underwriter, sub.id, &Schedule::none()).await.unwrap();
+    let req = BindRequest { down_payment_id: Some(Uuid::from_u128(0xd0)), ..BindRequest::default() };
+    let p = app.bind(&o.underwriter, q.id, &req).await.unwrap();
+    let d = Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(LedgerSubscriber::new(refusing.clone())))
+        .with_clock(w.clock.clone());
+    let mut tries = 0;
+    let mut dead = 0;
+    for _ in 0..20 {
+        let r = d.run_once().await.unwrap();
+        tries += r.failed;
+        dead += r.dead;
+        w.clock.advance(chrono::Duration::hours(1));
+    }
+    assert_eq!((tries, dead), (5, 1), "a refusal is tried five times, then dead, never looping");
+    let letters = app.dead_letters(&finance, openinsure_core::store::Page::first()).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event_type, "payment.received");
+    assert!(letters[0].reason.contains("exceeds_credits"), "{}", letters[0].reason);
+
+    // the cause is gone, but the refused ids are remembered: the replay books under new ids
+    refusing.refusing.store(false, Ordering::SeqCst);
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport::default(), "a dead letter waits for a replay");
+    let stranger = common::caller(2, 7, Role::FinanceAnalyst);
+    assert!(matches!(app.replay_event(&stranger, letters[0].event_id).await, Err(Error::NotFound { .. })));
+    assert!(matches!(app.replay_event(&o.producer, letters[0].event_id).await, Err(Error::Forbidden(_))));
+    app.replay_event(&finance, letters[0].event_id).await.unwrap();
+    let again = app.replay_event(&finance, letters[0].event_id).await;
+    assert!(matches!(again, Err(Error::Rule { code: "event_not_dead", .. })), "{again:?}");
+    assert_eq!(d.run_once().await.unwrap(), DispatchReport { delivered: 1, failed: 0, dead: 0 });
+    let booked = app.policy_transfers(&finance, p.id).await.unwrap();
+    let receipts = booked.iter().filter(|t| t.user_data_32 == 0).count();
+    assert_eq!(receipts, 1, "booked once");
+    let fid = app.account_balance(&finance, AccountType::MgaFiduciary).await.unwrap();
+    assert_eq!(fid.credits_posted, p.billing.installments[0].total.cents() as u128);
+    // a later generation of the same event books nothing more
+    let events = app.backend().org_events(o.admin.org_id, openinsure_core::store::Page::first()).await.unwrap();
+    let mut paid = events.into_iter().find(|e| e.event.name() == "payment.received").unwrap();
+    paid.delivery.generation = 2;
+    LedgerSubscriber::new(refusing.clone()).book(&paid).await.unwrap();
+    assert_eq!(app.policy_transfers(&finance, p.id).await.unwrap().len(), booked.len());
+    assert!(app.trial_balance(&finance).await.unwrap().is_balanced());
 }

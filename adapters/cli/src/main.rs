@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod events;
 mod render;
 mod serve;
 
@@ -139,6 +140,33 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Domain events the dispatcher gave up on.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Lists an org's dead letters: events the dispatcher gave up on, with why.
+    DeadLetters {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Puts a dead event back to be delivered as a new attempt (booked once on the ledger).
+    Replay {
+        /// The event id.
+        id: String,
+        /// The org it belongs to.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -383,6 +411,12 @@ fn main() -> ExitCode {
         },
         Command::Audit { command: AuditCommand::Purge { database, today } } => {
             audit::purge(&database.into_database(), today).map(|s| emit(&s)).map_err(Failure)
+        }
+        Command::Events { command: EventsCommand::DeadLetters { org, database } } => {
+            events::dead_letters(&database.into_database(), &org).map(|s| emit(&s)).map_err(Failure)
+        }
+        Command::Events { command: EventsCommand::Replay { id, org, database } } => {
+            events::replay(&database.into_database(), &org, &id).map(|s| emit(&s)).map_err(Failure)
         }
         Command::Audit { command: AuditCommand::Example } => audit::example_log().map(|s| emit(&s)).map_err(Failure),
         Command::Serve {

@@ -245,5 +245,17 @@ fn database_arguments_are_checked() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("no entries"), "{}", stdout(&o));
+    // the dead letters of an org, and a replay of an event it does not have
+    let org = "0192f0c0-0000-7000-8000-0000000000a0";
+    let o = run(&["events", "dead-letters", "--org", org, "--data-dir", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no dead letters"), "{}", stdout(&o));
+    let event = "0192f0c0-0000-7000-8000-0000000000ee";
+    let o = run(&["events", "replay", event, "--org", org, "--data-dir", data.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = run(&["events", "replay", "not-an-id", "--org", org, "--data-dir", data.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not an event id"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }

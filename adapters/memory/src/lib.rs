@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use openinsure_core::claims::Claim;
 use openinsure_core::error::{Error, Result};
-use openinsure_core::events::{EventEnvelope, EventId};
+use openinsure_core::events::{DeadLetter, Delivery, DeliveryFailure, EventEnvelope, EventId};
 use openinsure_core::ids::{
     AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, ReferralRuleId, SubmissionId,
     UserId,
@@ -58,8 +59,8 @@ struct Tables {
     renewed: std::collections::BTreeSet<(OrgId, PolicyId)>,
     sequences: BTreeMap<(OrgId, String), u64>,
     claims: BTreeMap<(OrgId, ClaimId), Claim>,
-    /// The outbox: every event ever appended, in order, with its delivered flag.
-    outbox: Vec<(EventEnvelope, bool)>,
+    /// The outbox: every event ever appended, in order, with where its delivery stands.
+    outbox: Vec<(EventEnvelope, Slot)>,
     /// Money ids and what each stands for.
     money_ids: BTreeMap<(OrgId, uuid::Uuid), MoneyUse>,
 }
@@ -69,7 +70,7 @@ impl Tables {
         for e in events {
             same_org(org, e.org_id, "event")?;
         }
-        self.outbox.extend(events.iter().map(|e| (e.clone(), false)));
+        self.outbox.extend(events.iter().map(|e| (e.clone(), Slot::default())));
         Ok(())
     }
 }
@@ -204,7 +205,7 @@ impl QuoteStore for MemoryStore {
         if let Some(r) = &c.referral {
             t.referrals.insert((org, r.referral.id), r.referral.clone());
             t.activities.push(r.activity.clone());
-            t.outbox.push((r.event.clone(), false));
+            t.outbox.push((r.event.clone(), Slot::default()));
         }
         if let Some(sub) = &c.submission {
             let mut next = sub.clone();
@@ -515,7 +516,7 @@ impl BindStore for MemoryStore {
         t.policy_numbers.insert((org, c.policy.number.clone()), c.policy.id);
         t.policy_by_quote.insert((org, c.quote.id), c.policy.id);
         t.policies.insert((org, c.policy.id), c.policy.clone());
-        t.outbox.extend(c.events.iter().map(|e| (e.clone(), false)));
+        t.outbox.extend(c.events.iter().map(|e| (e.clone(), Slot::default())));
         Ok(BindOutcome::Bound(c.policy.clone()))
     }
 
@@ -646,23 +647,88 @@ impl PolicyStore for MemoryStore {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Outbox for MemoryStore {
-    async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>> {
-        Ok(self.read().outbox.iter().filter(|(_, done)| !done).take(limit as usize).map(|(e, _)| e.clone()).collect())
+    async fn pending_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<EventEnvelope>> {
+        Ok(self
+            .read()
+            .outbox
+            .iter()
+            .filter(|(_, s)| !s.delivered && s.dead.is_none() && s.next_attempt_at.is_none_or(|at| at <= now))
+            .take(limit as usize)
+            .map(|(e, s)| {
+                let mut e = e.clone();
+                e.delivery = Delivery { attempts: s.attempts, generation: s.generation };
+                e
+            })
+            .collect())
     }
 
     async fn mark_delivered(&self, ids: &[EventId]) -> Result<()> {
         let mut t = self.write();
-        for (e, done) in t.outbox.iter_mut() {
+        for (e, slot) in t.outbox.iter_mut() {
             if ids.contains(&e.id) {
-                *done = true;
+                slot.delivered = true;
             }
         }
         Ok(())
     }
 
+    async fn record_failure(&self, org: OrgId, id: EventId, failure: &DeliveryFailure) -> Result<()> {
+        let mut t = self.write();
+        if let Some((_, slot)) = t.outbox.iter_mut().find(|(e, s)| e.org_id == org && e.id == id && !s.delivered) {
+            slot.attempts += 1;
+            slot.next_attempt_at = failure.retry_at;
+            slot.last_error = failure.reason.clone();
+            if failure.retry_at.is_none() {
+                slot.dead = Some(failure.at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn dead_letters(&self, org: OrgId, p: Page) -> Result<Vec<DeadLetter>> {
+        Ok(page(self.read().outbox.iter().filter(|(e, _)| e.org_id == org).filter_map(|(e, s)| dead_letter(e, s)), p))
+    }
+
+    async fn replay(&self, org: OrgId, id: EventId) -> Result<DeadLetter> {
+        let mut t = self.write();
+        let Some((e, slot)) = t.outbox.iter_mut().find(|(e, _)| e.org_id == org && e.id == id) else {
+            return Err(Error::not_found("event", id));
+        };
+        let Some(letter) = dead_letter(e, slot) else {
+            return Err(Error::Rule { code: "event_not_dead", message: format!("event `{id}` is not a dead letter") });
+        };
+        *slot = Slot { generation: slot.generation + 1, ..Slot::default() };
+        Ok(letter)
+    }
+
     async fn org_events(&self, org: OrgId, p: Page) -> Result<Vec<EventEnvelope>> {
         Ok(page(self.read().outbox.iter().filter(|(e, _)| e.org_id == org).map(|(e, _)| e.clone()), p))
     }
+}
+
+/// Where an event's delivery stands in the memory outbox.
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    delivered: bool,
+    attempts: u32,
+    generation: u32,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_error: String,
+    /// When it was given up on.
+    dead: Option<DateTime<Utc>>,
+}
+
+fn dead_letter(e: &EventEnvelope, s: &Slot) -> Option<DeadLetter> {
+    let failed_at = s.dead.filter(|_| !s.delivered)?;
+    Some(DeadLetter {
+        event_id: e.id,
+        event_type: e.event.name().to_owned(),
+        occurred_at: e.occurred_at,
+        attempts: s.attempts,
+        generation: s.generation,
+        reason: s.last_error.clone(),
+        failed_at,
+    })
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]

@@ -62,6 +62,8 @@ pub enum Param {
     Int(i64),
     /// Text (documents, names, times).
     Text(String),
+    /// SQL `NULL` (a time not set).
+    Null,
 }
 
 impl From<uuid::Uuid> for Param {
@@ -214,6 +216,7 @@ macro_rules! bind_all {
                 Param::Bytes(b) => q.bind(b.clone()),
                 Param::Int(n) => q.bind(*n),
                 Param::Text(s) => q.bind(s.clone()),
+                Param::Null => q.bind(None::<String>),
             };
         }
         q

@@ -20,7 +20,7 @@ use crate::store::{Fail, doc, docs, enum_text, limit, p, time};
 /// How long a finished key's response is kept (24 hours, as in memory).
 const IDEMPOTENCY_RETENTION_HOURS: i64 = 24;
 
-fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
         .map(|t| t.and_utc())
         .map_err(|e| Error::Backend(format!("a stored time does not read: {e}")))

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use openinsure_core::claims::Claim;
 use openinsure_core::error::{Error, Result};
-use openinsure_core::events::{EventEnvelope, EventId};
+use openinsure_core::events::{DeadLetter, Delivery, DeliveryFailure, EventEnvelope, EventId};
 use openinsure_core::ids::{
     AuthorityProfileId, ClaimId, DaAgreementId, OrgId, PolicyId, QuoteId, ReferralId, SubmissionId, UserId,
 };
@@ -1116,18 +1116,102 @@ impl PolicyStore for SqlStore {
     }
 }
 
+/// A non-negative count column.
+fn count(row: &Row, i: usize) -> Result<u32> {
+    u32::try_from(row.int(i)?).map_err(|_| Error::Backend("a stored count is out of range".into()))
+}
+
+/// A dead letter from `body, attempts, generation, last_error, failed_at`.
+fn dead_letter_of(row: &Row) -> Result<DeadLetter> {
+    let e: EventEnvelope = row.doc(0)?;
+    Ok(DeadLetter {
+        event_id: e.id,
+        event_type: e.event.name().to_owned(),
+        occurred_at: e.occurred_at,
+        attempts: count(row, 1)?,
+        generation: count(row, 2)?,
+        reason: row.text(3)?,
+        failed_at: crate::more::parse_time(&row.text(4)?)?,
+    })
+}
+
 /// How many ids one `mark_delivered` statement names.
 const DELIVERED_CHUNK: usize = 200;
 
 #[async_trait]
 impl Outbox for SqlStore {
     /// Crosses orgs by design: the dispatcher serves every org.
-    async fn pending_events(&self, limit: u32) -> Result<Vec<EventEnvelope>> {
-        self.all(
-            "SELECT body FROM outbox WHERE delivered = 0 ORDER BY occurred_at, id LIMIT ?",
-            &[Param::Int(i64::from(limit))],
-        )
-        .await
+    async fn pending_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<EventEnvelope>> {
+        let rows = self
+            .pool
+            .fetch_all(
+                "SELECT body, attempts, generation FROM outbox WHERE delivered = 0 AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY occurred_at, id LIMIT ?",
+                &[time(now), Param::Int(i64::from(limit))],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let mut e: EventEnvelope = r.doc(0)?;
+                e.delivery = Delivery { attempts: count(r, 1)?, generation: count(r, 2)? };
+                Ok(e)
+            })
+            .collect()
+    }
+
+    async fn record_failure(&self, org: OrgId, id: EventId, failure: &DeliveryFailure) -> Result<()> {
+        let reason: String = failure.reason.chars().take(2000).collect();
+        let (state, next, failed) = match failure.retry_at {
+            Some(at) => (0, time(at), Param::Null),
+            None => (2, Param::Null, time(failure.at)),
+        };
+        let params = [Param::Int(state), next, failed, Param::Text(reason), p(org), p(id)];
+        write_tx!(self, |tx| {
+            tx.execute(
+                "UPDATE outbox SET delivered = ?, attempts = attempts + 1, next_attempt_at = ?, failed_at = ?, last_error = ? WHERE org_id = ? AND id = ? AND delivered = 0",
+                &params,
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn dead_letters(&self, org: OrgId, page: Page) -> Result<Vec<DeadLetter>> {
+        let [l, o] = limit(page);
+        let sql = format!(
+            "SELECT body, attempts, generation, last_error, {} FROM outbox WHERE org_id = ? AND delivered = 2 ORDER BY occurred_at, id LIMIT ? OFFSET ?",
+            self.dialect_().time_text("failed_at")
+        );
+        let rows = self.pool.fetch_all(&sql, &[p(org), l, o]).await.map_err(backend)?;
+        rows.iter().map(dead_letter_of).collect()
+    }
+
+    async fn replay(&self, org: OrgId, id: EventId) -> Result<DeadLetter> {
+        let dialect = self.dialect_();
+        let read = format!(
+            "SELECT body, attempts, generation, last_error, {}, delivered FROM outbox WHERE org_id = ? AND id = ?{}",
+            dialect.time_text("failed_at"),
+            dialect.for_update()
+        );
+        write_tx!(self, |tx| {
+            let Some(row) = tx.fetch_optional(&read, &[p(org), p(id)]).await? else {
+                return Err(Error::not_found("event", id).into());
+            };
+            if row.int(5)? != 2 {
+                return Err(Error::Rule {
+                    code: "event_not_dead",
+                    message: format!("event `{id}` is not a dead letter"),
+                }
+                .into());
+            }
+            let letter = dead_letter_of(&row)?;
+            tx.execute(
+                "UPDATE outbox SET delivered = 0, attempts = 0, generation = generation + 1, next_attempt_at = NULL, failed_at = NULL, last_error = '' WHERE org_id = ? AND id = ?",
+                &[p(org), p(id)],
+            )
+            .await?;
+            Ok(letter)
+        })
     }
 
     /// Crosses orgs by design: the dispatcher acknowledges what it delivered, of every org.

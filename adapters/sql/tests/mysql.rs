@@ -58,7 +58,7 @@ async fn passes_every_store_suite_twice() {
 /// retention's first read, the clock's list of orgs), as the crate docs list them.
 const CROSS_ORG: [&str; 4] = [
     "SELECT DISTINCT org_id FROM policies",
-    "SELECT body FROM outbox WHERE delivered = 0 ",
+    "SELECT body, attempts, generation FROM outbox WHERE delivered = 0 ",
     "UPDATE outbox SET delivered = 1 WHERE id IN (",
     "SELECT DISTINCT org_id, month FROM audit_log WHERE month < ?",
 ];

@@ -376,6 +376,11 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             };
             Reply::created(&app.bind_submission(caller, id, &request).await?)
         }
+        Op::DeadLetters => {
+            let page = cx.page()?;
+            list(&app.dead_letters(caller, page).await?, page)
+        }
+        Op::ReplayEvent => Reply::ok(&app.replay_event(caller, cx.id::<uuid::Uuid>(0, "id")?).await?),
         Op::ListPolicies => {
             let page = cx.page()?;
             list(&app.policies(caller, page).await?, page)

@@ -69,6 +69,8 @@ pub enum Op {
     Balance,
     TrialBalance,
     Journal,
+    DeadLetters,
+    ReplayEvent,
     FundLossFund,
     CreateRoom,
     ListRooms,
@@ -258,6 +260,9 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/ledger/trial-balance", Op::TrialBalance, Some(Action::ReadLedger), "trialBalance", "ledger", "The trial balance", 200, None, s::<TrialBalance>),
     query(r("GET", "/v1/ledger/journal", Op::Journal, Some(Action::ReadLedger), "journal", "ledger", "The journal, oldest first", 200, None, s::<Vec<JournalEntry>>), &["limit"]),
     r("POST", "/v1/ledger/loss-fund", Op::FundLossFund, Some(Action::MoveMoney), "fundLossFund", "ledger", "Move funds from the carrier payable into the loss fund", 200, Some(s::<b::FundBody>), s::<v::Funded>),
+    // events
+    list(r("GET", "/v1/events/dead-letters", Op::DeadLetters, Some(Action::ReadLedger), "deadLetters", "events", "Events the dispatcher gave up on, with why", 200, None, s::<Vec<openinsure_core::events::DeadLetter>>), &[]),
+    r("POST", "/v1/events/:id/replay", Op::ReplayEvent, Some(Action::MoveMoney), "replayEvent", "events", "Deliver a dead event again, as a new attempt (booked once on the ledger)", 200, None, s::<openinsure_core::events::DeadLetter>),
     // deal rooms
     r("POST", "/v1/deal-rooms", Op::CreateRoom, Some(Action::ManageDealRooms), "createDealRoom", "deal-rooms", "Create a deal room on a submission (one per submission); the creator joins as lead underwriter", 201, Some(s::<NewRoom>), s::<DealRoom>),
     list(r("GET", "/v1/deal-rooms", Op::ListRooms, Some(Action::ReadDealRooms), "listDealRooms", "deal-rooms", "The org's rooms of a status (`active` by default), most recent activity first", 200, None, s::<Vec<RoomListItem>>), &["status"]),
