@@ -32,6 +32,55 @@ fn column_name(c: &sqlparser::ast::IndexColumn) -> String {
     c.column.expr.to_string()
 }
 
+/// The problems of one column of `table`.
+fn column_problems(table: &str, col: &sqlparser::ast::ColumnDef) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = col.name.value.as_str();
+    let ty = &col.data_type;
+    for o in &col.options {
+        match &o.option {
+            ColumnOption::Unique { is_primary, .. } => out.push(format!(
+                "{table}.{name}: an inline {} key (declare keys led by org_id)",
+                if *is_primary { "primary" } else { "unique" }
+            )),
+            ColumnOption::ForeignKey { .. } => out.push(format!("{table}.{name}: a foreign key")),
+            ColumnOption::DialectSpecific(tokens)
+                if tokens.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+            {
+                out.push(format!("{table}.{name}: AUTO_INCREMENT"));
+            }
+            _ => {}
+        }
+    }
+    let is = |expected: &str| ty.to_string().eq_ignore_ascii_case(expected);
+    if matches!(ty, DataType::JSON) {
+        out.push(format!("{table}.{name}: JSON (store documents as LONGTEXT)"));
+    }
+    if matches!(ty, DataType::Timestamp(..)) {
+        out.push(format!("{table}.{name}: TIMESTAMP (use DATETIME(6), UTC)"));
+    }
+    if (name == "id" || name.ends_with("_id"))
+        && !is("BINARY(16)")
+        && !name.starts_with("object")
+        && !name.starts_with("subject")
+    {
+        out.push(format!("{table}.{name}: an id is BINARY(16), not {ty}"));
+    }
+    if (name == "at" || name.ends_with("_at")) && !matches!(ty, DataType::Datetime(Some(6))) {
+        out.push(format!("{table}.{name}: a time is DATETIME(6), not {ty}"));
+    }
+    if name.ends_with("_cents") && !matches!(ty, DataType::BigInt(_)) {
+        out.push(format!("{table}.{name}: money is BIGINT cents, not {ty}"));
+    }
+    if matches!(ty, DataType::Decimal(ExactNumberInfo::None)) {
+        out.push(format!("{table}.{name}: a DECIMAL needs its precision"));
+    }
+    if name == "body" && !is("LONGTEXT") {
+        out.push(format!("{table}.{name}: a document is LONGTEXT, not {ty}"));
+    }
+    out
+}
+
 /// The problems of one statement, each naming the table and column.
 fn problems(statement: &Statement) -> Vec<String> {
     let mut out = Vec::new();
@@ -58,48 +107,17 @@ fn problems(statement: &Statement) -> Vec<String> {
                 out.push(format!("{table}: no primary key"));
             }
             for col in &t.columns {
-                let name = col.name.value.as_str();
-                let ty = &col.data_type;
-                for o in &col.options {
-                    match &o.option {
-                        ColumnOption::Unique { is_primary, .. } => out.push(format!(
-                            "{table}.{name}: an inline {} key (declare keys led by org_id)",
-                            if *is_primary { "primary" } else { "unique" }
-                        )),
-                        ColumnOption::ForeignKey { .. } => out.push(format!("{table}.{name}: a foreign key")),
-                        ColumnOption::DialectSpecific(tokens)
-                            if tokens.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
-                        {
-                            out.push(format!("{table}.{name}: AUTO_INCREMENT"));
-                        }
-                        _ => {}
+                out.extend(column_problems(&table, col));
+            }
+        }
+        Statement::AlterTable { name, operations, .. } => {
+            let table = name.to_string();
+            for op in operations {
+                match op {
+                    sqlparser::ast::AlterTableOperation::AddColumn { column_def, .. } => {
+                        out.extend(column_problems(&table, column_def));
                     }
-                }
-                let is = |expected: &str| ty.to_string().eq_ignore_ascii_case(expected);
-                if matches!(ty, DataType::JSON) {
-                    out.push(format!("{table}.{name}: JSON (store documents as LONGTEXT)"));
-                }
-                if matches!(ty, DataType::Timestamp(..)) {
-                    out.push(format!("{table}.{name}: TIMESTAMP (use DATETIME(6), UTC)"));
-                }
-                if (name == "id" || name.ends_with("_id"))
-                    && !is("BINARY(16)")
-                    && !name.starts_with("object")
-                    && !name.starts_with("subject")
-                {
-                    out.push(format!("{table}.{name}: an id is BINARY(16), not {ty}"));
-                }
-                if (name == "at" || name.ends_with("_at")) && !matches!(ty, DataType::Datetime(Some(6))) {
-                    out.push(format!("{table}.{name}: a time is DATETIME(6), not {ty}"));
-                }
-                if name.ends_with("_cents") && !matches!(ty, DataType::BigInt(_)) {
-                    out.push(format!("{table}.{name}: money is BIGINT cents, not {ty}"));
-                }
-                if matches!(ty, DataType::Decimal(ExactNumberInfo::None)) {
-                    out.push(format!("{table}.{name}: a DECIMAL needs its precision"));
-                }
-                if name == "body" && !is("LONGTEXT") {
-                    out.push(format!("{table}.{name}: a document is LONGTEXT, not {ty}"));
+                    other => out.push(format!("{table}: an unexpected change: {other}")),
                 }
             }
         }
@@ -158,6 +176,8 @@ fn the_lint_catches_each_violation() {
         ("CREATE TABLE t (org_id BINARY(16) NOT NULL, premium_cents DOUBLE, PRIMARY KEY (org_id))", "BIGINT cents"),
         ("CREATE UNIQUE INDEX u ON t (number)", "without org_id"),
         ("CREATE VIEW v AS SELECT 1", "a view"),
+        ("ALTER TABLE t ADD COLUMN retry_at TIMESTAMP", "TIMESTAMP"),
+        ("ALTER TABLE t DROP COLUMN n", "an unexpected change"),
     ];
     for (sql, expected) in bad {
         let statements = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
