@@ -442,6 +442,49 @@ pub fn fund_losses(org: OrgId, key: Uuid, amount: Money) -> Result<Vec<Transfer>
     chain(org, key, key, &[leg])
 }
 
+/// The transfers of a settlement: one leg per line, each paying `amount` out of `payable` for
+/// the subject (policy) it names, linked so the whole statement settles or none of it does. Every
+/// leg carries `tag` in `user_data_64` (so the settlement can be read back) and the subject in
+/// `user_data_128`. A leg would take the payable below zero: the ledger refuses the chain.
+pub fn settle_statement(
+    org: OrgId,
+    key: Uuid,
+    tag: u64,
+    payable: AccountType,
+    lines: &[(Uuid, Money)],
+) -> Result<Vec<Transfer>, LedgerError> {
+    if !matches!(payable, AccountType::CarrierPayable | AccountType::ProducerPayable) {
+        return Err(invalid("account", format!("`{}` is not settled by statement", payable.name())));
+    }
+    if lines.is_empty() {
+        return Err(invalid("lines", "a statement settles at least one line"));
+    }
+    if lines.len() > 8_000 {
+        return Err(invalid("lines", "at most 8000 lines settle at once"));
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    for (n, (subject, amount)) in (0u32..).zip(lines) {
+        if amount.cents() <= 0 {
+            return Err(invalid("amountCents", "every line must be positive"));
+        }
+        let leg = Leg {
+            number: n,
+            debit: payable,
+            credit: AccountType::Disbursements,
+            amount: *amount,
+            code: TransferCode::Settlement,
+        };
+        let mut t = chain(org, key, *subject, &[leg])?;
+        out.append(&mut t);
+    }
+    let last = out.len() - 1;
+    for (i, t) in out.iter_mut().enumerate() {
+        t.user_data_64 = tag;
+        t.flags = if i == last { t.flags.without(TransferFlags::LINKED) } else { t.flags.union(TransferFlags::LINKED) };
+    }
+    Ok(out)
+}
+
 /// Pays out a payable (carrier, producer, tax authority) to the outside world.
 pub fn settle(org: OrgId, key: Uuid, payable: AccountType, amount: Money) -> Result<Vec<Transfer>, LedgerError> {
     if !matches!(

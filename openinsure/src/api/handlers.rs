@@ -376,6 +376,18 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             };
             Reply::created(&app.bind_submission(caller, id, &request).await?)
         }
+        Op::Settle => {
+            let b: crate::settlements::SettlementRequest = cx.json()?;
+            Reply::ok(&app.settle(caller, &b).await?)
+        }
+        Op::CarrierStatement => {
+            let party = crate::settlements::Party::Carrier { carrier_id: cx.id(0, "id")? };
+            Reply::ok(&app.settlement_statement(caller, party).await?)
+        }
+        Op::ProducerStatement => {
+            let party = crate::settlements::Party::Producer { user_id: cx.id(0, "id")? };
+            Reply::ok(&app.settlement_statement(caller, party).await?)
+        }
         Op::DeadLetters => {
             let page = cx.page()?;
             list(&app.dead_letters(caller, page).await?, page)

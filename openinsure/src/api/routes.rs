@@ -69,6 +69,9 @@ pub enum Op {
     Balance,
     TrialBalance,
     Journal,
+    Settle,
+    CarrierStatement,
+    ProducerStatement,
     DeadLetters,
     ReplayEvent,
     FundLossFund,
@@ -260,6 +263,10 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/ledger/trial-balance", Op::TrialBalance, Some(Action::ReadLedger), "trialBalance", "ledger", "The trial balance", 200, None, s::<TrialBalance>),
     query(r("GET", "/v1/ledger/journal", Op::Journal, Some(Action::ReadLedger), "journal", "ledger", "The journal, oldest first", 200, None, s::<Vec<JournalEntry>>), &["limit"]),
     r("POST", "/v1/ledger/loss-fund", Op::FundLossFund, Some(Action::MoveMoney), "fundLossFund", "ledger", "Move funds from the carrier payable into the loss fund", 200, Some(s::<b::FundBody>), s::<v::Funded>),
+    // settlements
+    r("POST", "/v1/settlements", Op::Settle, Some(Action::MoveMoney), "settle", "ledger", "Pay a carrier or a producer everything outstanding on its policies, with the statement (once per party and period)", 200, Some(s::<crate::settlements::SettlementRequest>), s::<crate::settlements::Settlement>),
+    r("GET", "/v1/carriers/:id/statement", Op::CarrierStatement, Some(Action::ReadLedger), "carrierStatement", "ledger", "What a carrier is owed now, per policy", 200, None, s::<crate::settlements::Settlement>),
+    r("GET", "/v1/producers/:id/statement", Op::ProducerStatement, Some(Action::ReadLedger), "producerStatement", "ledger", "What a producer is owed now, per policy", 200, None, s::<crate::settlements::Settlement>),
     // events
     list(r("GET", "/v1/events/dead-letters", Op::DeadLetters, Some(Action::ReadLedger), "deadLetters", "events", "Events the dispatcher gave up on, with why", 200, None, s::<Vec<openinsure_core::events::DeadLetter>>), &[]),
     r("POST", "/v1/events/:id/replay", Op::ReplayEvent, Some(Action::MoveMoney), "replayEvent", "events", "Deliver a dead event again, as a new attempt (booked once on the ledger)", 200, None, s::<openinsure_core::events::DeadLetter>),
