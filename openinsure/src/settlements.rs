@@ -11,6 +11,7 @@
 //! payout beyond the payable's balance (money moved to the loss fund is no longer there to
 //! remit); the refusal names the balance, and nothing is paid.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use openinsure_core::ids::{CarrierId, PolicyId, UserId};
@@ -245,19 +246,16 @@ impl App {
                 let of_party = match party {
                     Party::Carrier { carrier_id } => match p.da_agreement_id {
                         Some(a) => {
-                            if !agreements.contains_key(&a) {
-                                agreements.insert(a, self.store.get_agreement(org, a).await?.carrier_id);
+                            if let Entry::Vacant(e) = agreements.entry(a) {
+                                e.insert(self.store.get_agreement(org, a).await?.carrier_id);
                             }
                             agreements.get(&a) == Some(&carrier_id)
                         }
                         None => false,
                     },
                     Party::Producer { user_id } => {
-                        if !makers.contains_key(&p.submission_id) {
-                            makers.insert(
-                                p.submission_id,
-                                self.store.get_submission(org, p.submission_id).await?.created_by,
-                            );
+                        if let Entry::Vacant(e) = makers.entry(p.submission_id) {
+                            e.insert(self.store.get_submission(org, p.submission_id).await?.created_by);
                         }
                         makers.get(&p.submission_id) == Some(&user_id)
                     }
