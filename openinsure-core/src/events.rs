@@ -88,6 +88,12 @@ pub enum DomainEvent {
     PolicyReinstated {
         /// The policy.
         policy_id: PolicyId,
+        /// The return premium of the cancellation undone, written again.
+        #[serde(default, rename = "restoredPremiumCents")]
+        restored_premium: Money,
+        /// Its taxes.
+        #[serde(default, rename = "restoredTaxesCents")]
+        restored_taxes: Money,
     },
     /// An installment is unpaid past its grace period: the policy will be cancelled for
     /// non-payment on `cancel_on` unless it is paid.

@@ -236,6 +236,15 @@ impl Money {
     }
 }
 
+impl Money {
+    /// Plain decimal dollars, for files: `1234.56`, `-0.05` (no symbol, no grouping).
+    pub fn to_decimal_string(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
 impl fmt::Display for Money {
     /// `$1,234.56`, `-$0.05`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

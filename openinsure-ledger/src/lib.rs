@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod backend;
+pub mod bordereau;
 pub mod chart;
 pub mod model;
 pub mod ops;

@@ -307,6 +307,18 @@ pub fn refund_premium(r: &PremiumRefund) -> Result<Vec<Transfer>, LedgerError> {
     chain(r.org, r.refund_id, r.policy_id.as_uuid(), &legs)
 }
 
+/// The producer's commission, the MGA's commission and the carrier's net of a premium movement,
+/// by the split's rounding; a negative movement (a return) splits as its opposite, negated, so a
+/// return reverses exactly what the same premium added.
+pub fn premium_shares(premium: Money, terms: SplitTerms) -> Result<(Money, Money, Money), LedgerError> {
+    if premium.is_negative() {
+        let (p, m, c) = shares(Money::ZERO.checked_sub(premium)?, terms)?;
+        Ok((Money::ZERO.checked_sub(p)?, Money::ZERO.checked_sub(m)?, Money::ZERO.checked_sub(c)?))
+    } else {
+        shares(premium, terms)
+    }
+}
+
 /// The producer's commission, the MGA's commission and the carrier's net of `premium`.
 fn shares(premium: Money, terms: SplitTerms) -> Result<(Money, Money, Money), LedgerError> {
     let (pc, mc) = (terms.producer_commission_rate.value(), terms.mga_commission_rate.value());

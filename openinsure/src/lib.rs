@@ -3,6 +3,7 @@
 pub mod api;
 pub mod app;
 pub mod bind;
+pub mod bordereaux;
 pub mod claims;
 pub mod dealrooms;
 pub mod dispatch;

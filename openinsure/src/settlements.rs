@@ -104,18 +104,6 @@ pub struct Settlement {
     pub paid: bool,
 }
 
-fn period_of(raw: &str) -> Result<(i32, u32)> {
-    let parsed = raw.split_once('-').and_then(|(y, m)| {
-        let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
-        (raw.len() == 7 && (1..=12).contains(&m) && (1900..=9999).contains(&y)).then_some((y, m))
-    });
-    parsed.ok_or_else(|| {
-        let mut f = openinsure_core::FieldErrors::default();
-        f.push("period", format!("`{raw}` is not a period of the form YYYY-MM"));
-        Error::Invalid(f)
-    })
-}
-
 impl App {
     /// What `party` is owed now, per policy: a statement not yet paid.
     pub async fn settlement_statement(&self, caller: &Caller, party: Party) -> Result<Settlement> {
@@ -129,7 +117,7 @@ impl App {
     /// the settlement made.
     pub async fn settle(&self, caller: &Caller, request: &SettlementRequest) -> Result<Settlement> {
         require(caller, Action::MoveMoney)?;
-        period_of(&request.period)?;
+        crate::bordereaux::month_of(&request.period, "period")?;
         let org = caller.org_id;
         let party = request.party;
         let key = Uuid::new_v5(&org.as_uuid(), format!("settlement/{}/{}", party.key(), request.period).as_bytes());

@@ -60,3 +60,29 @@ pub fn replay(database: &crate::serve::Database, org: &str, id: &str) -> Result<
         ))
     })
 }
+
+/// `openinsure bordereau`: a DA agreement's premium (risk) or claims bordereau for a month, from
+/// the system of record, as CSV (the default) or JSON (both bordereaux and their totals).
+pub fn bordereau(
+    database: &crate::serve::Database,
+    org: &str,
+    agreement: &str,
+    month: &str,
+    json: bool,
+    claims: bool,
+) -> Result<String, String> {
+    let org = org_of(org)?;
+    let agreement: openinsure_core::ids::DaAgreementId =
+        agreement.parse().map_err(|_| format!("--agreement: `{agreement}` is not a valid id"))?;
+    let month = openinsure::bordereaux::month_of(month, "--month").map_err(|e| e.to_string())?;
+    runtime()?.block_on(async {
+        let store = database.open(false).await.map_err(|e| e.0)?;
+        let built = openinsure::bordereaux::agreement_bordereau(&store, org, agreement, month).await;
+        store.close().await;
+        let b = built.map_err(|e| e.to_string())?;
+        if json {
+            return serde_json::to_string_pretty(&b).map_err(|e| e.to_string());
+        }
+        Ok(if claims { b.claims_csv() } else { b.risk_csv() })
+    })
+}

@@ -141,6 +141,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A DA agreement's premium (risk) bordereau for a month as CSV, its claims bordereau with
+    /// `--claims`, or both with their totals as JSON with `--json`.
+    Bordereau {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        /// The DA agreement.
+        #[arg(long)]
+        agreement: String,
+        /// The month, `YYYY-MM`.
+        #[arg(long)]
+        month: String,
+        /// The claims bordereau instead of the premium one.
+        #[arg(long)]
+        claims: bool,
+        /// Both, with their totals, as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Domain events the dispatcher gave up on.
     Events {
         #[command(subcommand)]
@@ -411,6 +432,11 @@ fn main() -> ExitCode {
         },
         Command::Audit { command: AuditCommand::Purge { database, today } } => {
             audit::purge(&database.into_database(), today).map(|s| emit(&s)).map_err(Failure)
+        }
+        Command::Bordereau { org, agreement, month, claims, json, database } => {
+            events::bordereau(&database.into_database(), &org, &agreement, &month, json, claims)
+                .map(|s| emit(&s))
+                .map_err(Failure)
         }
         Command::Events { command: EventsCommand::DeadLetters { org, database } } => {
             events::dead_letters(&database.into_database(), &org).map(|s| emit(&s)).map_err(Failure)

@@ -257,5 +257,32 @@ fn database_arguments_are_checked() {
     let o = run(&["events", "replay", "not-an-id", "--org", org, "--data-dir", data.to_str().unwrap()]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("not an event id"), "{}", stderr(&o));
+    // a bordereau names what is wrong with its arguments, and an agreement the org lacks
+    let o = run(&[
+        "bordereau",
+        "--org",
+        org,
+        "--agreement",
+        event,
+        "--month",
+        "2027-13",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--month"), "{}", stderr(&o));
+    let o = run(&[
+        "bordereau",
+        "--org",
+        org,
+        "--agreement",
+        event,
+        "--month",
+        "2027-03",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -545,6 +545,8 @@ impl Policy {
     /// [`LifecycleError::Billing`] or [`LifecycleError::Money`] when the schedule cannot bill it.
     pub fn reinstate(&mut self, today: NaiveDate, now: DateTime<Utc>) -> Result<DomainEvent, LifecycleError> {
         self.require("reinstate", &[PolicyStatus::Cancelled])?;
+        let restored =
+            self.cancellation.as_ref().map_or((Money::ZERO, Money::ZERO), |c| (c.return_premium, c.return_taxes));
         let mut billing = self.billing.clone();
         if let Some(c) = &self.cancellation {
             let (mut premium, mut taxes) = billing.restore(&c.installments_before)?;
@@ -565,7 +567,11 @@ impl Policy {
         self.status = if today < self.effective_date { PolicyStatus::Issued } else { PolicyStatus::Active };
         self.cancellation = None;
         self.updated_at = now;
-        Ok(DomainEvent::PolicyReinstated { policy_id: self.id })
+        Ok(DomainEvent::PolicyReinstated {
+            policy_id: self.id,
+            restored_premium: restored.0,
+            restored_taxes: restored.1,
+        })
     }
 
     /// Ends an active policy at its expiration date: `active` -> `expired`.
@@ -1009,7 +1015,9 @@ mod tests {
             c.cancel(date(2027, 10, 1), CancellationMethod::ShortRate, "insured request", at(5)).unwrap().name(),
             "policy.cancelled"
         );
-        assert_eq!(c.reinstate(date(2027, 10, 5), at(6)).unwrap(), DomainEvent::PolicyReinstated { policy_id: pid });
+        assert!(
+            matches!(c.reinstate(date(2027, 10, 5), at(6)).unwrap(), DomainEvent::PolicyReinstated { policy_id, .. } if policy_id == pid)
+        );
         assert_eq!(
             p.non_renew("loss experience", at(7)).unwrap(),
             DomainEvent::PolicyNonRenewed { policy_id: pid, reason: "loss experience".into() }

@@ -376,6 +376,10 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             };
             Reply::created(&app.bind_submission(caller, id, &request).await?)
         }
+        Op::Bordereau => {
+            let id = cx.id(0, "id")?;
+            Reply::ok(&app.bordereau(caller, id, cx.params[1]).await?)
+        }
         Op::Settle => {
             let b: crate::settlements::SettlementRequest = cx.json()?;
             Reply::ok(&app.settle(caller, &b).await?)

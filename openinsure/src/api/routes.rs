@@ -69,6 +69,7 @@ pub enum Op {
     Balance,
     TrialBalance,
     Journal,
+    Bordereau,
     Settle,
     CarrierStatement,
     ProducerStatement,
@@ -263,6 +264,7 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/ledger/trial-balance", Op::TrialBalance, Some(Action::ReadLedger), "trialBalance", "ledger", "The trial balance", 200, None, s::<TrialBalance>),
     query(r("GET", "/v1/ledger/journal", Op::Journal, Some(Action::ReadLedger), "journal", "ledger", "The journal, oldest first", 200, None, s::<Vec<JournalEntry>>), &["limit"]),
     r("POST", "/v1/ledger/loss-fund", Op::FundLossFund, Some(Action::MoveMoney), "fundLossFund", "ledger", "Move funds from the carrier payable into the loss fund", 200, Some(s::<b::FundBody>), s::<v::Funded>),
+    r("GET", "/v1/da-agreements/:id/bordereaux/:month", Op::Bordereau, Some(Action::ReadLedger), "bordereau", "ledger", "The premium (risk) and claims bordereau of an agreement for a month (`YYYY-MM`), each transaction a row, cash totals equal to the ledger's", 200, None, s::<openinsure_ledger::bordereau::Bordereau>),
     // settlements
     r("POST", "/v1/settlements", Op::Settle, Some(Action::MoveMoney), "settle", "ledger", "Pay a carrier or a producer everything outstanding on its policies, with the statement (once per party and period)", 200, Some(s::<crate::settlements::SettlementRequest>), s::<crate::settlements::Settlement>),
     r("GET", "/v1/carriers/:id/statement", Op::CarrierStatement, Some(Action::ReadLedger), "carrierStatement", "ledger", "What a carrier is owed now, per policy", 200, None, s::<crate::settlements::Settlement>),
