@@ -488,6 +488,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
         .replace(":userId", &ids.user)
         .replace(":profileId", &ids.profile)
         .replace(":annotationId", "0192f0c0-0000-7000-8000-0000000000a7")
+        .replace(":month", "2026-11")
 }
 
 /// A body that passes parsing for each route, so that what is tested is the org scoping.
