@@ -35,6 +35,15 @@ impl World {
     }
 }
 
+/// The world's apps over `store` instead of the memory store (`World::store` is then an empty
+/// memory store nobody writes to; read through `app.backend()`).
+pub fn world_on(store: Arc<dyn openinsure::app::Backend>) -> World {
+    let mut w = world();
+    w.ports.store = store;
+    w.app = App::new(w.ports.clone(), w.rates.clone());
+    w
+}
+
 pub fn world() -> World {
     let mut book = RateBook::new();
     book.insert(RateTable::from_json(include_str!("../../../examples/rate-tables/general-liability.json")).unwrap())
