@@ -116,15 +116,17 @@ impl std::fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher over an outbox, reading up to 100 events a run, with the default
-    /// [`RetryPolicy`] and the system clock.
+    /// [`RetryPolicy`] and the system clock (native hosts; on `wasm32` the host gives the clock,
+    /// [`Dispatcher::with_host_clock`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(outbox: Arc<dyn Outbox>) -> Self {
-        Dispatcher {
-            outbox,
-            subscribers: Vec::new(),
-            batch: 100,
-            retry: RetryPolicy::default(),
-            clock: Arc::new(crate::system::SystemClock),
-        }
+        Dispatcher::with_host_clock(outbox, Arc::new(crate::system::SystemClock))
+    }
+
+    /// A dispatcher over an outbox on the host's clock, reading up to 100 events a run, with the
+    /// default [`RetryPolicy`].
+    pub fn with_host_clock(outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>) -> Self {
+        Dispatcher { outbox, subscribers: Vec::new(), batch: 100, retry: RetryPolicy::default(), clock }
     }
 
     /// Adds a subscriber.
