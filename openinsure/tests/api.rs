@@ -87,7 +87,14 @@ impl Harness {
         let peer: IpAddr = "198.51.100.9".parse().unwrap();
         let resp = self.api.handle(req.body(body).unwrap(), Some(peer)).await;
         let (parts, body) = resp.into_parts();
-        let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+        let csv = parts.headers.get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/csv"));
+        let body = if body.is_empty() {
+            Value::Null
+        } else if csv {
+            Value::String(String::from_utf8(body.to_vec()).unwrap())
+        } else {
+            serde_json::from_slice(&body).unwrap()
+        };
         assert!(parts.headers.contains_key("x-request-id"), "every response has a request id");
         if !parts.status.is_success() && !parts.headers.contains_key("idempotent-replayed") {
             assert_eq!(
@@ -983,4 +990,30 @@ async fn every_route_follows_the_permission_table() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn bordereaux_come_as_json_and_as_csv() {
+    let h = harness();
+    let ids = org_one_records(&h).await;
+    let finance = caller(1, 7, Role::FinanceAnalyst);
+    let path = format!("/v1/da-agreements/{}/bordereaux/2026-11", ids.agreement);
+    let json = h.ok("GET", &path, &finance, None).await;
+    assert!(json["risk"].as_array().unwrap().iter().any(|r| r["transaction"] == "new_business"), "{json}");
+    let csv = h.call("GET", &format!("{path}/risk.csv"), &finance, None).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let text = csv.body.as_str().unwrap();
+    assert!(text.starts_with("Transaction Type,Certificate Reference,"), "{text}");
+    assert_eq!(text.lines().count(), json["risk"].as_array().unwrap().len() + 1);
+    let claims = h.call("GET", &format!("{path}/claims.csv"), &finance, None).await;
+    assert!(claims.body.as_str().unwrap().starts_with("Claim Reference,"));
+    let bad = h
+        .call("GET", &format!("/v1/da-agreements/{}/bordereaux/2026-13/risk.csv", ids.agreement), &finance, None)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // the document says what comes back
+    let doc = h.raw("GET", "/openapi.json", None, Bytes::new(), &[]).await.body;
+    let op = &doc["paths"]["/v1/da-agreements/{id}/bordereaux/{month}/risk.csv"]["get"];
+    assert!(op["responses"]["200"]["content"]["text/csv"].is_object(), "{op}");
 }

@@ -343,7 +343,9 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
     let app = &cx.api.app;
     let caller = &cx.caller;
     match route.op {
-        Op::OpenApi => Ok(Reply { status: StatusCode::OK, body: cx.api.openapi.clone() }),
+        Op::OpenApi => {
+            Ok(Reply { status: StatusCode::OK, body: cx.api.openapi.clone(), content_type: "application/json" })
+        }
         Op::Submit => {
             let input = openinsure_core::submission::SubmissionInput::read(&cx.value()?, app.clock().now())
                 .map_err(crate::Error::from)?;
@@ -375,6 +377,14 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
                 down_payment_id: body.down_payment_id,
             };
             Reply::created(&app.bind_submission(caller, id, &request).await?)
+        }
+        Op::BordereauRiskCsv => {
+            let id = cx.id(0, "id")?;
+            Reply::csv(app.bordereau(caller, id, cx.params[1]).await?.risk_csv())
+        }
+        Op::BordereauClaimsCsv => {
+            let id = cx.id(0, "id")?;
+            Reply::csv(app.bordereau(caller, id, cx.params[1]).await?.claims_csv())
         }
         Op::Bordereau => {
             let id = cx.id(0, "id")?;

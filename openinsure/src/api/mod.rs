@@ -431,7 +431,11 @@ impl TokenCache {
 }
 
 fn reply_response(reply: Reply) -> Response<Bytes> {
-    json_response(reply.status, reply.body)
+    let mut response = json_response(reply.status, reply.body);
+    if let Ok(v) = HeaderValue::from_str(reply.content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
 }
 
 /// The stored body of a refused first request: its error envelope, with the first request's id.

@@ -97,10 +97,12 @@ fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value 
         }));
     }
     let mut responses = Map::new();
-    responses.insert(
-        route.status.to_string(),
-        json!({ "description": "success", "content": { "application/json": { "schema": envelope } } }),
-    );
+    let success = if route.media == "application/json" {
+        json!({ "description": "success", "content": { "application/json": { "schema": envelope } } })
+    } else {
+        json!({ "description": "success", "content": { route.media: { "schema": { "type": "string" } } } })
+    };
+    responses.insert(route.status.to_string(), success);
     if !route.public {
         responses.insert(
             "400".into(),

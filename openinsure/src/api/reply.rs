@@ -15,12 +15,16 @@ use crate::error::Error;
 pub(crate) struct Reply {
     pub status: StatusCode,
     pub body: Bytes,
+    /// `application/json` but for a file.
+    pub content_type: &'static str,
 }
 
 #[derive(Serialize)]
 struct Data<'a, T: ?Sized> {
     data: &'a T,
 }
+
+const JSON: &str = "application/json";
 
 /// Where a list page starts and how long it is.
 #[derive(Clone, Copy, Debug, Serialize, schemars::JsonSchema)]
@@ -45,7 +49,7 @@ impl Reply {
     pub fn data<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Reply, ApiError> {
         let mut body = Vec::with_capacity(4096);
         serde_json::to_writer(&mut body, &Data { data: value }).map_err(ApiError::serialize)?;
-        Ok(Reply { status, body: Bytes::from(body) })
+        Ok(Reply { status, body: Bytes::from(body), content_type: JSON })
     }
 
     /// `{"data": [...], "page": {...}}`.
@@ -53,12 +57,17 @@ impl Reply {
         let page = PageInfo { limit, offset, count: items.len() };
         let mut body = Vec::with_capacity(4096);
         serde_json::to_writer(&mut body, &ListData { data: items, page }).map_err(ApiError::serialize)?;
-        Ok(Reply { status: StatusCode::OK, body: Bytes::from(body) })
+        Ok(Reply { status: StatusCode::OK, body: Bytes::from(body), content_type: JSON })
     }
 
     /// `200 OK` with the data.
     pub fn ok<T: Serialize + ?Sized>(value: &T) -> Result<Reply, ApiError> {
         Reply::data(StatusCode::OK, value)
+    }
+
+    /// `200 OK` with a CSV file.
+    pub fn csv(text: String) -> Result<Reply, ApiError> {
+        Ok(Reply { status: StatusCode::OK, body: Bytes::from(text), content_type: "text/csv; charset=utf-8" })
     }
 
     /// `201 Created` with the data.

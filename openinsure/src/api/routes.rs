@@ -70,6 +70,8 @@ pub enum Op {
     TrialBalance,
     Journal,
     Bordereau,
+    BordereauRiskCsv,
+    BordereauClaimsCsv,
     Settle,
     CarrierStatement,
     ProducerStatement,
@@ -140,6 +142,9 @@ pub struct Route {
     pub query: &'static [&'static str],
     /// Whether it needs no token.
     pub public: bool,
+    /// The media type of a success: `application/json` (the `{"data": ...}` envelope) or
+    /// `text/csv` (a file, `response` ignored).
+    pub media: &'static str,
 }
 
 #[allow(clippy::too_many_arguments, reason = "a table row")]
@@ -169,6 +174,7 @@ const fn r(
         list: false,
         query: &[],
         public: false,
+        media: "application/json",
     }
 }
 
@@ -180,6 +186,11 @@ const fn list(mut route: Route, query: &'static [&'static str]) -> Route {
 
 const fn query(mut route: Route, query: &'static [&'static str]) -> Route {
     route.query = query;
+    route
+}
+
+const fn csv(mut route: Route) -> Route {
+    route.media = "text/csv";
     route
 }
 
@@ -264,6 +275,8 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/ledger/trial-balance", Op::TrialBalance, Some(Action::ReadLedger), "trialBalance", "ledger", "The trial balance", 200, None, s::<TrialBalance>),
     query(r("GET", "/v1/ledger/journal", Op::Journal, Some(Action::ReadLedger), "journal", "ledger", "The journal, oldest first", 200, None, s::<Vec<JournalEntry>>), &["limit"]),
     r("POST", "/v1/ledger/loss-fund", Op::FundLossFund, Some(Action::MoveMoney), "fundLossFund", "ledger", "Move funds from the carrier payable into the loss fund", 200, Some(s::<b::FundBody>), s::<v::Funded>),
+    csv(r("GET", "/v1/da-agreements/:id/bordereaux/:month/risk.csv", Op::BordereauRiskCsv, Some(Action::ReadLedger), "bordereauRiskCsv", "ledger", "The premium (risk) bordereau of an agreement for a month as CSV (RFC 4180, amounts in dollars)", 200, None, s::<String>)),
+    csv(r("GET", "/v1/da-agreements/:id/bordereaux/:month/claims.csv", Op::BordereauClaimsCsv, Some(Action::ReadLedger), "bordereauClaimsCsv", "ledger", "The claims bordereau of an agreement for a month as CSV", 200, None, s::<String>)),
     r("GET", "/v1/da-agreements/:id/bordereaux/:month", Op::Bordereau, Some(Action::ReadLedger), "bordereau", "ledger", "The premium (risk) and claims bordereau of an agreement for a month (`YYYY-MM`), each transaction a row, cash totals equal to the ledger's", 200, None, s::<openinsure_ledger::bordereau::Bordereau>),
     // settlements
     r("POST", "/v1/settlements", Op::Settle, Some(Action::MoveMoney), "settle", "ledger", "Pay a carrier or a producer everything outstanding on its policies, with the statement (once per party and period)", 200, Some(s::<crate::settlements::SettlementRequest>), s::<crate::settlements::Settlement>),
