@@ -10,6 +10,7 @@
 //! number's sequence, the down payment's money id when one is collected, and the atomic commit;
 //! the `Authorizer` is asked once besides.
 
+use openinsure_core::events::DomainEvent;
 use openinsure_core::ids::{QuoteId, SubmissionId};
 use openinsure_core::money_id::MoneyUse;
 use openinsure_core::permission::Action;
@@ -73,7 +74,9 @@ impl App {
         let commit = plan.commit(sequence, caller, self.ids.as_ref(), now, crate::ledger::payment_received)?;
         match self.store.bind(caller.org_id, &commit).await? {
             BindOutcome::Bound(p) => {
-                for e in &commit.events {
+                // the down payment is booked at once (a refund right after finds it); opening the
+                // books for `policy.bound` is left to the dispatcher, off the bind's path
+                for e in commit.events.iter().filter(|e| matches!(e.event, DomainEvent::PaymentReceived { .. })) {
                     self.book_now(e).await;
                 }
                 tracing::info!(policy_id = %p.id, policy_number = %p.number, rule = %decision.rule, "bound");
