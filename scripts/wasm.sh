@@ -16,6 +16,8 @@ case "${1:-}" in
     args=()
     for c in "${CRATES[@]}"; do args+=(-p "$c"); done
     cargo check --target wasm32-unknown-unknown --all-features "${args[@]}"
+    # the system of record as Workers reach it: the wire client, no sqlx
+    cargo check --target wasm32-unknown-unknown -p openinsure-sql --no-default-features --features wire
     ;;
   *) echo "usage: scripts/wasm.sh check" >&2; exit 64 ;;
 esac

@@ -3,7 +3,10 @@
 pub mod db;
 mod more;
 mod store;
+#[cfg(feature = "wire")]
+pub mod wire;
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +29,7 @@ pub enum SqlError {
     },
     /// The database refused the connection or a statement.
     #[error("database: {0}")]
-    Connect(#[from] sqlx::Error),
+    Connect(#[from] db::DbError),
     /// The database holds a migration this binary does not know: it was migrated by a newer
     /// version. The binary refuses to run on it.
     #[error("the database schema is newer than this binary (migration {0} is unknown here); run a newer openinsure")]
@@ -81,6 +84,10 @@ impl SqlStore {
     }
 
     /// Opens `url` with `options`.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "mysql")),
+        allow(unused_variables, reason = "no driver to configure")
+    )]
     pub async fn connect_with(url: &str, options: SqlOptions) -> Result<SqlStore, SqlError> {
         let bad = |reason: String| SqlError::Url { url: redact_url(url), reason };
         if url.starts_with("sqlite:") {
@@ -97,7 +104,8 @@ impl SqlStore {
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
-                    .await?;
+                    .await
+                    .map_err(db::DbError::from)?;
                 return Ok(SqlStore { pool: Pool::Sqlite(pool), writer: Some(Arc::default()) });
             }
             #[cfg(not(feature = "sqlite"))]
@@ -128,13 +136,22 @@ impl SqlStore {
                         })
                     })
                     .connect_with(connect)
-                    .await?;
+                    .await
+                    .map_err(db::DbError::from)?;
                 return Ok(SqlStore { pool: Pool::MySql(pool), writer: None });
             }
             #[cfg(not(feature = "mysql"))]
             return Err(bad("this build has no MySQL driver (feature `mysql`)".into()));
         }
         Err(bad("expected `sqlite:` or `mysql:`".into()))
+    }
+
+    /// The store over the MySQL-protocol [`wire`] client (Cloudflare Workers, through
+    /// Hyperdrive): the same statements and row mapping as the `mysql` feature's. The database
+    /// must be migrated already (by `openinsure migrate` or [`SqlStore::migrate`] natively).
+    #[cfg(feature = "wire")]
+    pub fn wire(pool: wire::WirePool) -> SqlStore {
+        SqlStore { pool: Pool::Wire(pool), writer: None }
     }
 
     /// The dialect the database speaks.
@@ -145,6 +162,7 @@ impl SqlStore {
     /// Applies the migrations this binary knows that the database lacks. A database migrated by
     /// a newer binary is refused ([`SqlError::SchemaTooNew`]).
     pub async fn migrate(&self) -> Result<(), SqlError> {
+        #[cfg(any(feature = "sqlite", feature = "mysql"))]
         let map = |e: sqlx::migrate::MigrateError| match e {
             sqlx::migrate::MigrateError::VersionMissing(v) => SqlError::SchemaTooNew(v),
             other => SqlError::Migrate(other.to_string()),
@@ -154,6 +172,10 @@ impl SqlStore {
             Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await.map_err(map),
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await.map_err(map),
+            #[cfg(feature = "wire")]
+            Pool::Wire(_) => Err(SqlError::Migrate(
+                "the wire client does not migrate: migrate with `openinsure migrate` natively".into(),
+            )),
         }
     }
 
@@ -164,6 +186,8 @@ impl SqlStore {
             Pool::Sqlite(p) => p.close().await,
             #[cfg(feature = "mysql")]
             Pool::MySql(p) => p.close().await,
+            #[cfg(feature = "wire")]
+            Pool::Wire(p) => p.close(),
         }
     }
 }

@@ -26,7 +26,8 @@ pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| Error::Backend(format!("a stored time does not read: {e}")))
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl IdempotencyStore for SqlStore {
     async fn begin(
         &self,
@@ -138,7 +139,8 @@ fn tuple_org(t: &Tuple) -> Result<OrgId> {
     t.org().ok_or_else(|| Error::Backend(format!("relation tuple `{t}` names no org")))
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Authorizer for SqlStore {
     /// Reads the tuples of the request's org (one shard) and decides with the core's check.
     async fn check(&self, request: &AuthzRequest) -> Result<Decision> {
@@ -196,7 +198,8 @@ fn hipaa(e: Error) -> openinsure_hipaa::Error {
 
 const AUDIT_APPEND_ATTEMPTS: u32 = 8;
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl PhiAuditLog for SqlStore {
     /// Seals the entry on the org's chain head, read with a lock; two appenders that read the
     /// same head collide on the `(org_id, sequence)` key, and the loser seals again on the new
@@ -330,7 +333,8 @@ async fn write_room(tx: &mut Tx, org: OrgId, room: &DealRoom) -> Result<(), Fail
     Ok(())
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl DealRoomStore for SqlStore {
     async fn insert_room(&self, org: OrgId, room: &DealRoom, lead: &Participant) -> Result<()> {
         if room.org_id != org {

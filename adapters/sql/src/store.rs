@@ -34,12 +34,12 @@ use crate::db::{Dialect, Param, Row, Tx, backend, is_duplicate};
 
 /// How a step of a write transaction failed: the database (maybe worth a retry) or a rule.
 pub(crate) enum Fail {
-    Sql(sqlx::Error),
+    Sql(crate::db::DbError),
     Domain(Error),
 }
 
-impl From<sqlx::Error> for Fail {
-    fn from(e: sqlx::Error) -> Self {
+impl From<crate::db::DbError> for Fail {
+    fn from(e: crate::db::DbError) -> Self {
         Fail::Sql(e)
     }
 }
@@ -92,10 +92,19 @@ pub(crate) use write_tx;
 /// Waits a little longer each attempt, with jitter so that two writers that collided do not
 /// collide again.
 pub(crate) async fn backoff(attempt: u32) {
-    let jitter = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    use std::hash::BuildHasher as _;
+    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // a hash with the process's random keys of a counter: no clock (which panics on wasm32)
+    let draw = DRAWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let jitter = std::collections::hash_map::RandomState::new().hash_one(draw) % 1000;
     let base_ms = 2u64 << attempt.min(6);
-    let ms = base_ms + u64::from(jitter % 1000) * base_ms / 1000;
+    let ms = base_ms + jitter * base_ms / 1000;
+    #[cfg(not(target_arch = "wasm32"))]
     tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    // Workers have no timer this crate can reach: the retry follows at once (Hyperdrive's
+    // round trip is the wait)
+    #[cfg(target_arch = "wasm32")]
+    let _ = ms;
 }
 
 /// An id bound as its 16 bytes.
@@ -266,7 +275,8 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl SubmissionStore for SqlStore {
     async fn insert_submission(&self, org: OrgId, submission: &Submission) -> Result<()> {
         same_org(org, submission.org_id, "submission")?;
@@ -303,7 +313,8 @@ impl SubmissionStore for SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl QuoteStore for SqlStore {
     async fn insert_quote(&self, org: OrgId, quote: &Quote) -> Result<()> {
         same_org(org, quote.org_id, "quote")?;
@@ -432,7 +443,8 @@ fn insured_rows(rows: &[Row]) -> Result<Vec<(u32, String, u32)>> {
         .collect()
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl DaStore for SqlStore {
     async fn insert_agreement(&self, org: OrgId, agreement: &DaAgreement) -> Result<()> {
         same_org(org, agreement.org_id, "agreement")?;
@@ -502,7 +514,8 @@ impl DaStore for SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl AuthorityStore for SqlStore {
     async fn insert_profile(&self, org: OrgId, profile: &AuthorityProfile) -> Result<()> {
         same_org(org, profile.org_id, "authority profile")?;
@@ -575,7 +588,8 @@ impl AuthorityStore for SqlStore {
 const PROFILES_OF: &str = "SELECT p.body FROM assignments a JOIN profiles p ON p.org_id = a.org_id AND p.id = a.profile_id \
      WHERE a.org_id = ? AND a.user_id = ? ORDER BY a.profile_id";
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ReferralStore for SqlStore {
     async fn insert_referral(
         &self,
@@ -750,7 +764,8 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl BindStore for SqlStore {
     async fn bind(&self, org: OrgId, c: &BindCommit) -> Result<BindOutcome> {
         same_org(org, c.policy.org_id, "policy")?;
@@ -1017,7 +1032,8 @@ async fn take_capacity(
     Ok(())
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl PolicyStore for SqlStore {
     async fn get_policy(&self, org: OrgId, id: PolicyId) -> Result<Policy> {
         self.one("SELECT body FROM policies WHERE org_id = ? AND id = ?", &[p(org), p(id)])
@@ -1138,7 +1154,8 @@ fn dead_letter_of(row: &Row) -> Result<DeadLetter> {
 /// How many ids one `mark_delivered` statement names.
 const DELIVERED_CHUNK: usize = 200;
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Outbox for SqlStore {
     /// Crosses orgs by design: the dispatcher serves every org.
     async fn pending_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<EventEnvelope>> {
@@ -1235,7 +1252,8 @@ impl Outbox for SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ClaimStore for SqlStore {
     async fn insert_claim(&self, org: OrgId, claim: &Claim, events: &[EventEnvelope]) -> Result<()> {
         same_org(org, claim.org_id, "claim")?;
@@ -1276,7 +1294,8 @@ impl ClaimStore for SqlStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl MoneyIdStore for SqlStore {
     async fn register_money_id(&self, org: OrgId, id: uuid::Uuid, money: &MoneyUse) -> Result<Registration> {
         let keys = [p(org), p(id)];

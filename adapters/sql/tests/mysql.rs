@@ -6,28 +6,10 @@
 
 mod common;
 
-use common::every_other_suite;
+use common::{drop_database, every_other_suite, every_statement_names_its_org_once, fresh_database};
 use openinsure_core::testkit;
 use openinsure_sql::{MYSQL8_SQL_MODE, SqlOptions, SqlStore};
 use sqlx::Connection as _;
-
-/// A fresh, empty database on the server, and its URL; `None` when no server is configured.
-async fn fresh_database(name: &str) -> Option<String> {
-    let Ok(server) = std::env::var("OPENINSURE_MYSQL_URL") else {
-        assert!(
-            std::env::var("OPENINSURE_REQUIRE_MYSQL").is_err(),
-            "OPENINSURE_REQUIRE_MYSQL is set but OPENINSURE_MYSQL_URL is not"
-        );
-        eprintln!("skipped: set OPENINSURE_MYSQL_URL to run the MySQL suites");
-        return None;
-    };
-    let database = format!("openinsure_{name}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::MySqlConnection::connect(&server).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {database}")).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base).to_owned();
-    Some(format!("{base}/{database}"))
-}
 
 async fn open(url: &str) -> SqlStore {
     let options = SqlOptions { mysql_sql_mode: Some(MYSQL8_SQL_MODE.into()), ..SqlOptions::default() };
@@ -52,53 +34,6 @@ async fn passes_every_store_suite_twice() {
     again.close().await;
     drop_database(&url).await;
     every_statement_names_its_org_once();
-}
-
-/// The statements that serve every org by design (the outbox dispatcher's two, the audit
-/// retention's first read, the clock's list of orgs), as the crate docs list them.
-const CROSS_ORG: [&str; 4] = [
-    "SELECT DISTINCT org_id FROM policies",
-    "SELECT body, attempts, generation FROM outbox WHERE delivered = 0 ",
-    "UPDATE outbox SET delivered = 1 WHERE id IN (",
-    "SELECT DISTINCT org_id, month FROM audit_log WHERE month < ?",
-];
-
-/// Every statement the suites sent parses as MySQL and names `org_id` once, bound: in its `WHERE`
-/// (`org_id = ?`, joins matching on it apart) or in the columns it inserts, so vtgate routes it to
-/// one shard and never plans a cross-shard query for a shard key bound twice.
-fn every_statement_names_its_org_once() {
-    use sqlparser::dialect::MySqlDialect;
-    use sqlparser::parser::Parser;
-    let sent = openinsure_sql::db::statements_sent();
-    assert!(sent.len() > 60, "the suites sent {} distinct statements", sent.len());
-    let mut wrong = Vec::new();
-    let mut crossing = 0;
-    for sql in &sent {
-        Parser::parse_sql(&MySqlDialect {}, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-        if CROSS_ORG.iter().any(|p| sql.starts_with(p)) {
-            crossing += 1;
-            continue;
-        }
-        let bound = sql.matches("org_id = ?").count();
-        let ok = if let Some(rest) = sql.strip_prefix("INSERT INTO ") {
-            let columns = rest.split_once('(').and_then(|(_, r)| r.split_once(')')).map_or("", |(c, _)| c);
-            bound == 0 && columns.split(',').filter(|c| c.trim() == "org_id").count() == 1
-        } else {
-            bound == 1
-        };
-        if !ok {
-            wrong.push(sql.clone());
-        }
-    }
-    assert!(wrong.is_empty(), "statements that do not name their org once:\n{}", wrong.join("\n"));
-    assert!(crossing >= 1, "the dispatcher's statements were sent");
-}
-
-async fn drop_database(url: &str) {
-    let (server, database) = url.rsplit_once('/').unwrap();
-    let mut conn = sqlx::MySqlConnection::connect(&format!("{server}/test")).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE {database}")).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
 }
 
 /// A store on database `url` reached through a [`Proxy`] the test can cut: `connections` at
