@@ -5,6 +5,7 @@ pub mod bordereau;
 pub mod chart;
 pub mod model;
 pub mod ops;
+pub mod remote;
 pub mod reports;
 #[cfg(feature = "testkit")]
 pub mod testkit;

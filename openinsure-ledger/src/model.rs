@@ -149,7 +149,7 @@ pub enum CreateAccountError {
     Exists,
     /// An account with this id exists with other fields.
     #[error("exists_with_different_{0}")]
-    ExistsWithDifferent(&'static str),
+    ExistsWithDifferent(std::borrow::Cow<'static, str>),
     /// The id is zero.
     #[error("id_must_not_be_zero")]
     IdMustNotBeZero,
@@ -191,7 +191,7 @@ pub enum CreateTransferError {
     Exists,
     /// A transfer with this id exists with other fields (`amount`, `flags`, ...).
     #[error("exists_with_different_{0}")]
-    ExistsWithDifferent(&'static str),
+    ExistsWithDifferent(std::borrow::Cow<'static, str>),
     /// The id is zero.
     #[error("id_must_not_be_zero")]
     IdMustNotBeZero,

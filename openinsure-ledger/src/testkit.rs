@@ -117,7 +117,7 @@ pub async fn premium_split_and_retry(b: &dyn LedgerBackend, run: u64) {
     let mut changed = transfers[transfers.len() - 1];
     changed.amount += 1;
     let r = b.create_transfers(&[changed]).await.expect("backend");
-    assert_eq!(r[0].error, CreateTransferError::ExistsWithDifferent("amount"), "{r:?}");
+    assert_eq!(r[0].error, CreateTransferError::ExistsWithDifferent("amount".into()), "{r:?}");
 
     let found = b.lookup_transfers(&transfers.iter().map(|t| t.id).collect::<Vec<_>>()).await.expect("backend");
     assert_eq!(found.len(), transfers.len());

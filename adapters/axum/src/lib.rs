@@ -16,6 +16,32 @@ use tokio::net::TcpListener;
 
 pub mod rooms;
 
+/// The ledger's HTTP proxy ([`openinsure_ledger::remote`]) as a router: `POST /ledger/v1/call`
+/// answered by `backend` for callers presenting `key`, plus `GET /healthz`. For service
+/// callers (a Cloudflare Worker reaching TigerBeetle), never for users: serve it on an address
+/// only they reach.
+pub fn ledger_proxy(
+    backend: std::sync::Arc<dyn openinsure_ledger::LedgerBackend>,
+    key: openinsure_ledger::remote::ServiceKey,
+) -> Router {
+    use axum::routing::post;
+    let call = move |headers: http::HeaderMap, body: axum::body::Bytes| {
+        let backend = backend.clone();
+        let key = key.clone();
+        async move {
+            let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let (status, reply) = openinsure_ledger::remote::serve(&*backend, &key, authorization, &body).await;
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, [(http::header::CONTENT_TYPE, "application/json")], reply)
+        }
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(openinsure_ledger::remote::PATH, post(call))
+        // a full batch of transfers is about 3.5 MB of JSON
+        .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+}
+
 pub use rooms::{RoomHost, RoomHostConfig};
 
 /// What the host adds around the API.

@@ -105,6 +105,18 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         renewal_offer_days: u32,
     },
+    /// Serves the ledger to service callers over HTTP (`POST /ledger/v1/call`), as a Cloudflare
+    /// Worker reaches TigerBeetle. Callers present the service key in
+    /// `OPENINSURE_LEDGER_SERVICE_KEY` (32 bytes or more) as a bearer token; listen only where
+    /// they alone reach it.
+    LedgerProxy {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8790")]
+        addr: std::net::SocketAddr,
+        /// The TigerBeetle cluster to serve (the in-memory engine without it: for development).
+        #[arg(long, value_name = "ADDR")]
+        tigerbeetle: Option<String>,
+    },
     /// Applies the migrations the system of record lacks.
     Migrate {
         #[command(flatten)]
@@ -475,6 +487,15 @@ fn main() -> ExitCode {
                 tick_rules: openinsure_core::policy::tick::TickRules { grace_days, notice_days, renewal_offer_days },
             };
             serve::serve(options, ledger)
+        }),
+        Command::LedgerProxy { addr, tigerbeetle } => ledger_backend(tigerbeetle.as_deref()).and_then(|backend| {
+            let key = std::env::var("OPENINSURE_LEDGER_SERVICE_KEY")
+                .map_err(|_| Failure("set OPENINSURE_LEDGER_SERVICE_KEY to the key service callers present".into()))?;
+            let key = openinsure_ledger::remote::ServiceKey::new(&key).map_err(|e| Failure(e.to_string()))?;
+            if tigerbeetle.is_none() {
+                eprintln!("ledger-proxy: serving the in-memory engine (development only: nothing survives a restart)");
+            }
+            serve::ledger_proxy(addr, backend, key)
         }),
         Command::Migrate { database } => serve::migrate(&database.into_database()).map(|s| emit(&s)),
         Command::Token { org, role, user, mfa, hours, signing_key_file } => {

@@ -314,3 +314,26 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     println!("stopped");
     served.map_err(|e| Failure(e.to_string()))
 }
+
+/// Serves the ledger's HTTP proxy on `addr` until Ctrl-C or SIGTERM.
+pub fn ledger_proxy(
+    addr: std::net::SocketAddr,
+    backend: std::sync::Arc<dyn openinsure_ledger::LedgerBackend>,
+    key: openinsure_ledger::remote::ServiceKey,
+) -> Result<(), Failure> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure(e.to_string()))?;
+    runtime.block_on(async {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| Failure(format!("listen on {addr}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| Failure(e.to_string()))?;
+        println!("ledger proxy on http://{bound}{}", openinsure_ledger::remote::PATH);
+        openinsure_axum::serve(
+            listener,
+            openinsure_axum::ledger_proxy(backend, key),
+            openinsure_axum::shutdown_signal(),
+        )
+        .await
+        .map_err(|e| Failure(e.to_string()))
+    })
+}

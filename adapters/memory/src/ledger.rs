@@ -190,7 +190,7 @@ impl State {
             let incoming = Account { flags: a.flags.without(AccountFlags::LINKED), ..*a };
             let stored = Account { flags: existing.flags.without(AccountFlags::LINKED), ..*existing };
             return Err(match account_conflict(&stored, &incoming) {
-                Some(field) => CreateAccountError::ExistsWithDifferent(field),
+                Some(field) => CreateAccountError::ExistsWithDifferent(field.into()),
                 None => CreateAccountError::Exists,
             });
         }
@@ -217,7 +217,7 @@ impl State {
             let incoming = Transfer { flags: t.flags.without(TransferFlags::LINKED), timestamp: 0, ..*t };
             let stored = Transfer { flags: existing.flags.without(TransferFlags::LINKED), timestamp: 0, ..*existing };
             return Err(match transfer_conflict(&stored, &incoming) {
-                Some(field) => E::ExistsWithDifferent(field),
+                Some(field) => E::ExistsWithDifferent(field.into()),
                 None => E::Exists,
             });
         }
@@ -503,5 +503,32 @@ mod tests {
         let b = MemoryLedger::new();
         testkit::all(&b, 1).await;
         testkit::all(&b, 2).await;
+    }
+
+    /// The engine behind the HTTP proxy's `serve`, reached through `RemoteLedger` (the bytes
+    /// each way as they would cross the network): the same suite, the same answers.
+    #[tokio::test]
+    async fn conformance_through_the_remote_protocol() {
+        use openinsure_ledger::remote::{RemoteLedger, ServiceKey, Transport, serve};
+        struct InProcess(MemoryLedger, ServiceKey, &'static str);
+        #[async_trait]
+        impl Transport for InProcess {
+            async fn post(&self, body: Vec<u8>) -> Result<(u16, Vec<u8>), BackendError> {
+                Ok(serve(&self.0, &self.1, Some(self.2), &body).await)
+            }
+        }
+        const KEY: &str = "a service key of at least 32 bytes!!";
+        let key = ServiceKey::new(KEY).unwrap();
+        let remote = RemoteLedger::new(InProcess(
+            MemoryLedger::new(),
+            key.clone(),
+            "Bearer a service key of at least 32 bytes!!",
+        ));
+        testkit::all(&remote, 1).await;
+        testkit::all(&remote, 2).await;
+        // a wrong key reaches nothing
+        let intruder = RemoteLedger::new(InProcess(MemoryLedger::new(), key, "Bearer not the key"));
+        let refused = intruder.lookup_accounts(&[1]).await.unwrap_err();
+        assert!(refused.0.contains("service key"), "{refused}");
     }
 }
