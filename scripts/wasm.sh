@@ -18,6 +18,8 @@ case "${1:-}" in
     cargo check --target wasm32-unknown-unknown --all-features "${args[@]}"
     # the system of record as Workers reach it: the wire client, no sqlx
     cargo check --target wasm32-unknown-unknown -p openinsure-sql --no-default-features --features wire
+    # the Worker itself
+    cargo clippy --target wasm32-unknown-unknown -p openinsure-workers -- -D warnings
     ;;
   *) echo "usage: scripts/wasm.sh check" >&2; exit 64 ;;
 esac

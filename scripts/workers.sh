@@ -8,6 +8,9 @@
 #   scripts/workers.sh install     # the tools (cached)
 #   scripts/workers.sh build       # the Worker (release wasm, wasm-bindgen, wasm-opt)
 #   scripts/workers.sh env         # the environment wrangler runs with (eval it)
+#   scripts/workers.sh e2e         # the end-to-end test (examples/workers/e2e.mjs): TigerBeetle,
+#                                  # `openinsure ledger-proxy` and `openinsure serve` on a fresh
+#                                  # MariaDB database, the Worker under `wrangler dev` on it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +20,137 @@ EXAMPLE=examples/workers
 WORKER_BUILD_VERSION=0.8.7
 
 log() { echo "[workers.sh] $*" >&2; }
-usage() { echo "usage: scripts/workers.sh install|build|env" >&2; exit 64; }
+usage() { echo "usage: scripts/workers.sh install|build|env|e2e" >&2; exit 64; }
+
+# waits for a line starting with $2 in file $1 (a process's output); prints the rest of the line
+wait_for_line() {
+  local file="$1" prefix="$2" i
+  for i in $(seq 1 600); do
+    if grep -q "^$prefix" "$file" 2>/dev/null; then
+      grep -m1 "^$prefix" "$file" | sed "s|^$prefix||"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "scripts/workers.sh: timed out waiting for '$prefix' in $file:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+e2e() {
+  install
+  eval "$(environment)"
+  scripts/tigerbeetle.sh install >/dev/null
+  scripts/tigerbeetle.sh build
+  eval "$(scripts/tigerbeetle.sh env)"
+  log "building the Worker"
+  worker-build --profile worker --out-dir ../../examples/workers/build adapters/workers
+  log "building openinsure (with TigerBeetle)"
+  cargo build -q -p openinsure-cli --features tigerbeetle
+  local bin="$PWD/target/debug/openinsure"
+
+  # globals: the EXIT trap reads them
+  RUN="$(mktemp -d "$CACHE/workers-e2e.XXXXXX")"
+  PIDS=()
+  DB="openinsure_workers_$(date +%s)_$$"
+  local run="$RUN" db="$DB"
+  scripts/mariadb.sh ensure
+  local server_url="${OPENINSURE_MYSQL_URL:-$(scripts/mariadb.sh url)}"
+  server_url="${server_url%/*}"
+  MYSQL=(mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -u root -N -B)
+  local mysql=("${MYSQL[@]}")
+  cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+    sleep 1
+    # wrangler may outlive its TERM (workerd children): the whole group, for good
+    for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+    scripts/tigerbeetle.sh stop --dir "$RUN" >/dev/null 2>&1 || true
+    "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+    rm -rf "$RUN"
+  }
+  trap cleanup EXIT
+  "${mysql[@]}" -e "CREATE DATABASE $db"
+  # Hyperdrive (and wrangler's local stand-in) wants a password: an application user of the
+  # test's own, with mysql_native_password
+  local app_password
+  app_password="$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  for h in localhost 127.0.0.1 '%'; do
+    "${mysql[@]}" -e "CREATE USER IF NOT EXISTS 'openinsure_e2e'@'$h' IDENTIFIED BY '$app_password';
+      ALTER USER 'openinsure_e2e'@'$h' IDENTIFIED BY '$app_password';
+      GRANT ALL ON \`$db\`.* TO 'openinsure_e2e'@'$h'"
+  done
+  local app_url="mysql://openinsure_e2e:$app_password@127.0.0.1:3306/$db"
+  local tb
+  tb="$(scripts/tigerbeetle.sh start --port "${TIGERBEETLE_E2E_PORT:-3036}" --dir "$run" | grep '^TIGERBEETLE_ADDRESS=')"
+  tb="${tb#TIGERBEETLE_ADDRESS=}"
+
+  local service_key key_file="$run/signing-key"
+  service_key="e2e-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  OPENINSURE_LEDGER_SERVICE_KEY="$service_key" setsid "$bin" ledger-proxy --addr 127.0.0.1:0 --tigerbeetle "$tb" \
+    > "$run/proxy.log" 2>&1 &
+  PIDS+=($!)
+  local proxy_url
+  proxy_url="$(wait_for_line "$run/proxy.log" "ledger proxy on ")"
+
+  OPENINSURE_LOG=warn setsid "$bin" serve --addr 127.0.0.1:0 --database "$server_url/$db" --signing-key-file "$key_file" \
+    --tigerbeetle "$tb" --rate-limit 0 > "$run/serve.log" 2>&1 &
+  PIDS+=($!)
+  local native
+  native="http://$(wait_for_line "$run/serve.log" "listening on http://" | cut -d' ' -f1)"
+  log "native host at $native, ledger proxy at $proxy_url"
+
+  local port="${WORKERS_E2E_PORT:-8799}"
+  printf 'OPENINSURE_SIGNING_KEY=%s\nLEDGER_SERVICE_KEY=%s\n' "$(cat "$key_file")" "$service_key" > "$EXAMPLE/.dev.vars"
+  rm -rf "$EXAMPLE/.wrangler"
+  CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB="$app_url" setsid wrangler dev --config "$EXAMPLE/wrangler.toml" \
+    --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false --var "LEDGER_PROXY_URL:$proxy_url" \
+    > "$run/wrangler.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_line "$run/wrangler.log" ".*Ready on " >/dev/null
+  log "the Worker is up on 127.0.0.1:$port"
+
+  local org=0192f0c0-0000-7000-8000-0000000000a0 other=0192f0c0-0000-7000-8000-0000000000b0
+  local adjuster=0192f0c0-0000-7000-8000-0000000000c1
+  tok() { "$bin" token --signing-key-file "$key_file" "$@"; }
+  local tokens
+  tokens="$(printf '{"producer":"%s","underwriter":"%s","supervisor":"%s","adjuster":"%s","adjusterId":"%s","finance":"%s","stranger":"%s"}' \
+    "$(tok --org $org --role producer)" \
+    "$(tok --org $org --role underwriter --user 0192f0c0-0000-7000-8000-0000000000a2)" \
+    "$(tok --org $org --role claims_supervisor)" \
+    "$(tok --org $org --role adjuster --user $adjuster)" "$adjuster" \
+    "$(tok --org $org --role finance_analyst)" \
+    "$(tok --org $other --role producer)")"
+
+  # serve prepares its statements (sqlx): stopped while the Worker alone talks to the database
+  kill -TERM -- "-${PIDS[1]}" 2>/dev/null || true
+  sleep 1
+  local prepared_before
+  prepared_before="$("${mysql[@]}" -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'" | cut -f2)"
+  WORKER_URL="http://127.0.0.1:$port" TOKENS="$tokens" SUBMISSION="$PWD/examples/submissions/acme.json" \
+    PHASE=worker node "$EXAMPLE/e2e.mjs"
+  local prepared_after
+  prepared_after="$("${mysql[@]}" -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'" | cut -f2)"
+  if [ "$prepared_after" != "$prepared_before" ]; then
+    echo "scripts/workers.sh: MariaDB prepared $((prepared_after - prepared_before)) statements during the Worker's run" >&2
+    exit 1
+  fi
+  log "no prepared statement reached MariaDB during the Worker's run"
+  if grep -rlE "Jane Roe|123-45-6789" "$EXAMPLE/.wrangler" 2>/dev/null; then
+    echo "scripts/workers.sh: PHI found in the Worker's local state (above)" >&2
+    exit 1
+  fi
+  log "no PHI in the Worker's local state (.wrangler)"
+
+  # the same requests on serve, on the same database: equal worksheets, latency side by side
+  OPENINSURE_LOG=warn setsid "$bin" serve --addr 127.0.0.1:0 --database "$server_url/$db" --signing-key-file "$key_file" \
+    --tigerbeetle "$tb" --rate-limit 0 > "$run/serve2.log" 2>&1 &
+  PIDS+=($!)
+  native="http://$(wait_for_line "$run/serve2.log" "listening on http://" | cut -d' ' -f1)"
+  WORKER_URL="http://127.0.0.1:$port" NATIVE_URL="$native" TOKENS="$tokens" \
+    SUBMISSION="$PWD/examples/submissions/acme.json" REPORT="$CACHE/workers-e2e-report.json" PHASE=compare \
+    node "$EXAMPLE/e2e.mjs"
+  log "bundle: $(gzip -9 -c "$EXAMPLE/build/index_bg.wasm" 2>/dev/null | wc -c) bytes of gzipped wasm"
+}
 
 wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
@@ -66,7 +199,8 @@ case "${1:-}" in
   build)
     install
     eval "$(environment)"
-    (cd "$EXAMPLE" && worker-build --release ../../adapters/workers)
+    worker-build --profile worker --out-dir ../../examples/workers/build adapters/workers
     ;;
+  e2e) e2e ;;
   *) usage ;;
 esac

@@ -1,0 +1,38 @@
+#![doc = include_str!("../README.md")]
+// Everything here runs on the Workers runtime; a native build of the workspace compiles the crate
+// empty.
+#![cfg(target_arch = "wasm32")]
+// the ports are `Arc`s (shared with native hosts); an isolate runs one thread
+#![allow(clippy::arc_with_non_send_sync, reason = "one thread per isolate")]
+
+mod host;
+mod ledger;
+mod store;
+
+use std::net::IpAddr;
+
+use worker::{Context, Env, Request, Response, event};
+
+/// The fetch handler: the request as an `http::Request`, the shared API, the response back.
+/// The outbox is delivered after the response, in the background (`waitUntil`).
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let host = match host::Host::get(&env) {
+        Ok(h) => h,
+        Err(e) => return Response::error(format!("the Worker is not configured: {e}"), 500),
+    };
+    let peer = request.headers().get("cf-connecting-ip").ok().flatten().and_then(|ip| ip.parse::<IpAddr>().ok());
+    let headers = http::HeaderMap::new();
+    let request = match host::to_http(request, host.api.config().max_body_bytes).await {
+        Ok(r) => r,
+        Err((status, code, message)) => return host::from_http(host.api.host_error(&headers, status, code, message)),
+    };
+    let response = host.api.handle(request, peer).await;
+    let dispatcher = host.dispatcher.clone();
+    ctx.wait_until(async move {
+        if let Err(e) = dispatcher.run_once().await {
+            worker::console_error!("outbox delivery: {e}");
+        }
+    });
+    host::from_http(response)
+}

@@ -1,0 +1,148 @@
+// End to end against the Worker under `wrangler dev`, beside `openinsure serve` on the same
+// database: scripts/workers.sh e2e starts everything and passes the addresses and tokens.
+//
+//   PHASE                    `worker` (the Worker alone) or `compare` (both hosts)
+//   WORKER_URL, NATIVE_URL   the two hosts
+//   TOKENS                   JSON: producer, underwriter, supervisor, adjuster, finance, stranger
+//   SUBMISSION               the submission file (examples/submissions/acme.json)
+//   REPORT                   where to write the measured latencies (JSON)
+import { readFileSync, writeFileSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const W = process.env.WORKER_URL;
+const N = process.env.NATIVE_URL;
+const T = JSON.parse(process.env.TOKENS);
+// effective today, so that a loss can be reported on it today
+const today = new Date().toISOString().slice(0, 10);
+const acme = { ...JSON.parse(readFileSync(process.env.SUBMISSION, "utf8")), effectiveDate: today };
+const REDACTED = "[REDACTED]";
+
+async function call(base, method, path, token, body, headers = {}) {
+  const started = performance.now();
+  const response = await fetch(base + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const ms = performance.now() - started;
+  let json;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: response.status, json, headers: response.headers, ms };
+}
+
+async function ok(base, method, path, token, body, headers) {
+  const r = await call(base, method, path, token, body, headers);
+  assert.ok(r.status >= 200 && r.status < 300, `${method} ${base}${path}: ${r.status} ${JSON.stringify(r.json)}`);
+  return r;
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const p = (xs, q) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * q))]; };
+
+const PHASE = process.env.PHASE;
+// each insured is bound once a year under an agreement: the latency runs use insureds of their own
+let insureds = 0;
+function another() {
+  insureds += 1;
+  const n = String(Date.now() % 1e6 * 10 + insureds).padStart(7, "0").slice(-7);
+  return { ...acme, insuredName: `${acme.insuredName} ${n}`, fein: `${n.slice(0, 2)}-${n}` };
+}
+
+async function quote(base, submission = acme) {
+  const sub = await ok(base, "POST", "/v1/submissions", T.producer, submission);
+  const q = await ok(base, "POST", `/v1/submissions/${sub.json.data.id}/quote`, T.producer);
+  return { sub: sub.json.data, quote: q.json.data, ms: q.ms };
+}
+
+if (PHASE === "worker") {
+// the first request wakes the isolate (the Worker's cold start, as wrangler dev shows it)
+const cold = await call(W, "GET", "/v1/submissions", T.producer);
+assert.equal(cold.status, 200, JSON.stringify(cold.json));
+console.log(`cold start (first request): ${cold.ms.toFixed(1)} ms`);
+
+const onWorker = await quote(W);
+
+// bind once, with an idempotency key; the retry is the first answer again
+const bindBody = { billingPlan: "quarterly", downPaymentId: crypto.randomUUID() };
+const key = { "idempotency-key": `e2e-bind-${crypto.randomUUID()}` };
+const bound = await ok(W, "POST", `/v1/submissions/${onWorker.sub.id}/bind`, T.underwriter, bindBody, key);
+assert.equal(bound.status, 201);
+const policy = bound.json.data;
+const again = await call(W, "POST", `/v1/submissions/${onWorker.sub.id}/bind`, T.underwriter, bindBody, key);
+assert.equal(again.status, 201);
+assert.equal(again.headers.get("idempotent-replayed"), "true");
+assert.equal(again.json.data.id, policy.id, "the replay is the first bind");
+console.log(`bound ${policy.number} (${policy.id}) through the Worker; the retry replayed it`);
+
+// another org's caller cannot see it exists
+const stranger = await call(W, "GET", `/v1/policies/${policy.id}`, T.stranger);
+assert.equal(stranger.status, 404, JSON.stringify(stranger.json));
+// nor can bad input write anything
+const bad = await call(W, "POST", "/v1/submissions", T.producer, { ...acme, annualRevenueCents: -5 });
+assert.equal(bad.status, 400);
+assert.ok(JSON.stringify(bad.json).includes("annualRevenueCents"), JSON.stringify(bad.json));
+
+// a claim with PHI: redacted for the producer, visible to the assigned adjuster
+const notice = {
+  policyId: policy.id,
+  dateOfLoss: today,
+  lossDescription: "employee fell from a loading dock",
+  claimantName: "Jane Roe",
+  claimantDob: "1984-06-02",
+  claimantSsn: "123-45-6789",
+  diagnosisCodes: ["S52.501A"],
+  treatmentNotes: "closed reduction, cast",
+};
+const claim = (await ok(W, "POST", "/v1/claims", T.producer, notice)).json.data;
+assert.equal(claim.claimantName, REDACTED, "the producer sees no PHI");
+await ok(W, "POST", `/v1/claims/${claim.id}/assign`, T.supervisor, { adjusterId: T.adjusterId });
+const seen = (await ok(W, "GET", `/v1/claims/${claim.id}`, T.adjuster)).json.data;
+assert.equal(seen.claimantName, "Jane Roe", "the assigned adjuster sees PHI");
+console.log("claim filed; PHI redacted for the producer, shown to the assigned adjuster");
+
+// the ledger, through the proxy and TigerBeetle: the down payment is booked and balances
+let journal;
+for (let i = 0; i < 50; i++) {
+  journal = (await ok(W, "GET", "/v1/ledger/journal", T.finance)).json.data;
+  if (journal.length > 0) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
+assert.ok(journal.length > 0, "the journal shows the bind's money");
+const trial = (await ok(W, "GET", "/v1/ledger/trial-balance", T.finance)).json.data;
+assert.equal(trial.totalDebitsCents, trial.totalCreditsCents, JSON.stringify(trial));
+assert.ok(trial.totalDebitsCents > 0);
+console.log(`ledger through the proxy: ${journal.length} journal entries, trial balance ${trial.totalDebitsCents} = ${trial.totalCreditsCents}`);
+
+console.log("worker phase ok");
+} else if (PHASE === "compare") {
+// the same quote on both hosts: the worksheets are equal
+const onWorker = await quote(W);
+const onNative = await quote(N);
+assert.deepEqual(onWorker.quote.worksheet, onNative.quote.worksheet, "the Worker rates exactly as serve does");
+assert.equal(onWorker.quote.totalDueCents, onNative.quote.totalDueCents);
+console.log(`worksheet equal on both hosts: total due ${onWorker.quote.totalDueCents} cents`);
+
+// latency, the same requests on both hosts (reported, not asserted)
+const report = {};
+for (const [name, base] of [["worker", W], ["native", N]]) {
+  const quotes = [];
+  const binds = [];
+  for (let i = 0; i < 15; i++) {
+    const { sub, ms } = await quote(base, another());
+    quotes.push(ms);
+    const b = await ok(base, "POST", `/v1/submissions/${sub.id}/bind`, T.underwriter, { billingPlan: "paid_in_full", downPaymentId: crypto.randomUUID() });
+    binds.push(b.ms);
+  }
+  report[name] = { quote_ms_p50: median(quotes), quote_ms_p90: p(quotes, 0.9), bind_ms_p50: median(binds), bind_ms_p90: p(binds, 0.9) };
+}
+console.log(JSON.stringify(report, null, 2));
+if (process.env.REPORT) writeFileSync(process.env.REPORT, JSON.stringify(report, null, 2));
+console.log("compare phase ok");
+} else {
+  throw new Error("PHASE must be `worker` or `compare`");
+}
