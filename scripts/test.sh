@@ -2,7 +2,9 @@
 # The whole test suite, on a fresh machine: installs what the tests need (Zig for the TigerBeetle
 # client, libclang; the Node.js Yjs clients of tests/yjs from npm; MariaDB when none listens on
 # 127.0.0.1:3306), builds and starts a TigerBeetle server on loopback, runs every test of the
-# workspace with every feature against it and MariaDB, and stops the TigerBeetle server.
+# workspace with every feature against it and MariaDB, and stops the TigerBeetle server. Then the
+# Cloudflare Worker end to end under `wrangler dev` (scripts/workers.sh e2e: its tools installed
+# and cached under ~/.cache/openinsure the first time).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -- -p openinsure-ledger    # extra arguments go to cargo test
@@ -33,3 +35,8 @@ export OPENINSURE_REQUIRE_MYSQL=1
 
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo test --workspace --all-features "$@"
+
+# the Worker end to end (not when only some tests were asked for)
+if [ "$#" -eq 0 ]; then
+  scripts/workers.sh e2e
+fi
