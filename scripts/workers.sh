@@ -103,7 +103,7 @@ e2e() {
   printf 'OPENINSURE_SIGNING_KEY=%s\nLEDGER_SERVICE_KEY=%s\n' "$(cat "$key_file")" "$service_key" > "$EXAMPLE/.dev.vars"
   rm -rf "$EXAMPLE/.wrangler"
   CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB="$app_url" setsid wrangler dev --config "$EXAMPLE/wrangler.toml" \
-    --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false --var "LEDGER_PROXY_URL:$proxy_url" \
+    --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false --test-scheduled --var "LEDGER_PROXY_URL:$proxy_url" \
     > "$run/wrangler.log" 2>&1 &
   PIDS+=($!)
   wait_for_line "$run/wrangler.log" ".*Ready on " >/dev/null

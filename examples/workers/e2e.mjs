@@ -104,6 +104,26 @@ await ok(W, "POST", `/v1/claims/${claim.id}/assign`, T.supervisor, { adjusterId:
 const seen = (await ok(W, "GET", `/v1/claims/${claim.id}`, T.adjuster)).json.data;
 assert.equal(seen.claimantName, "Jane Roe", "the assigned adjuster sees PHI");
 console.log("claim filed; PHI redacted for the producer, shown to the assigned adjuster");
+// a reserve is booked only by the event's delivery: outbox -> queue -> consumer -> ledger
+await ok(W, "POST", `/v1/claims/${claim.id}/status`, T.adjuster, { status: "open" });
+await ok(W, "POST", `/v1/claims/${claim.id}/reserve`, T.adjuster, { reserveCents: 1500000, reason: "initial estimate" });
+let reserveBooked = false;
+for (let i = 0; i < 100 && !reserveBooked; i++) {
+  const entries = (await ok(W, "GET", "/v1/ledger/journal", T.finance)).json.data;
+  reserveBooked = entries.some((e) => e.code === "RESERVE_ADJUSTMENT" && e.amountCents === 1500000);
+  if (!reserveBooked) await new Promise((r) => setTimeout(r, 200));
+}
+assert.ok(reserveBooked, "the reserve reached the ledger through the queue");
+console.log("the reserve's event went through the queue to the ledger");
+
+// the Cron trigger runs the clock: the policy issued for today becomes active
+await ok(W, "POST", `/v1/policies/${policy.id}/issue`, T.underwriter);
+const before = (await ok(W, "GET", `/v1/policies/${policy.id}`, T.underwriter)).json.data.status;
+const cron = await fetch(`${W}/__scheduled?cron=*+*+*+*+*`);
+assert.equal(cron.status, 200, await cron.text());
+const after = (await ok(W, "GET", `/v1/policies/${policy.id}`, T.underwriter)).json.data.status;
+console.log(`the Cron trigger ran the clock: policy ${before} -> ${after}`);
+assert.equal(after, "active");
 
 // the ledger, through the proxy and TigerBeetle: the down payment is booked and balances
 let journal;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone as _, Utc};
 use openinsure::api::{Api, ApiConfig};
-use openinsure::dispatch::Dispatcher;
+use openinsure::dispatch::{Dispatcher, Subscriber};
 use openinsure::ledger::LedgerSubscriber;
 use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
@@ -59,7 +59,10 @@ impl IdGen for JsIds {
 /// the wire pool keeps no idle connection) and the outbox's dispatcher.
 pub struct Host {
     pub api: Api,
+    /// The outbox's dispatcher: every event to the queue.
     pub dispatcher: Rc<Dispatcher>,
+    /// What the queue's consumer hands each event to (the native dispatcher's subscribers).
+    pub subscribers: Vec<Arc<dyn Subscriber>>,
 }
 
 thread_local! {
@@ -137,9 +140,11 @@ impl Host {
         };
         // idempotency keys live in the system of record, shared by every isolate
         let api = Api::new(app.clone(), keys, Arc::new(store)).with_config(config);
+        let queue = env.queue("EVENTS").map_err(|e| format!("the queue binding `EVENTS`: {e}"))?;
         let dispatcher = Dispatcher::with_host_clock(app.backend().clone(), Arc::new(JsClock))
-            .subscribe(Arc::new(LedgerSubscriber::new(ledger)));
-        Ok(Host { api, dispatcher: Rc::new(dispatcher) })
+            .subscribe(Arc::new(crate::events::ToQueue(queue)));
+        let subscribers: Vec<Arc<dyn Subscriber>> = vec![Arc::new(LedgerSubscriber::new(ledger))];
+        Ok(Host { api, dispatcher: Rc::new(dispatcher), subscribers })
     }
 }
 

@@ -5,13 +5,15 @@
 // the ports are `Arc`s (shared with native hosts); an isolate runs one thread
 #![allow(clippy::arc_with_non_send_sync, reason = "one thread per isolate")]
 
+mod events;
 mod host;
 mod ledger;
 mod store;
 
 use std::net::IpAddr;
 
-use worker::{Context, Env, Request, Response, event};
+use openinsure_core::policy::tick::TickRules;
+use worker::{Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 /// The fetch handler: the request as an `http::Request`, the shared API, the response back.
 /// The outbox is delivered after the response, in the background (`waitUntil`).
@@ -35,4 +37,28 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         }
     });
     host::from_http(response)
+}
+
+/// The queue's consumer: each domain event to the subscribers (the ledger).
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    let host = host::Host::get(&env).map_err(worker::Error::RustError)?;
+    events::consume(&host, batch).await
+}
+
+/// The Cron trigger: the clock's transitions (activation, non-payment, expiry, renewal offers)
+/// with the default rules, then whatever the outbox still holds.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let host = match host::Host::get(&env) {
+        Ok(h) => h,
+        Err(e) => return worker::console_error!("the Worker is not configured: {e}"),
+    };
+    match host.api.app().tick_now(&TickRules::default()).await {
+        Ok(report) => worker::console_log!("tick: {report:?}"),
+        Err(e) => worker::console_error!("tick: {e}"),
+    }
+    if let Err(e) = host.dispatcher.run_once().await {
+        worker::console_error!("outbox delivery: {e}");
+    }
 }
