@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::response::Response;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use openinsure::api::Api;
@@ -258,42 +257,11 @@ impl RoomHost {
         let refuse = |status: http::StatusCode, code: &'static str, message: &str| {
             api.host_error(headers, status, code, message).map(axum::body::Body::from)
         };
-        let Ok(room_id) = room_id.parse::<DealRoomId>() else {
-            return refuse(http::StatusCode::NOT_FOUND, "not_found", "no such deal room");
-        };
-        let params: Vec<(String, String)> =
-            form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let Some(token) = param("token") else {
-            return refuse(http::StatusCode::UNAUTHORIZED, "unauthorized", "a `token` query parameter is required");
-        };
-        let claims = match openinsure_auth::room::verify(api.keys(), token, room_id, self.inner.clock.now()) {
-            Ok(c) => c,
-            Err(e @ openinsure_auth::room::WsTokenError::WrongRoom { .. }) => {
-                return refuse(http::StatusCode::FORBIDDEN, "wrong_room", &e.to_string());
-            }
-            Err(e) => return refuse(http::StatusCode::UNAUTHORIZED, "unauthorized", &e.to_string()),
-        };
-        let state_vector = match param("sv") {
-            None => None,
-            Some(sv) => match base64::engine::general_purpose::STANDARD
-                .decode(sv)
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sv))
-            {
-                Ok(bytes) => Some(bytes),
-                Err(_) => return refuse(http::StatusCode::BAD_REQUEST, "invalid_fields", "`sv` is not base64"),
-            },
-        };
-        let room = match self.inner.store.get_room(claims.org, room_id).await {
-            Ok(r) => r,
-            Err(openinsure_core::Error::NotFound { .. }) => {
-                return refuse(http::StatusCode::NOT_FOUND, "not_found", "no such deal room");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "deal room lookup failed");
-                return refuse(http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "the room could not be loaded");
-            }
-        };
+        let openinsure::api::Admission { room, user, state_vector } =
+            match api.admit_room(room_id, query, headers).await {
+                Ok(a) => a,
+                Err(refusal) => return refusal.map(axum::body::Body::from),
+            };
         let tx = match self.room(&room).await {
             Ok(tx) => tx,
             Err(e) => {
@@ -302,7 +270,6 @@ impl RoomHost {
             }
         };
         let host = self.clone();
-        let user = claims.sub;
         upgrade
             .max_message_size(self.inner.config.max_message_bytes)
             .on_upgrade(move |socket| host.session(socket, tx, user, state_vector))

@@ -35,6 +35,7 @@
 //!
 //! [`Role::is_cross_org`]: openinsure_core::tenancy::Role::is_cross_org
 
+mod admission;
 mod body;
 mod handlers;
 mod limit;
@@ -54,6 +55,7 @@ use openinsure_core::tenancy::Caller;
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+pub use admission::Admission;
 pub use handlers::{bodies, views};
 pub use limit::{RateLimit, RateLimiter};
 pub use openinsure_core::idempotency::{Begin, IdempotencyScope, IdempotencyStore, StoredResponse};
