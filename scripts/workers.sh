@@ -47,7 +47,8 @@ e2e() {
   worker-build --profile worker --out-dir ../../examples/workers/build adapters/workers
   log "building openinsure (with TigerBeetle)"
   cargo build -q -p openinsure-cli --features tigerbeetle
-  local bin="$PWD/target/debug/openinsure"
+  local bin
+  bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/openinsure"
 
   # globals: the EXIT trap reads them
   RUN="$(mktemp -d "$CACHE/workers-e2e.XXXXXX")"
