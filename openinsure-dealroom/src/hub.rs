@@ -894,6 +894,25 @@ impl Hub {
         Effect::PersistDocument(self.document())
     }
 
+    /// Takes back a connection that was open before the hub was rebuilt (a Durable Object woken
+    /// from hibernation keeps its sockets but not its memory): the connection is a member again,
+    /// and nothing is sent, since the client already has the room.
+    pub fn reattach(&mut self, conn: ConnId, user: UserId) {
+        let member = self.member(user);
+        self.conns.insert(conn, member);
+    }
+
+    /// Whether the notepad changed since the store last heard of it.
+    pub fn unsaved(&self) -> bool {
+        !self.pending.is_empty() || self.rewrite
+    }
+
+    /// The notepad holds changes the store has not heard of (a host restored them from its own
+    /// copy): the next write is the whole document.
+    pub fn mark_unsaved(&mut self) {
+        self.rewrite = true;
+    }
+
     /// Writes the whole document now if it changed since the store last heard of it (the last
     /// client leaving, a host unloading the room or shutting down).
     pub fn flush(&mut self) -> Option<Effect> {

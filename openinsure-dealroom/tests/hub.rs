@@ -450,3 +450,44 @@ fn a_frame_with_a_repeated_key_is_refused() {
     assert!(to_sender[0]["message"].as_str().unwrap().contains("duplicate key `content`"), "{}", to_sender[0]);
     assert!(texts(&e, 2).is_empty());
 }
+
+/// A hub rebuilt after hibernation: the sockets that stayed open are members again without
+/// being sent the room twice, and a notepad restored from the host's own copy is written whole
+/// at the next checkpoint.
+#[test]
+fn a_rebuilt_hub_takes_back_its_connections_and_restored_edits() {
+    let mut h = hub();
+    let client = Doc::new();
+    h.connect(1, user(LEAD), None);
+    h.connect(2, user(UW), None);
+    for i in 0..3 {
+        h.binary(1, &edit(&client, i, "a"));
+    }
+    assert!(h.unsaved());
+    // the object is evicted: the host kept its copy of the notepad, not the hub
+    let copy = h.document();
+    let (room, people) = setup();
+    let mut woken = Hub::new(room, people, vec![], vec![], &[copy], HubConfig::default()).unwrap();
+    assert!(!woken.unsaved(), "a fresh hub has nothing unsaved");
+    woken.mark_unsaved();
+    woken.reattach(1, user(LEAD));
+    woken.reattach(2, user(UW));
+    assert_eq!(woken.connections(), 2);
+    // the next edit reaches the other connection; nothing was re-sent on reattaching
+    let effects = woken.binary(1, &edit(&client, 3, "b"));
+    assert_eq!(binaries(&effects, 2).len(), 1);
+    assert_eq!(sent_to(&effects, 1), 0);
+    assert_eq!(woken.document_text("notepad"), "aaab");
+    // the last one leaving writes the whole document: the restored edits are not lost
+    woken.disconnect(2, now());
+    let effects = woken.disconnect(1, now());
+    let whole = effects.iter().find_map(|e| match e {
+        Effect::PersistDocument(d) => Some(d.clone()),
+        _ => None,
+    });
+    let reloaded =
+        Hub::new(setup().0, setup().1, vec![], vec![], &[whole.expect("the whole notepad")], HubConfig::default())
+            .unwrap();
+    assert_eq!(reloaded.document_text("notepad"), "aaab");
+    assert!(!woken.unsaved());
+}
