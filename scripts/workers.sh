@@ -67,6 +67,9 @@ e2e() {
     for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
     scripts/tigerbeetle.sh stop --dir "$RUN" >/dev/null 2>&1 || true
     "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+    # the last run's logs stay for a look (wrangler's, the proxy's, serve's)
+    rm -rf "$CACHE/workers-e2e-logs" && mkdir -p "$CACHE/workers-e2e-logs"
+    cp "$RUN"/*.log "$CACHE/workers-e2e-logs/" 2>/dev/null || true
     rm -rf "$RUN"
   }
   trap cleanup EXIT
@@ -101,22 +104,31 @@ e2e() {
   log "native host at $native, ledger proxy at $proxy_url"
 
   local port="${WORKERS_E2E_PORT:-8799}"
+  scripts/yjs.sh install
   printf 'OPENINSURE_SIGNING_KEY=%s\nLEDGER_SERVICE_KEY=%s\n' "$(cat "$key_file")" "$service_key" > "$EXAMPLE/.dev.vars"
   rm -rf "$EXAMPLE/.wrangler"
-  CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB="$app_url" setsid wrangler dev --config "$EXAMPLE/wrangler.toml" \
-    --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false --test-scheduled --var "LEDGER_PROXY_URL:$proxy_url" \
-    > "$run/wrangler.log" 2>&1 &
-  PIDS+=($!)
-  wait_for_line "$run/wrangler.log" ".*Ready on " >/dev/null
+  start_wrangler() {
+    CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB="$app_url" setsid wrangler dev --config "$EXAMPLE/wrangler.toml" \
+      --local --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false --test-scheduled \
+      --var "LEDGER_PROXY_URL:$proxy_url" --var "PUBLIC_WS_ORIGIN:ws://127.0.0.1:$port" > "$run/wrangler.log" 2>&1 &
+    WRANGLER_PID=$!
+    PIDS+=("$WRANGLER_PID")
+    wait_for_line "$run/wrangler.log" ".*Ready on " >/dev/null
+  }
+  start_wrangler
   log "the Worker is up on 127.0.0.1:$port"
 
   local org=0192f0c0-0000-7000-8000-0000000000a0 other=0192f0c0-0000-7000-8000-0000000000b0
   local adjuster=0192f0c0-0000-7000-8000-0000000000c1
   tok() { "$bin" token --signing-key-file "$key_file" "$@"; }
   local tokens
-  tokens="$(printf '{"producer":"%s","underwriter":"%s","supervisor":"%s","adjuster":"%s","adjusterId":"%s","finance":"%s","stranger":"%s"}' \
+  local underwriter2=0192f0c0-0000-7000-8000-0000000000a3 viewer=0192f0c0-0000-7000-8000-0000000000d1
+  tokens="$(printf '{"producer":"%s","underwriter":"%s","underwriter2":"%s","underwriter2Id":"%s","viewer":"%s","viewerId":"%s","service":"%s","supervisor":"%s","adjuster":"%s","adjusterId":"%s","finance":"%s","stranger":"%s"}' \
     "$(tok --org $org --role producer)" \
     "$(tok --org $org --role underwriter --user 0192f0c0-0000-7000-8000-0000000000a2)" \
+    "$(tok --org $org --role underwriter --user $underwriter2)" "$underwriter2" \
+    "$(tok --org $org --role producer --user $viewer)" "$viewer" \
+    "$(tok --org $org --role service)" \
     "$(tok --org $org --role claims_supervisor)" \
     "$(tok --org $org --role adjuster --user $adjuster)" "$adjuster" \
     "$(tok --org $org --role finance_analyst)" \
@@ -127,8 +139,17 @@ e2e() {
   sleep 1
   local prepared_before
   prepared_before="$("${mysql[@]}" -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'" | cut -f2)"
-  WORKER_URL="http://127.0.0.1:$port" TOKENS="$tokens" SUBMISSION="$PWD/examples/submissions/acme.json" \
-    PHASE=worker node "$EXAMPLE/e2e.mjs"
+  local e2e_env=(WORKER_URL="http://127.0.0.1:$port" TOKENS="$tokens" SUBMISSION="$PWD/examples/submissions/acme.json"
+    YJS_CLIENT="$PWD/tests/yjs/client.mjs" ROOM_FILE="$run/room.json")
+  env "${e2e_env[@]}" PHASE=worker node "$EXAMPLE/e2e.mjs"
+  # deal rooms on their Durable Objects; then the objects evicted (wrangler restarted on the same
+  # local state) and the room reloaded
+  env "${e2e_env[@]}" PHASE=rooms node "$EXAMPLE/e2e.mjs"
+  kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
+  sleep 1
+  kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
+  start_wrangler
+  env "${e2e_env[@]}" PHASE=reload node "$EXAMPLE/e2e.mjs"
   local prepared_after
   prepared_after="$("${mysql[@]}" -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'" | cut -f2)"
   if [ "$prepared_after" != "$prepared_before" ]; then

@@ -7,6 +7,8 @@
 //   SUBMISSION               the submission file (examples/submissions/acme.json)
 //   REPORT                   where to write the measured latencies (JSON)
 import { readFileSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import assert from "node:assert/strict";
 
 const W = process.env.WORKER_URL;
@@ -139,6 +141,55 @@ assert.ok(trial.totalDebitsCents > 0);
 console.log(`ledger through the proxy: ${journal.length} journal entries, trial balance ${trial.totalDebitsCents} = ${trial.totalCreditsCents}`);
 
 console.log("worker phase ok");
+} else if (PHASE === "rooms") {
+// a deal room on its Durable Object: two Yjs clients converge, a viewer is refused, a message
+// reaches the system of record
+const client = promisify(execFile);
+const yjs = (url, name, ...args) => client("node", [process.env.YJS_CLIENT, url, name, ...args], { timeout: 60000 });
+const sub = (await ok(W, "POST", "/v1/submissions", T.underwriter, another())).json.data;
+const room = (await ok(W, "POST", "/v1/deal-rooms", T.underwriter, { submissionId: sub.id, title: "Acme GL on Workers" })).json.data;
+await ok(W, "POST", `/v1/deal-rooms/${room.id}/participants`, T.underwriter, { userId: T.underwriter2Id, role: "underwriter" });
+await ok(W, "POST", `/v1/deal-rooms/${room.id}/participants`, T.underwriter, { userId: T.viewerId, role: "viewer" });
+const wsUrl = async (token) => (await ok(W, "GET", `/v1/deal-rooms/${room.id}/ws`, token)).json.data.wsUrl;
+// a connection without a valid room token is refused by the Worker, before the room's object
+const forged = (await wsUrl(T.underwriter)).replace(/token=[^&]+/, "token=forged");
+const refusedBy = await yjs(forged, "X", "0").then(() => null, (e) => e);
+assert.ok(refusedBy && /401/.test(refusedBy.stderr), `a forged token is refused: ${refusedBy && refusedBy.stderr}`);
+// 50 edits each: "A0;".."A9;" (3 chars) and "A10;".."A49;" (4 chars) = 190 per client
+const [a, b] = await Promise.all([
+  yjs(await wsUrl(T.underwriter), "A", "50", "380"),
+  yjs(await wsUrl(T.underwriter2), "B", "50", "380"),
+]);
+const [ra, rb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+assert.equal(ra.length, 380);
+assert.equal(ra.text, rb.text, "the two clients converge through the Durable Object");
+assert.equal(ra.errors + rb.errors, 0);
+const v = await yjs(await wsUrl(T.viewer), "V", "1", "-", "viewer");
+assert.ok(JSON.parse(v.stdout).errors >= 1, "the viewer's edit is refused");
+console.log(`two Yjs clients converged on ${ra.length} characters through the room's object; the viewer was refused`);
+// the seed's REST reads of the object, and a message posted through it
+const posted = await ok(W, "POST", `/v1/deal-rooms/${room.id}/live/messages`, T.service, { content: "bound on Workers" });
+assert.equal(posted.status, 201);
+const state = (await ok(W, "GET", `/v1/deal-rooms/${room.id}/live/state`, T.service)).json.data;
+assert.equal(state.room.id, room.id);
+let stored = [];
+for (let i = 0; i < 50 && !stored.some((m) => m.content === "bound on Workers"); i++) {
+  stored = (await ok(W, "GET", `/v1/deal-rooms/${room.id}/messages`, T.underwriter)).json.data;
+  await new Promise((r) => setTimeout(r, 100));
+}
+assert.ok(stored.some((m) => m.content === "bound on Workers"), "the message reached the system of record");
+console.log("a message posted through the object reached the system of record");
+writeFileSync(process.env.ROOM_FILE, JSON.stringify({ room: room.id, text: ra.text }));
+console.log("rooms phase ok");
+} else if (PHASE === "reload") {
+// after the object was evicted (wrangler restarted), a new client receives the whole notepad
+const client = promisify(execFile);
+const { room, text } = JSON.parse(readFileSync(process.env.ROOM_FILE, "utf8"));
+const url = (await ok(W, "GET", `/v1/deal-rooms/${room}/ws`, T.underwriter)).json.data.wsUrl;
+const r = JSON.parse((await client("node", [process.env.YJS_CLIENT, url, "C", "0", String(text.length)], { timeout: 60000 })).stdout);
+assert.equal(r.text, text, "the notepad survived the object's eviction");
+console.log(`after eviction the room reloaded its notepad (${r.length} characters)`);
+console.log("reload phase ok");
 } else if (PHASE === "compare") {
 // the same quote on both hosts: the worksheets are equal
 const onWorker = await quote(W);

@@ -125,7 +125,8 @@ pub enum HubError {
 }
 
 /// Who a connection is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Member {
     /// The user.
     pub user_id: UserId,
@@ -138,7 +139,7 @@ pub struct Member {
 }
 
 /// A room's summary for the server-to-server `state` route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoomState {
     /// The room.
@@ -314,7 +315,7 @@ fn attachment_url(url: &str, allow_http: bool) -> Result<(), String> {
 }
 
 /// What a chat message says, however it arrived (WebSocket or the service route).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChatInput {
     /// The text.
@@ -332,7 +333,7 @@ pub struct ChatInput {
 }
 
 /// A new annotation, however it arrived.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnnotationInput {
     /// What it points at.
@@ -349,7 +350,7 @@ pub struct AnnotationInput {
 }
 
 /// An annotation change, however it arrived.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AnnotationChange {
     /// A new status.
@@ -362,7 +363,7 @@ pub struct AnnotationChange {
 }
 
 /// Why the hub refused a request (sent to the client as an `error` frame).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct Refusal {
     /// A stable code.

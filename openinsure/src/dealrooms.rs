@@ -312,12 +312,18 @@ impl App {
 
 /// A refusal of the live room, as an application error.
 pub fn refusal(r: openinsure_dealroom::hub::Refusal) -> Error {
-    match r.code {
-        "not_found" => Error::NotFound { entity: "annotation", id: r.message },
-        "chat_forbidden" | "annotate_forbidden" | "edit_forbidden" => Error::Forbidden(r.message),
+    refusal_code(r.code, r.message)
+}
+
+/// A refusal of the live room by its code and message (as a host that runs the room elsewhere,
+/// a Durable Object, receives it), as an application error.
+pub fn refusal_code(code: &str, message: String) -> Error {
+    match code {
+        "not_found" => Error::NotFound { entity: "annotation", id: message },
+        "chat_forbidden" | "annotate_forbidden" | "edit_forbidden" => Error::Forbidden(message),
         _ => {
             let mut f = openinsure_core::error::FieldErrors::default();
-            f.push("$", r.message);
+            f.push("$", message);
             Error::Invalid(f)
         }
     }

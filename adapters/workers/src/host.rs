@@ -130,7 +130,9 @@ impl Host {
             clock: Arc::new(JsClock),
             ids: Arc::new(JsIds),
         };
-        let app = App::new(ports, Arc::new(book));
+        // live deal rooms are the rooms' Durable Objects
+        let gateway = Arc::new(crate::room::ObjectGateway(Rc::new(env.clone())));
+        let app = App::new(ports, Arc::new(book)).with_room_gateway(gateway);
         let config = ApiConfig {
             public_ws_origin: text(env, "PUBLIC_WS_ORIGIN").unwrap_or_else(|_| "wss://localhost".to_owned()),
             // a limiter in isolate memory would limit nothing across isolates: use Cloudflare's
@@ -186,4 +188,18 @@ pub fn from_http(response: http::Response<Bytes>) -> worker::Result<Response> {
         }
     }
     Ok(Response::from_bytes(body.to_vec())?.with_status(parts.status.as_u16()).with_headers(headers))
+}
+
+/// A Workers request's headers as an `http::HeaderMap` (for the API's refusals, which echo the
+/// client's request id).
+pub fn header_map(headers: &Headers) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers.entries() {
+        if let (Ok(name), Ok(value)) =
+            (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
+        {
+            map.append(name, value);
+        }
+    }
+    map
 }

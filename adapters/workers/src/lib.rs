@@ -8,7 +8,10 @@
 mod events;
 mod host;
 mod ledger;
+mod room;
 mod store;
+
+pub use room::DealRoomObject;
 
 use std::net::IpAddr;
 
@@ -24,6 +27,17 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Err(e) => return Response::error(format!("the Worker is not configured: {e}"), 500),
     };
     let peer = request.headers().get("cf-connecting-ip").ok().flatten().and_then(|ip| ip.parse::<IpAddr>().ok());
+    // a deal room's WebSocket: admitted here by the shared rules, then handed to the room's object
+    if let Some(room_id) = connect_path(&request.path())
+        && request.headers().get("upgrade").ok().flatten().is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+    {
+        let headers = host::header_map(request.headers());
+        let query = request.url().ok().and_then(|u| u.query().map(str::to_owned));
+        return match host.api.admit_room(room_id, query.as_deref(), &headers).await {
+            Ok(admission) => room::connect(&env, admission).await,
+            Err(refusal) => host::from_http(refusal),
+        };
+    }
     let headers = http::HeaderMap::new();
     let request = match host::to_http(request, host.api.config().max_body_bytes).await {
         Ok(r) => r,
@@ -37,6 +51,11 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         }
     });
     host::from_http(response)
+}
+
+/// The room id of `/v1/deal-rooms/{id}/connect`.
+fn connect_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/deal-rooms/")?.strip_suffix("/connect").filter(|id| !id.contains('/'))
 }
 
 /// The queue's consumer: each domain event to the subscribers (the ledger).
