@@ -45,6 +45,9 @@ e2e() {
   eval "$(scripts/tigerbeetle.sh env)"
   log "building the Worker"
   worker-build --profile worker --out-dir ../../examples/workers/build adapters/workers
+  log "building the Worker's conformance variant (a test build: the store suites inside the Worker)"
+  worker-build --profile worker --no-opt --out-dir ../../examples/workers/build-conformance adapters/workers \
+    --features conformance
   log "building openinsure (with TigerBeetle)"
   cargo build -q -p openinsure-cli --features tigerbeetle
   local bin
@@ -150,6 +153,23 @@ e2e() {
   kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true
   start_wrangler
   env "${e2e_env[@]}" PHASE=reload node "$EXAMPLE/e2e.mjs"
+
+  # the store conformance suites inside the Worker (its test build), on the same database
+  local cport=$((port + 1))
+  CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB="$app_url" setsid wrangler dev --config "$EXAMPLE/wrangler.toml" \
+    "$PWD/$EXAMPLE/build-conformance/index.js" --persist-to "$run/conformance-state" \
+    --local --ip 127.0.0.1 --port "$cport" --show-interactive-dev-session=false \
+    --var "LEDGER_PROXY_URL:$proxy_url" > "$run/conformance.log" 2>&1 &
+  PIDS+=($!)
+  wait_for_line "$run/conformance.log" ".*Ready on " >/dev/null
+  local verdict
+  verdict="$(curl -sS -X POST --max-time 120 "http://127.0.0.1:$cport/__conformance?run=$(date +%s)" || true)"
+  if [ "$verdict" != "every store suite passed" ]; then
+    echo "scripts/workers.sh: the store suites failed inside the Worker: $verdict" >&2
+    grep -i "panicked\|error" "$run/conformance.log" | head -20 >&2
+    exit 1
+  fi
+  log "every store conformance suite passed inside the Worker, through Hyperdrive"
   local prepared_after
   prepared_after="$("${mysql[@]}" -e "SHOW GLOBAL STATUS LIKE 'Com_stmt_prepare'" | cut -f2)"
   if [ "$prepared_after" != "$prepared_before" ]; then

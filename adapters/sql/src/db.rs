@@ -448,7 +448,7 @@ impl Tx {
             #[cfg(feature = "wire")]
             Tx::Wire(pool, mut c) => {
                 c.query("COMMIT").await?;
-                pool.put(c);
+                pool.put(c).await;
                 Ok(())
             }
         }

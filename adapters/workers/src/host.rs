@@ -96,18 +96,7 @@ impl Host {
     }
 
     fn build(env: &Env) -> Result<Host, String> {
-        let hyperdrive = env.hyperdrive("DB").map_err(|e| format!("the Hyperdrive binding `DB`: {e}"))?;
-        let options = WireOptions {
-            user: hyperdrive.user(),
-            password: hyperdrive.password(),
-            database: hyperdrive.database(),
-            // Hyperdrive pools per transaction: no session state; sql_mode is the database's
-            session: Vec::new(),
-            // a socket cannot outlive the request that opened it
-            max_idle: 0,
-        };
-        let connector = Arc::new(HyperdriveSocket { host: hyperdrive.host(), port: hyperdrive.port() });
-        let store = SqlStore::wire(WirePool::new(connector, options));
+        let store = system_of_record(env)?;
         let ledger = Arc::new(RemoteLedger::new(FetchTransport {
             url: text(env, "LEDGER_PROXY_URL")?,
             key: text(env, "LEDGER_SERVICE_KEY")?,
@@ -152,6 +141,22 @@ impl Host {
 
 /// Why a request could not become an `http::Request`: the status, the error code, the message.
 pub type Refusal = (http::StatusCode, &'static str, &'static str);
+
+/// The system of record through the Hyperdrive binding `DB`.
+pub fn system_of_record(env: &Env) -> Result<SqlStore, String> {
+    let hyperdrive = env.hyperdrive("DB").map_err(|e| format!("the Hyperdrive binding `DB`: {e}"))?;
+    let options = WireOptions {
+        user: hyperdrive.user(),
+        password: hyperdrive.password(),
+        database: hyperdrive.database(),
+        // Hyperdrive pools per transaction: no session state; sql_mode is the database's
+        session: Vec::new(),
+        // a socket cannot outlive the request that opened it
+        max_idle: 0,
+    };
+    let connector = Arc::new(HyperdriveSocket { host: hyperdrive.host(), port: hyperdrive.port() });
+    Ok(SqlStore::wire(WirePool::new(connector, options)))
+}
 
 /// A Workers request as the API's `http::Request` (the body read whole, refused past `max_body`).
 pub async fn to_http(mut request: Request, max_body: usize) -> Result<http::Request<Bytes>, Refusal> {

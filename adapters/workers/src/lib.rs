@@ -27,6 +27,10 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Err(e) => return Response::error(format!("the Worker is not configured: {e}"), 500),
     };
     let peer = request.headers().get("cf-connecting-ip").ok().flatten().and_then(|ip| ip.parse::<IpAddr>().ok());
+    #[cfg(feature = "conformance")]
+    if request.path() == "/__conformance" {
+        return conformance(&request, &env).await;
+    }
     // a deal room's WebSocket: admitted here by the shared rules, then handed to the room's object
     if let Some(room_id) = connect_path(&request.path())
         && request.headers().get("upgrade").ok().flatten().is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
@@ -51,6 +55,29 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         }
     });
     host::from_http(response)
+}
+
+/// The store conformance suites, inside the Worker, on the system of record through Hyperdrive
+/// (`?run=N` keeps the runs' ids apart). A failing suite panics, which aborts the isolate: the
+/// request fails and the log names the assertion.
+#[cfg(feature = "conformance")]
+async fn conformance(request: &Request, env: &Env) -> worker::Result<Response> {
+    let run =
+        request.url()?.query_pairs().find(|(k, _)| k == "run").and_then(|(_, v)| v.parse::<u64>().ok()).unwrap_or(1);
+    let store = host::system_of_record(env).map_err(worker::Error::RustError)?;
+    worker::console_log!("conformance {run}: stores");
+    openinsure_core::testkit::stores(&store, run).await;
+    openinsure_core::testkit::stores(&store, run + 1).await;
+    worker::console_log!("conformance {run}: bind races");
+    openinsure_core::testkit::bind_races(&store, run, 16).await;
+    worker::console_log!("conformance {run}: idempotency, authorizer");
+    openinsure_core::testkit::idempotency_store(&store, run).await;
+    openinsure_core::testkit::authorizer(&store, run).await;
+    worker::console_log!("conformance {run}: PHI audit log");
+    openinsure_hipaa::testkit::all(&store, run).await;
+    worker::console_log!("conformance {run}: deal rooms");
+    openinsure_dealroom::testkit::all(&store, run).await;
+    Response::ok("every store suite passed")
 }
 
 /// The room id of `/v1/deal-rooms/{id}/connect`.
