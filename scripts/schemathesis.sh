@@ -30,7 +30,8 @@ run() {
   local seconds="${1:-120}"
   install
   cargo build --quiet -p openinsure-cli
-  local bin=target/debug/openinsure
+  local bin
+  bin="${CARGO_TARGET_DIR:-target}/debug/openinsure"
   DIR="$(mktemp -d)"
   local dir="$DIR"
   local port; port="$(free_port)"
