@@ -91,6 +91,9 @@ pub enum AuthError {
         /// The secret's length.
         len: usize,
     },
+    /// A signing secret given as text is not hexadecimal.
+    #[error("signing secret for key `{0}` is not hexadecimal")]
+    NotHex(String),
     /// Signing failed inside the JWT library.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -158,6 +161,15 @@ fn make_key(kid: &str, secret: &[u8]) -> Result<Key, AuthError> {
 }
 
 impl TokenKeys {
+    /// Keys with one secret written as hexadecimal text (as `openinsure serve` keeps it in its key
+    /// file and a Worker in its `OPENINSURE_SIGNING_KEY` secret); surrounding whitespace is
+    /// ignored.
+    pub fn from_hex(kid: impl Into<String>, text: &str) -> Result<Self, AuthError> {
+        let kid = kid.into();
+        let secret = hex::decode(text.trim()).map_err(|_| AuthError::NotHex(kid.clone()))?;
+        TokenKeys::new(kid, &secret)
+    }
+
     /// Keys with one secret, used for signing and verification.
     pub fn new(kid: impl Into<String>, secret: &[u8]) -> Result<Self, AuthError> {
         let kid = kid.into();
@@ -355,6 +367,15 @@ pub fn claims_from(claims: &serde_json::Map<String, Value>) -> Result<Claims, Au
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_hex_secret_reads_and_anything_else_is_named() {
+        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        assert!(super::TokenKeys::from_hex("dev", &format!("  {hex}\n")).is_ok());
+        assert!(matches!(super::TokenKeys::from_hex("dev", "zz"), Err(super::AuthError::NotHex(k)) if k == "dev"));
+        assert!(matches!(super::TokenKeys::from_hex("dev", "abc"), Err(super::AuthError::NotHex(_))));
+        assert!(matches!(super::TokenKeys::from_hex("dev", "0011"), Err(super::AuthError::WeakKey { len: 2, .. })));
+    }
+
     use super::*;
     use chrono::TimeZone;
     use serde_json::json;

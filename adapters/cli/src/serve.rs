@@ -132,18 +132,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 /// Reads the signing key, or (`create`) generates a random one and writes it (mode 0600).
 fn signing_key(path: &Path, create: bool) -> Result<TokenKeys, Failure> {
     let secret = match std::fs::read_to_string(path) {
-        Ok(text) => unhex(&text).ok_or_else(|| Failure(format!("{}: not a hex signing key", path.display())))?,
+        Ok(text) => {
+            return TokenKeys::from_hex("dev", &text).map_err(|e| Failure(format!("{}: {e}", path.display())));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
             let mut secret = Vec::with_capacity(32);
             secret.extend_from_slice(uuid::Uuid::new_v4().as_bytes());

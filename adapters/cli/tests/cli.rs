@@ -204,6 +204,16 @@ fn serve_and_token_work_together() {
     let missing = run(&["token", "--org", org, "--role", "producer", "--signing-key-file", "/nonexistent/key"]);
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("/nonexistent/key"));
+    // a key file that is not hexadecimal is named, with why
+    let garbled = dir.join("garbled-key");
+    std::fs::write(&garbled, "not hex at all").unwrap();
+    let refused = run(&["token", "--org", org, "--role", "producer", "--signing-key-file", garbled.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("garbled-key") && stderr(&refused).contains("not hexadecimal"),
+        "{}",
+        stderr(&refused)
+    );
     let bad_role = run(&["token", "--org", org, "--role", "wizard", "--signing-key-file", key.to_str().unwrap()]);
     assert!(stderr(&bad_role).contains("--role"), "{}", stderr(&bad_role));
 

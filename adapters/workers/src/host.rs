@@ -76,14 +76,6 @@ fn text(env: &Env, name: &str) -> Result<String, String> {
         .map_err(|_| format!("`{name}` is not set"))
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
 impl Host {
     /// The isolate's host, built from the bindings on its first request.
     pub fn get(env: &Env) -> Result<Rc<Host>, String> {
@@ -101,10 +93,9 @@ impl Host {
             url: text(env, "LEDGER_PROXY_URL")?,
             key: text(env, "LEDGER_SERVICE_KEY")?,
         }));
-        let secret =
-            unhex(&text(env, "OPENINSURE_SIGNING_KEY")?).ok_or("`OPENINSURE_SIGNING_KEY` is not hexadecimal")?;
         let kid = text(env, "OPENINSURE_KEY_ID").unwrap_or_else(|_| "dev".to_owned());
-        let keys = TokenKeys::new(&kid, &secret).map_err(|e| format!("`OPENINSURE_SIGNING_KEY`: {e}"))?;
+        let keys = TokenKeys::from_hex(kid, &text(env, "OPENINSURE_SIGNING_KEY")?)
+            .map_err(|e| format!("`OPENINSURE_SIGNING_KEY`: {e}"))?;
         let mut book = RateBook::new();
         for (name, json) in RATE_TABLES {
             let table = RateTable::from_json(json).map_err(|e| format!("{name}: {e}"))?;
