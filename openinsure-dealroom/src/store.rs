@@ -66,3 +66,37 @@ pub trait DealRoomStore: openinsure_core::ports::MaybeSendSync {
     /// (empty when nothing was stored). Applying them all in order rebuilds the document.
     async fn load_document(&self, org: OrgId, room: DealRoomId) -> Result<Vec<Vec<u8>>>;
 }
+
+/// What a room's hub is built from, as the store holds it.
+#[derive(Clone, Debug, Default)]
+pub struct StoredRoom {
+    /// The participants.
+    pub participants: Vec<Participant>,
+    /// The latest messages, at most the hub's history, oldest first.
+    pub recent: Vec<ChatMessage>,
+    /// Every annotation.
+    pub annotations: Vec<Annotation>,
+    /// The notepad as stored: a whole document and the appends since.
+    pub document: Vec<Vec<u8>>,
+}
+
+/// Reads what `room`'s hub is built from, with the latest `history` messages: every host that
+/// loads a room (a native room task, a Workers Durable Object) reads it this one way.
+pub async fn load_room(store: &dyn DealRoomStore, room: &DealRoom, history: usize) -> Result<StoredRoom> {
+    const PAGE: u32 = 200;
+    let participants = store.participants(room.org_id, room.id).await?;
+    let mut recent = Vec::new();
+    for page in 0..u32::try_from(history.div_ceil(PAGE as usize)).unwrap_or(u32::MAX) {
+        let batch = store.messages(room.org_id, room.id, Page::new(PAGE, page * PAGE)).await?;
+        let done = batch.len() < PAGE as usize;
+        recent.extend(batch);
+        if done {
+            break;
+        }
+    }
+    // the store lists newest first
+    recent.reverse();
+    let annotations = store.annotations(room.org_id, room.id).await?;
+    let document = store.load_document(room.org_id, room.id).await?;
+    Ok(StoredRoom { participants, recent, annotations, document })
+}

@@ -30,7 +30,6 @@ use openinsure::api::Api;
 use openinsure::dealrooms::RoomGateway;
 use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::ids::{AnnotationId, DealRoomId, OrgId, UserId};
-use openinsure_core::store::Page;
 use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, Member, Refusal, RoomState};
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
 use openinsure_dealroom::room::{DealRoom, Participant};
@@ -221,22 +220,18 @@ impl RoomHost {
         if let Some(tx) = rooms.get(&room.id).filter(|tx| !tx.is_closed()) {
             return Ok(tx.clone());
         }
-        let store = &self.inner.store;
-        let participants = store.participants(room.org_id, room.id).await?;
-        let mut recent = Vec::new();
-        for page in 0..(self.inner.config.hub.history.div_ceil(200) as u32) {
-            let batch = store.messages(room.org_id, room.id, Page::new(200, page * 200)).await?;
-            let done = batch.len() < 200;
-            recent.extend(batch);
-            if done {
-                break;
-            }
-        }
-        recent.reverse();
-        let annotations = store.annotations(room.org_id, room.id).await?;
-        let document = store.load_document(room.org_id, room.id).await?;
-        let hub = Hub::new(room.clone(), participants, recent, annotations, &document, self.inner.config.hub)
-            .map_err(backend)?;
+        let stored =
+            openinsure_dealroom::store::load_room(self.inner.store.as_ref(), room, self.inner.config.hub.history)
+                .await?;
+        let hub = Hub::new(
+            room.clone(),
+            stored.participants,
+            stored.recent,
+            stored.annotations,
+            &stored.document,
+            self.inner.config.hub,
+        )
+        .map_err(backend)?;
         let (tx, rx) = mpsc::channel(1024);
         rooms.insert(room.id, tx.clone());
         tokio::spawn(run_room(self.inner.clone(), hub, room.org_id, rx));

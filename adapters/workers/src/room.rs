@@ -23,7 +23,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use openinsure_core::clock::Clock as _;
 use openinsure_core::ids::{AnnotationId, DealRoomId, OrgId, UserId};
-use openinsure_core::store::Page;
 use openinsure_dealroom::hub::{AnnotationChange, AnnotationInput, ChatInput, ConnId, Member, RoomState};
 use openinsure_dealroom::protocol::{Annotation, ChatMessage};
 use openinsure_dealroom::room::{DealRoom, Participant};
@@ -137,20 +136,11 @@ impl DealRoomObject {
         }
         let store = self.store()?;
         let room = store.get_room(org, room_id).await.map_err(failed)?;
-        let participants = store.participants(org, room_id).await.map_err(failed)?;
         let config = HubConfig::default();
-        let mut recent = Vec::new();
-        for page in 0..(config.history.div_ceil(200) as u32) {
-            let batch = store.messages(org, room_id, Page::new(200, page * 200)).await.map_err(failed)?;
-            let done = batch.len() < 200;
-            recent.extend(batch);
-            if done {
-                break;
-            }
-        }
-        recent.reverse();
-        let mut annotations = store.annotations(org, room_id).await.map_err(failed)?;
-        let mut document = store.load_document(org, room_id).await.map_err(failed)?;
+        let stored =
+            openinsure_dealroom::store::load_room(store.as_ref(), &room, config.history).await.map_err(failed)?;
+        let (participants, mut recent, mut annotations, mut document) =
+            (stored.participants, stored.recent, stored.annotations, stored.document);
         // what the object holds that the system of record has not heard of yet
         for (_, p) in self.pending()? {
             match p {
