@@ -19,7 +19,8 @@ use openinsure_core::policy::tick::TickRules;
 use worker::{Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 /// The fetch handler: the request as an `http::Request`, the shared API, the response back.
-/// The outbox is delivered after the response, in the background (`waitUntil`).
+/// After a request that may have written, the outbox is delivered in the background
+/// (`waitUntil`).
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let host = match host::Host::get(&env) {
@@ -47,13 +48,18 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Ok(r) => r,
         Err((status, code, message)) => return host::from_http(host.api.host_error(&headers, status, code, message)),
     };
+    // only a request that may have written can have added events: reads cost no outbox query
+    // (the Cron trigger delivers whatever is left, every minute)
+    let may_write = !request.method().is_safe();
     let response = host.api.handle(request, peer).await;
-    let dispatcher = host.dispatcher.clone();
-    ctx.wait_until(async move {
-        if let Err(e) = dispatcher.run_once().await {
-            worker::console_error!("outbox delivery: {e}");
-        }
-    });
+    if may_write {
+        let dispatcher = host.dispatcher.clone();
+        ctx.wait_until(async move {
+            if let Err(e) = dispatcher.run_once().await {
+                worker::console_error!("outbox delivery: {e}");
+            }
+        });
+    }
     host::from_http(response)
 }
 
