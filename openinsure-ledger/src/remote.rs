@@ -13,15 +13,15 @@
 //! [`BackendError`]: nothing is known to have been applied, as with the backend itself.
 //!
 //! ```
-//! use openinsure_ledger::remote::{Call, ServiceKey, serve};
-//! # async fn run(backend: &dyn openinsure_ledger::LedgerBackend) {
+//! use openinsure_ledger::remote::{Call, ServiceKey};
 //! let key = ServiceKey::new("a service key of at least 32 bytes!!").unwrap();
-//! let body = serde_json::to_vec(&Call::LookupAccounts { ids: vec![1] }).unwrap();
-//! let (status, _reply) = serve(backend, &key, Some("Bearer a service key of at least 32 bytes!!"), &body).await;
-//! assert_eq!(status, 200);
-//! let (status, _) = serve(backend, &key, Some("Bearer another key"), &body).await;
-//! assert_eq!(status, 401);
-//! # }
+//! assert!(key.admits(Some("Bearer a service key of at least 32 bytes!!")));
+//! assert!(!key.admits(Some("Bearer a user's token")));
+//! assert!(!key.admits(None));
+//! assert!(ServiceKey::new("too short").is_err());
+//! // one call, externally tagged, ids as JSON integers
+//! let call = serde_json::to_string(&Call::LookupAccounts { ids: vec![7] }).unwrap();
+//! assert_eq!(call, r#"{"lookup_accounts":{"ids":[7]}}"#);
 //! ```
 
 use async_trait::async_trait;

@@ -527,8 +527,25 @@ mod tests {
         testkit::all(&remote, 1).await;
         testkit::all(&remote, 2).await;
         // a wrong key reaches nothing
-        let intruder = RemoteLedger::new(InProcess(MemoryLedger::new(), key, "Bearer not the key"));
+        let intruder = RemoteLedger::new(InProcess(MemoryLedger::new(), key.clone(), "Bearer not the key"));
         let refused = intruder.lookup_accounts(&[1]).await.unwrap_err();
         assert!(refused.0.contains("service key"), "{refused}");
+        // no key, a body that is not a call, a batch over the limit: refused, nothing written
+        let engine = MemoryLedger::new();
+        let call = |accounts: Vec<openinsure_ledger::Account>| {
+            serde_json::to_vec(&openinsure_ledger::remote::Call::CreateAccounts { accounts }).unwrap()
+        };
+        let org = testkit::org(9, 1);
+        let one = openinsure_ledger::chart_of_accounts(org)[0];
+        assert_eq!(serve(&engine, &key, None, &call(vec![one])).await.0, 401);
+        assert_eq!(
+            serve(&engine, &key, Some("Bearer a service key of at least 32 bytes!!"), b"{\"drop\": {}}").await.0,
+            400
+        );
+        let too_many = vec![one; openinsure_ledger::remote::MAX_BATCH + 1];
+        let (status, body) =
+            serve(&engine, &key, Some("Bearer a service key of at least 32 bytes!!"), &call(too_many)).await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(engine.lookup_accounts(&[one.id]).await.unwrap().is_empty(), "nothing was created");
     }
 }

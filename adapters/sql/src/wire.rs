@@ -542,6 +542,10 @@ mod tests {
         assert_eq!((o.user.as_str(), o.password.as_str(), o.database.as_str()), ("app", "p@ss", "book"));
         assert_eq!((host.as_str(), port), ("db.example", 3307));
         assert!(WireOptions::from_url("mysql://root@127.0.0.1:3306/").is_err());
+        // a malformed escape is refused, not passed on as typed
+        assert!(WireOptions::from_url("mysql://app:p%zzss@db:3306/book").is_err());
+        assert!(WireOptions::from_url("mysql://app:p%4@db:3306/book").is_err());
+        assert!(WireOptions::from_url("mysql://app@db:port/book").is_err());
         assert!(WireOptions::from_url("postgres://x/y").is_err());
     }
 }
