@@ -100,3 +100,26 @@ pub async fn load_room(store: &dyn DealRoomStore, room: &DealRoom, history: usiz
     let document = store.load_document(room.org_id, room.id).await?;
     Ok(StoredRoom { participants, recent, annotations, document })
 }
+
+/// Whether a room's write the store refused is worth trying again: a store that is down, busy or
+/// failing (`Unavailable`, `Backend`) or a write that met another (`Conflict`). Anything else (a
+/// room deleted meanwhile: `NotFound`) will never be taken, and is given up. Every host that
+/// writes a room's messages, annotations and notepad in the background follows this one rule.
+pub fn worth_retrying(error: &openinsure_core::Error) -> bool {
+    use openinsure_core::Error as E;
+    matches!(error, E::Unavailable(_) | E::Backend(_) | E::Conflict(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use openinsure_core::Error;
+
+    #[test]
+    fn a_store_that_is_down_or_busy_is_retried_a_room_gone_is_not() {
+        assert!(super::worth_retrying(&Error::Unavailable("down".into())));
+        assert!(super::worth_retrying(&Error::Backend("deadlock".into())));
+        assert!(super::worth_retrying(&Error::Conflict("busy".into())));
+        assert!(!super::worth_retrying(&Error::NotFound { entity: "deal room", id: "x".into() }));
+        assert!(!super::worth_retrying(&Error::Forbidden("no".into())));
+    }
+}

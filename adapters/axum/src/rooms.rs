@@ -585,7 +585,7 @@ async fn persister(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Persist>) 
             };
             match outcome {
                 Ok(()) => break,
-                Err(e @ (openinsure_core::Error::Backend(_) | openinsure_core::Error::Conflict(_))) => {
+                Err(e) if openinsure_dealroom::store::worth_retrying(&e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "deal room write failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -255,13 +255,9 @@ impl DealRoomObject {
             };
             match written {
                 Ok(()) => {}
-                // delivered before (at least once; the ids make a repeat harmless)
-                Err(openinsure_core::Error::Conflict(_)) => {}
-                // the room is gone: nothing will ever take it
-                Err(openinsure_core::Error::NotFound { .. }) => {
-                    worker::console_warn!("a deal room write was dropped: its room no longer exists");
-                }
-                Err(e) => return Err(failed(e)),
+                Err(e) if openinsure_dealroom::store::worth_retrying(&e) => return Err(failed(e)),
+                // never to be taken (its room is gone): given up, as the native host does
+                Err(e) => worker::console_error!("a deal room write was refused for good: {e}"),
             }
             self.sql().exec("DELETE FROM pending WHERE seq = ?", vec![SqlStorageValue::Integer(seq)])?;
         }
