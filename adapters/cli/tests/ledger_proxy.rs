@@ -84,3 +84,26 @@ async fn the_proxy_passes_the_ledger_suite_and_refuses_strangers() {
     let garbage = client.post(&proxy.1).bearer_auth(KEY).body("{\"drop_tables\": {}}").send().await.unwrap();
     assert_eq!(garbage.status(), 400);
 }
+
+/// Without a service key, or with one too short to be a secret, the proxy does not start.
+#[test]
+fn the_proxy_refuses_to_start_without_a_real_key() {
+    let run = |key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_openinsure"));
+        command.args(["ledger-proxy", "--addr", "127.0.0.1:0"]).env_remove("OPENINSURE_LEDGER_SERVICE_KEY");
+        if let Some(key) = key {
+            command.env("OPENINSURE_LEDGER_SERVICE_KEY", key);
+        }
+        command.output().unwrap()
+    };
+    let missing = run(None);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("OPENINSURE_LEDGER_SERVICE_KEY"));
+    let short = run(Some("short"));
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("at least 32 bytes"),
+        "{}",
+        String::from_utf8_lossy(&short.stderr)
+    );
+}
