@@ -21,7 +21,7 @@ pub use audit::{
     AuditAction, AuditDraft, AuditEntry, AuditHash, AuditHead, AuditMonth, MonthRange, PhiAuditLog, PhiAuditLogExt,
     TamperError, verify,
 };
-pub use edge::{EdgeCache, EdgeSafe};
+pub use edge::{EdgeBytes, EdgeCache, EdgeKey, EdgeSafe, EdgeStore};
 pub use error::{Error, Result};
 pub use lint::{LintFinding, LintProblem, LintReport, looks_like_phi, phi_lint};
 pub use log::{LogSafe, for_log};

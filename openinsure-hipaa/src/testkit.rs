@@ -218,6 +218,55 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
+/// The [`EdgeStore`](crate::edge::EdgeStore) contract: absent keys read as nothing, a put is read
+/// back byte for byte and replaced by the next, orgs' keys and keys of no org never meet, a
+/// removal is idempotent, a value with a time to live is readable at once, and a rate book sized
+/// value (256 KiB) round-trips. `run` keeps separate runs apart on a store that persists.
+/// Expiry itself is the store's own test: KV's shortest time to live is a minute.
+pub async fn edge_store(store: std::sync::Arc<dyn crate::edge::EdgeStore>, run: u64) {
+    use crate::edge::{EdgeCache, EdgeKey};
+    let cache = EdgeCache::<Vec<(String, i64)>>::new(store.clone());
+    let org_a = OrgId::from_uuid(test_uuid(run, 1));
+    let org_b = OrgId::from_uuid(test_uuid(run, 2));
+    let name = format!("suite/{run}/rates");
+    let a = EdgeKey::org(org_a, &name).expect("a valid key");
+    let b = EdgeKey::org(org_b, &name).expect("a valid key");
+    let global = EdgeKey::global(&name).expect("a valid key");
+    assert_ne!(a.as_str(), b.as_str());
+    assert_ne!(a.as_str(), global.as_str());
+
+    assert_eq!(cache.get(&a).await.expect("get"), None, "an absent key reads as nothing");
+    let first = vec![("CA".to_owned(), 185), ("NY".to_owned(), 210)];
+    cache.put(&a, &first, None).await.expect("put");
+    assert_eq!(cache.get(&a).await.expect("get").as_ref(), Some(&first), "a put reads back");
+    assert_eq!(cache.get(&b).await.expect("get"), None, "another org's key with the same name is apart");
+    assert_eq!(cache.get(&global).await.expect("get"), None, "a key of no org is apart");
+
+    let second = vec![("TX".to_owned(), -5)];
+    cache.put(&a, &second, None).await.expect("put");
+    assert_eq!(cache.get(&a).await.expect("get").as_ref(), Some(&second), "a put replaces");
+    cache.put(&b, &first, None).await.expect("put");
+    cache.put(&global, &first, Some(Duration::minutes(2))).await.expect("put with a time to live");
+    assert_eq!(cache.get(&global).await.expect("get").as_ref(), Some(&first), "readable within its time to live");
+    assert_eq!(cache.get(&a).await.expect("get").as_ref(), Some(&second), "another key's put leaves it alone");
+
+    cache.remove(&a).await.expect("remove");
+    assert_eq!(cache.get(&a).await.expect("get"), None, "removed");
+    cache.remove(&a).await.expect("removing an absent key is no error");
+    assert_eq!(cache.get(&b).await.expect("get").as_ref(), Some(&first), "another org's value stays");
+
+    let big: Vec<(String, i64)> = (0..4096).map(|i| (format!("{i:058}"), i)).collect();
+    cache.put(&a, &big, None).await.expect("a large put");
+    assert_eq!(cache.get(&a).await.expect("get").as_ref(), Some(&big), "a large value round-trips");
+    for k in [&a, &b, &global] {
+        cache.remove(k).await.expect("clean up");
+    }
+
+    assert!(EdgeKey::org(org_a, "").is_err(), "an empty name is refused");
+    assert!(EdgeKey::org(org_a, "a b").is_err(), "a space is refused");
+    assert!(EdgeKey::global(&"k".repeat(EdgeKey::MAX_NAME + 1)).is_err(), "an overlong name is refused");
+}
+
 /// Every suite of this crate that runs on any backend (a new `run` each time on a backend that
 /// persists); [`parallel_appends`] needs a backend that clones across threads and is called apart.
 pub async fn all(log: &dyn PhiAuditLog, run: u64) {

@@ -3,12 +3,14 @@
 pub mod audit;
 pub mod authorizer;
 pub mod dealroom;
+pub mod edge;
 pub mod idempotency;
 pub mod ledger;
 
 pub use audit::MemoryAuditLog;
 pub use authorizer::MemoryAuthorizer;
 pub use dealroom::MemoryDealRooms;
+pub use edge::MemoryEdgeStore;
 pub use idempotency::MemoryIdempotency;
 pub use ledger::MemoryLedger;
 
