@@ -10,9 +10,12 @@ use openinsure_core::clock::Clock;
 use openinsure_hipaa::Result;
 use openinsure_hipaa::edge::{EdgeBytes, EdgeKey, EdgeStore};
 
+/// A value and when it expires.
+type Entry = (Vec<u8>, Option<DateTime<Utc>>);
+
 /// Bytes by key in memory, each gone when its time to live (read on `clock`) has passed.
 pub struct MemoryEdgeStore {
-    entries: Mutex<HashMap<String, (Vec<u8>, Option<DateTime<Utc>>)>>,
+    entries: Mutex<HashMap<String, Entry>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -38,7 +41,7 @@ impl MemoryEdgeStore {
         self.len() == 0
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Option<DateTime<Utc>>)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
