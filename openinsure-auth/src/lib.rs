@@ -131,6 +131,8 @@ impl Claims {
 struct Key {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// SHA-256 of a domain tag and the secret: names the key in [`TokenKeys::fingerprint`].
+    digest: [u8; 32],
 }
 
 /// The HMAC keys tokens are signed and verified with, by key id.
@@ -157,7 +159,9 @@ fn make_key(kid: &str, secret: &[u8]) -> Result<Key, AuthError> {
     if secret.len() < MIN_SECRET_BYTES {
         return Err(AuthError::WeakKey { kid: kid.to_owned(), len: secret.len() });
     }
-    Ok(Key { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) })
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new_with_prefix(b"openinsure token key\0").chain_update(secret).finalize().into();
+    Ok(Key { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), digest })
 }
 
 impl TokenKeys {
@@ -194,6 +198,21 @@ impl TokenKeys {
         }
         kid.clone_into(&mut self.signing_kid);
         Ok(self)
+    }
+
+    /// 32 hex digits that change whenever a key is added, removed or replaced: what a cache of
+    /// verified tokens shared beyond this process (Workers KV) is keyed under, so a token verified
+    /// with a key that is gone is never found again. A hash of hashes: it reveals nothing of a
+    /// secret.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        for (kid, key) in &self.keys {
+            h.update((kid.len() as u64).to_be_bytes());
+            h.update(kid.as_bytes());
+            h.update(key.digest);
+        }
+        h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
     /// Stops accepting tokens signed with `kid` (it may not be the signing key).
@@ -394,6 +413,19 @@ mod tests {
 
     fn keys() -> TokenKeys {
         TokenKeys::new("k1", SECRET).unwrap()
+    }
+
+    #[test]
+    fn the_fingerprint_follows_every_key_and_reveals_no_secret() {
+        let one = keys().fingerprint();
+        assert_eq!(one.len(), 32);
+        assert_eq!(one, keys().fingerprint(), "the same keys, the same fingerprint");
+        assert_ne!(one, TokenKeys::new("k1", OTHER).unwrap().fingerprint(), "another secret");
+        assert_ne!(one, TokenKeys::new("k2", SECRET).unwrap().fingerprint(), "another kid");
+        let two = keys().with_key("k2", OTHER).unwrap();
+        assert_ne!(one, two.fingerprint(), "a key added");
+        assert_eq!(one, two.without_key("k2").fingerprint(), "and removed again");
+        assert!(!one.contains(&hex::encode(SECRET)[..8]));
     }
 
     fn b64(v: &Value) -> String {

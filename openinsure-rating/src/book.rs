@@ -39,7 +39,17 @@ impl RateBook {
         program: ProgramId,
         date: NaiveDate,
     ) -> Result<&RateTable, RatingError> {
-        self.tables
+        Self::pick_in_force(&self.tables, line, program, date)
+    }
+
+    /// [`RateBook::in_force`] over any list of tables (an edge copy of a program's versions).
+    pub fn pick_in_force(
+        tables: &[RateTable],
+        line: LineOfBusiness,
+        program: ProgramId,
+        date: NaiveDate,
+    ) -> Result<&RateTable, RatingError> {
+        tables
             .iter()
             .filter(|t| t.line_of_business == line && t.program_id == program && t.effective_date <= date)
             .max_by_key(|t| (t.effective_date, t.version))
@@ -48,6 +58,14 @@ impl RateBook {
                 program_id: program.to_string(),
                 date: date.to_string(),
             })
+    }
+
+    /// Every version of the line and program's tables, oldest first (what an edge copy holds).
+    pub fn versions(&self, line: LineOfBusiness, program: ProgramId) -> Vec<RateTable> {
+        let mut v: Vec<RateTable> =
+            self.tables.iter().filter(|t| t.line_of_business == line && t.program_id == program).cloned().collect();
+        v.sort_by(|a, b| (a.effective_date, a.version, &a.id).cmp(&(b.effective_date, b.version, &b.id)));
+        v
     }
 
     /// The table with this id and version, if the book has it.

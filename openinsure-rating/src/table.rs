@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::RatingError;
 
 /// How exposure units are counted for the base rate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ExposureBasis {
     /// Annual revenue per $1,000.
@@ -53,7 +55,7 @@ impl ExposureBasis {
 }
 
 /// Values by state, with an optional default for states not listed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ByState<T> {
     /// Values for listed states.
@@ -75,7 +77,7 @@ impl<T> ByState<T> {
 }
 
 /// Class modifiers by NAICS prefix (longest prefix wins), with a default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClassModifiers {
     /// Factors by NAICS prefix of 2 to 6 digits.
@@ -94,7 +96,9 @@ impl ClassModifiers {
 }
 
 /// An increased-limit factor for one occurrence limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LimitFactor {
     /// The occurrence limit.
@@ -105,7 +109,9 @@ pub struct LimitFactor {
 }
 
 /// A deductible credit (or debit) for one deductible amount.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeductibleFactor {
     /// The deductible.
@@ -116,7 +122,9 @@ pub struct DeductibleFactor {
 }
 
 /// A revenue band: revenue at or above `minRevenueCents` (and below the next band's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevenueBand {
     /// Lower bound, inclusive.
@@ -127,7 +135,9 @@ pub struct RevenueBand {
 }
 
 /// A loss-ratio band: a loss ratio at or above `minLossRatio` (and below the next band's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LossRatioBand {
     /// Lower bound, inclusive (`"0.40"` is 40%).
@@ -137,7 +147,7 @@ pub struct LossRatioBand {
 }
 
 /// The experience (loss history) modifier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LossHistoryTable {
     /// How many policy years before the effective date's year count (3 means the three prior years).
@@ -157,7 +167,7 @@ fn default_schedule_max() -> Decimal {
 }
 
 /// Bounds on schedule rating.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScheduleBounds {
     /// The lowest total adjustment (default `-0.25`).
@@ -182,7 +192,7 @@ impl Default for ScheduleBounds {
 }
 
 /// A flat fee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Fee {
     /// Its code (`policy_fee`, `inspection_fee`).
@@ -193,7 +203,7 @@ pub struct Fee {
 }
 
 /// A tax or surcharge as a rate of gross premium.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tax {
     /// Its code (`premium_tax`, `stamping_fee`).
@@ -207,7 +217,7 @@ fn default_valid_days() -> u32 {
 }
 
 /// A rate table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema, openinsure_hipaa::EdgeSafe)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RateTable {
     /// The table's id (stable across versions).

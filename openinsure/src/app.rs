@@ -98,6 +98,8 @@ pub struct App {
     /// Live rooms are a host capability, not a port: without a gateway the `/live/` routes and
     /// the WebSocket are not served (404, and absent from the OpenAPI document).
     pub(crate) live_rooms: Option<Arc<dyn crate::dealrooms::RoomGateway>>,
+    /// The edge copy of the rate book ([`App::with_edge_config`]), read on every rating.
+    pub(crate) edge_rates: Option<crate::rates::EdgeRates>,
 }
 
 impl std::fmt::Debug for App {
@@ -110,7 +112,7 @@ impl App {
     /// An application over its ports and a rate book.
     pub fn new(ports: Ports, rates: Arc<RateBook>) -> Self {
         let Ports { store, authorizer, ledger, audit, rooms, clock, ids } = ports;
-        App { store, authorizer, rates, clock, ids, ledger, audit, rooms, live_rooms: None }
+        App { store, authorizer, rates, clock, ids, ledger, audit, rooms, live_rooms: None, edge_rates: None }
     }
 
     /// The rate book.

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error;
 pub mod ledger;
 pub mod policies;
+pub mod rates;
 pub mod settlements;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod system;

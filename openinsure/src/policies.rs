@@ -153,7 +153,10 @@ impl App {
         let changes = policy.risk_changes.then(&endorsement.changes);
         let changed = changes.apply(&ctx.submission, "changes")?;
         let basis = &quote.rating.rate_table;
-        let table = self.rates.get(&basis.id, basis.version).ok_or_else(|| Error::Rule {
+        let table = self
+            .table_version(org, quote.line_of_business, quote.program_id, &basis.id, basis.version)
+            .await
+            .ok_or_else(|| Error::Rule {
             code: "rate_table_unavailable",
             message: format!(
                 "the policy was written on rate table `{}` version {}, which this service does not hold",
@@ -161,7 +164,7 @@ impl App {
             ),
         })?;
         let schedule = Schedule { adjustments: quote.rating.schedule.clone() };
-        let rating = openinsure_rating::rate(&changed, table, &schedule)?;
+        let rating = openinsure_rating::rate(&changed, &table, &schedule)?;
         let now = self.clock.now();
         let change = policy
             .price_endorsement(
@@ -232,8 +235,8 @@ impl App {
         let quote = self.store.get_quote(org, expiring.quote_id).await?;
         let mut ctx = self.store.underwriting_context(org, expiring.submission_id, caller.user_id).await?;
         let risk = expiring.renewal_risk(&ctx.submission)?;
-        let table = self.rates.in_force(risk.line_of_business, risk.program_id, risk.effective_date)?;
-        let rating = openinsure_rating::rate(&risk, table, &Schedule { adjustments: quote.rating.schedule.clone() })?;
+        let table = self.table_in_force(org, risk.line_of_business, risk.program_id, risk.effective_date).await?;
+        let rating = openinsure_rating::rate(&risk, &table, &Schedule { adjustments: quote.rating.schedule.clone() })?;
         ctx.submission = risk;
         let mut rated = quote;
         rated.rating = rating.clone();

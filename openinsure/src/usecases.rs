@@ -58,9 +58,15 @@ impl App {
                         .to_lowercase(),
                 });
             }
-            let table =
-                self.rates.in_force(submission.line_of_business, submission.program_id, submission.effective_date)?;
-            let rating = openinsure_rating::rate(submission, table, schedule)?;
+            let table = self
+                .table_in_force(
+                    caller.org_id,
+                    submission.line_of_business,
+                    submission.program_id,
+                    submission.effective_date,
+                )
+                .await?;
+            let rating = openinsure_rating::rate(submission, &table, schedule)?;
             let now = self.clock.now();
             let mut quote = Quote {
                 id: self.ids.next_id::<QuoteId>(),

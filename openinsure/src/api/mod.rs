@@ -139,6 +139,15 @@ impl Api {
         }
     }
 
+    /// Keeps verified sessions in `store` as well as in process (Workers KV, shared by every
+    /// isolate; see [`SESSION_TTL`]). Only a token's hash and its non-PHI claims are stored.
+    #[must_use]
+    pub fn with_sessions(mut self, store: Arc<dyn openinsure_hipaa::EdgeStore>) -> Self {
+        self.tokens =
+            Arc::new(TokenCache { sessions: Some(openinsure_hipaa::EdgeCache::new(store)), ..TokenCache::default() });
+        self
+    }
+
     /// Uses `config`.
     #[must_use]
     pub fn with_config(mut self, config: ApiConfig) -> Self {
@@ -261,7 +270,7 @@ impl Api {
                 _ => Err(ApiError::upgrade_required()),
             };
         }
-        let caller = self.authenticate(request.headers(), route)?;
+        let caller = self.authenticate(request.headers(), route).await?;
         // the route's action, from the one permission table (the use case asks it again)
         if let Some(action) = route.action
             && !openinsure_core::permission::allows(caller.role, action)
@@ -359,7 +368,7 @@ impl Api {
         }
     }
 
-    fn authenticate(&self, headers: &HeaderMap, route: &Route) -> Result<Caller, ApiError> {
+    async fn authenticate(&self, headers: &HeaderMap, route: &Route) -> Result<Caller, ApiError> {
         for name in [header::AUTHORIZATION.as_str(), ORG_HEADER, IDEMPOTENCY_KEY] {
             if headers.get_all(name).iter().nth(1).is_some() {
                 return Err(ApiError::new(
@@ -380,7 +389,8 @@ impl Api {
             .map(|(_, t)| t.trim())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let now = self.app.clock.now();
-        let claims = self.tokens.verify(&self.keys, token, now).map_err(|e| ApiError::unauthorized(format!("{e}")))?;
+        let claims =
+            self.tokens.verify(&self.keys, token, now).await.map_err(|e| ApiError::unauthorized(format!("{e}")))?;
         let mut caller = claims.caller();
         if let Some(v) = headers.get(ORG_HEADER) {
             let target: OrgId = v
@@ -407,26 +417,93 @@ impl Api {
 /// Tokens already verified (signature, algorithm, key, claims), so a client's repeated requests
 /// skip the HMAC and the decoding; the time claims are checked again on every use. Keyed by the
 /// whole token, so only the very same bytes hit. Bounded: emptied when full.
+///
+/// With [`Api::with_sessions`] a miss in process looks in a shared edge store (Workers KV) before
+/// verifying, and a verified token is stored there for [`SESSION_TTL`] (never beyond its expiry):
+/// the seed's sessions in KV, shared by every isolate. The entry is keyed by the SHA-256 of the
+/// token under the keys' [`TokenKeys::fingerprint`], so it holds no token, and a rotated key set
+/// finds none of the old entries.
 #[derive(Default)]
 struct TokenCache {
     verified: std::sync::RwLock<std::collections::HashMap<Box<str>, Claims>>,
+    sessions: Option<openinsure_hipaa::EdgeCache<Session>>,
+}
+
+/// How long a verified session is kept in the shared edge store (KV's shortest is one minute).
+pub const SESSION_TTL: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A verified token's claims as the edge store keeps them: no PHI, checked at compile time.
+#[derive(serde::Serialize, serde::Deserialize, openinsure_hipaa::EdgeSafe)]
+struct Session {
+    #[phi(cleared = "an opaque user id, not a person's name or contact")]
+    sub: openinsure_core::ids::UserId,
+    org: OrgId,
+    role: openinsure_core::tenancy::Role,
+    iat: i64,
+    exp: i64,
+    nbf: Option<i64>,
+    mfa: bool,
+}
+
+impl From<&Claims> for Session {
+    fn from(c: &Claims) -> Self {
+        Session { sub: c.sub, org: c.org, role: c.role, iat: c.iat, exp: c.exp, nbf: c.nbf, mfa: c.mfa }
+    }
+}
+
+impl From<Session> for Claims {
+    fn from(s: Session) -> Self {
+        Claims { sub: s.sub, org: s.org, role: s.role, iat: s.iat, exp: s.exp, nbf: s.nbf, mfa: s.mfa }
+    }
 }
 
 impl TokenCache {
     const CAPACITY: usize = 1 << 16;
 
-    fn verify(&self, keys: &TokenKeys, token: &str, now: DateTime<Utc>) -> Result<Claims, AuthError> {
-        let hit = self.verified.read().ok().and_then(|m| m.get(token).cloned());
-        if let Some(claims) = hit {
-            keys.still_valid(&claims, now)?;
-            return Ok(claims);
-        }
-        let claims = keys.verify(token, now)?;
+    fn remember(&self, token: &str, claims: &Claims) {
         if let Ok(mut m) = self.verified.write() {
             if m.len() >= Self::CAPACITY {
                 m.clear();
             }
             m.insert(token.into(), claims.clone());
+        }
+    }
+
+    fn session_key(keys: &TokenKeys, token: &str) -> Option<openinsure_hipaa::EdgeKey> {
+        let digest = Sha256::digest(token.as_bytes());
+        let hash: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        openinsure_hipaa::EdgeKey::global(&format!("session/{}/{hash}", keys.fingerprint())).ok()
+    }
+
+    async fn verify(&self, keys: &TokenKeys, token: &str, now: DateTime<Utc>) -> Result<Claims, AuthError> {
+        let hit = self.verified.read().ok().and_then(|m| m.get(token).cloned());
+        if let Some(claims) = hit {
+            keys.still_valid(&claims, now)?;
+            return Ok(claims);
+        }
+        let shared = self.sessions.as_ref().and_then(|s| Some((s, Self::session_key(keys, token)?)));
+        if let Some((sessions, key)) = &shared {
+            match sessions.get(key).await {
+                Ok(Some(session)) => {
+                    let claims = Claims::from(session);
+                    keys.still_valid(&claims, now)?;
+                    self.remember(token, &claims);
+                    return Ok(claims);
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "session store unreadable; verifying the token"),
+            }
+        }
+        let claims = keys.verify(token, now)?;
+        self.remember(token, &claims);
+        if let Some((sessions, key)) = &shared {
+            let left = chrono::Duration::seconds(claims.exp.saturating_sub(now.timestamp()));
+            let ttl = left.min(SESSION_TTL);
+            if ttl >= chrono::Duration::minutes(1)
+                && let Err(error) = sessions.put(key, &Session::from(&claims), Some(ttl)).await
+            {
+                tracing::warn!(%error, "session not stored; the next isolate verifies the token");
+            }
         }
         Ok(claims)
     }
