@@ -112,7 +112,11 @@ impl Host {
         };
         // live deal rooms are the rooms' Durable Objects
         let gateway = Arc::new(crate::room::ObjectGateway(Rc::new(env.clone())));
-        let app = App::new(ports, Arc::new(book)).with_room_gateway(gateway);
+        // edge config in D1: the rate tables' copy, read on every quote (no PHI: EdgeSafe only)
+        let d1 = env.d1("EDGE").map_err(|e| format!("the D1 binding `EDGE`: {e}"))?;
+        let app = App::new(ports, Arc::new(book))
+            .with_room_gateway(gateway)
+            .with_edge_config(Arc::new(crate::edge::D1Edge(d1)));
         let config = ApiConfig {
             public_ws_origin: text(env, "PUBLIC_WS_ORIGIN").unwrap_or_else(|_| "wss://localhost".to_owned()),
             // a limiter in isolate memory would limit nothing across isolates: use Cloudflare's
@@ -121,7 +125,11 @@ impl Host {
             ..ApiConfig::default()
         };
         // idempotency keys live in the system of record, shared by every isolate
-        let api = Api::new(app.clone(), keys, Arc::new(store)).with_config(config);
+        // sessions in KV, shared by every isolate (a token's hash and its non-PHI claims)
+        let kv = env.kv("SESSIONS").map_err(|e| format!("the KV binding `SESSIONS`: {e}"))?;
+        let api = Api::new(app.clone(), keys, Arc::new(store))
+            .with_config(config)
+            .with_sessions(Arc::new(crate::edge::KvEdge(kv)));
         let queue = env.queue("EVENTS").map_err(|e| format!("the queue binding `EVENTS`: {e}"))?;
         let dispatcher = Dispatcher::with_host_clock(app.backend().clone(), Arc::new(JsClock))
             .subscribe(Arc::new(crate::events::ToQueue(queue)));

@@ -5,6 +5,7 @@
 // the ports are `Arc`s (shared with native hosts); an isolate runs one thread
 #![allow(clippy::arc_with_non_send_sync, reason = "one thread per isolate")]
 
+mod edge;
 mod events;
 mod host;
 mod ledger;
@@ -83,6 +84,9 @@ async fn conformance(request: &Request, env: &Env) -> worker::Result<Response> {
     openinsure_hipaa::testkit::all(&store, run).await;
     worker::console_log!("conformance {run}: deal rooms");
     openinsure_dealroom::testkit::all(&store, run).await;
+    worker::console_log!("conformance {run}: edge stores (D1, KV)");
+    openinsure_hipaa::testkit::edge_store(std::sync::Arc::new(edge::D1Edge(env.d1("EDGE")?)), run).await;
+    openinsure_hipaa::testkit::edge_store(std::sync::Arc::new(edge::KvEdge(env.kv("SESSIONS")?)), run).await;
     Response::ok("every store suite passed")
 }
 
@@ -112,5 +116,12 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
     if let Err(e) = host.dispatcher.run_once().await {
         worker::console_error!("outbox delivery: {e}");
+    }
+    match env.d1("EDGE") {
+        Ok(d1) => match edge::D1Edge(d1).sweep().await {
+            Ok(n) => worker::console_log!("edge config: {n} expired rows dropped"),
+            Err(e) => worker::console_error!("edge config sweep: {e}"),
+        },
+        Err(e) => worker::console_error!("the D1 binding `EDGE`: {e}"),
     }
 }

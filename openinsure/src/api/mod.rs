@@ -126,6 +126,10 @@ impl Api {
     /// The API over `app`, verifying tokens with `keys` and keeping `Idempotency-Key`s in
     /// `idempotency` (`openinsure_memory::MemoryIdempotency` in one process), with the default
     /// [`ApiConfig`].
+    #[cfg_attr(
+        target_arch = "wasm32",
+        allow(clippy::arc_with_non_send_sync, reason = "an isolate runs one thread; the edge store is not Send there")
+    )]
     pub fn new(app: App, keys: TokenKeys, idempotency: Arc<dyn IdempotencyStore>) -> Self {
         let openapi = Bytes::from(serde_json::to_vec(&openapi::document(app.has_live_rooms())).unwrap_or_default());
         Api {
@@ -142,6 +146,10 @@ impl Api {
     /// Keeps verified sessions in `store` as well as in process (Workers KV, shared by every
     /// isolate; see [`SESSION_TTL`]). Only a token's hash and its non-PHI claims are stored.
     #[must_use]
+    #[cfg_attr(
+        target_arch = "wasm32",
+        allow(clippy::arc_with_non_send_sync, reason = "an isolate runs one thread; the edge store is not Send there")
+    )]
     pub fn with_sessions(mut self, store: Arc<dyn openinsure_hipaa::EdgeStore>) -> Self {
         self.tokens =
             Arc::new(TokenCache { sessions: Some(openinsure_hipaa::EdgeCache::new(store)), ..TokenCache::default() });
