@@ -140,6 +140,19 @@ assert.equal(trial.totalDebitsCents, trial.totalCreditsCents, JSON.stringify(tri
 assert.ok(trial.totalDebitsCents > 0);
 console.log(`ledger through the proxy: ${journal.length} journal entries, trial balance ${trial.totalDebitsCents} = ${trial.totalCreditsCents}`);
 
+// the rate limiting binding is shared by every isolate: one caller past 300 requests a minute
+// is refused with a 429 and a Retry-After, and another caller is not
+let limited;
+for (let i = 0; i < 320 && !limited; i++) {
+  const r = await call(W, "GET", "/v1/submissions?limit=1", T.stranger);
+  if (r.status === 429) limited = { i, r };
+  else assert.equal(r.status, 200, JSON.stringify(r.json));
+}
+assert.ok(limited, "320 requests in a minute were all let through");
+assert.equal(limited.r.json.error.code, "rate_limited");
+assert.equal(limited.r.headers.get("retry-after"), "60");
+assert.equal((await call(W, "GET", "/v1/submissions?limit=1", T.producer)).status, 200, "the limit is per caller");
+console.log(`rate limited after ${limited.i} requests of one caller (the limit is 300 a minute)`);
 console.log("worker phase ok");
 } else if (PHASE === "rooms") {
 // a deal room on its Durable Object: two Yjs clients converge, a viewer is refused, a message

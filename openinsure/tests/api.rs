@@ -426,6 +426,40 @@ async fn rate_limited_callers_are_told_when_to_retry() {
     assert_eq!(h.call("GET", "/v1/submissions", &p, None).await.status, StatusCode::OK);
 }
 
+/// A limiter shared beyond the process (Workers' rate limiting binding): the API asks it with the
+/// caller's user id, and its refusal is the same 429 with the wait it names.
+#[tokio::test]
+async fn a_shared_limiter_replaces_the_in_process_one() {
+    struct Shared(std::sync::Mutex<Vec<openinsure_core::ids::UserId>>);
+    #[async_trait::async_trait]
+    impl openinsure::api::Limiter for Shared {
+        async fn take(
+            &self,
+            user: openinsure_core::ids::UserId,
+            _now: chrono::DateTime<chrono::Utc>,
+        ) -> Result<(), u64> {
+            let mut seen = self.0.lock().unwrap();
+            seen.push(user);
+            if seen.iter().filter(|u| **u == user).count() > 1 { Err(60) } else { Ok(()) }
+        }
+    }
+    let shared = Arc::new(Shared(std::sync::Mutex::default()));
+    let mut h = harness();
+    h.api = h.api.with_limiter(shared.clone()).with_config(ApiConfig::default());
+    let p = caller(1, 2, Role::Producer);
+    assert_eq!(h.call("GET", "/v1/submissions", &p, None).await.status, StatusCode::OK);
+    let a = h.call("GET", "/v1/submissions", &p, None).await;
+    assert_eq!(
+        (a.status, a.code(), a.headers["retry-after"].to_str().unwrap()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "60")
+    );
+    assert_eq!(h.call("GET", "/v1/submissions", &caller(1, 3, Role::Producer), None).await.status, StatusCode::OK);
+    assert_eq!(shared.0.lock().unwrap().len(), 3, "asked once per request, by user");
+    // an unauthenticated request never reaches it
+    assert_eq!(h.raw("GET", "/v1/submissions", None, Bytes::new(), &[]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(shared.0.lock().unwrap().len(), 3);
+}
+
 /// Every id a route can take, from org 1.
 struct Ids {
     submission: String,

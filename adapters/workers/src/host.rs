@@ -119,22 +119,46 @@ impl Host {
             .with_edge_config(Arc::new(crate::edge::D1Edge(d1)));
         let config = ApiConfig {
             public_ws_origin: text(env, "PUBLIC_WS_ORIGIN").unwrap_or_else(|_| "wss://localhost".to_owned()),
-            // a limiter in isolate memory would limit nothing across isolates: use Cloudflare's
-            // rate limiting rules in front of the Worker
+            // a limiter in isolate memory would limit nothing across isolates: the binding's is shared
             rate_limit: None,
             ..ApiConfig::default()
         };
+        let limiter = env.rate_limiter("LIMITER").map_err(|e| format!("the rate limiting binding `LIMITER`: {e}"))?;
         // idempotency keys live in the system of record, shared by every isolate
         // sessions in KV, shared by every isolate (a token's hash and its non-PHI claims)
         let kv = env.kv("SESSIONS").map_err(|e| format!("the KV binding `SESSIONS`: {e}"))?;
         let api = Api::new(app.clone(), keys, Arc::new(store))
             .with_config(config)
-            .with_sessions(Arc::new(crate::edge::KvEdge(kv)));
+            .with_sessions(Arc::new(crate::edge::KvEdge(kv)))
+            .with_limiter(Arc::new(BindingLimiter(limiter)));
         let queue = env.queue("EVENTS").map_err(|e| format!("the queue binding `EVENTS`: {e}"))?;
         let dispatcher = Dispatcher::with_host_clock(app.backend().clone(), Arc::new(JsClock))
             .subscribe(Arc::new(crate::events::ToQueue(queue)));
         let subscribers: Vec<Arc<dyn Subscriber>> = vec![Arc::new(LedgerSubscriber::new(ledger))];
         Ok(Host { api, dispatcher: Rc::new(dispatcher), subscribers })
+    }
+}
+
+/// The API's limiter over Cloudflare's rate limiting binding, keyed by the caller's user id. Its
+/// window is the binding's period (`wrangler.toml`: 60 s), which a refusal names as the wait. A
+/// binding that fails lets the request through (and logs it): the limit protects, it never refuses
+/// a caller on its own fault.
+struct BindingLimiter(worker::RateLimiter);
+
+/// The binding's period in `wrangler.toml`.
+const LIMIT_PERIOD_SECS: u64 = 60;
+
+#[async_trait::async_trait(?Send)]
+impl openinsure::api::Limiter for BindingLimiter {
+    async fn take(&self, user: openinsure_core::ids::UserId, _now: DateTime<Utc>) -> Result<(), u64> {
+        match self.0.limit(user.to_string()).await {
+            Ok(outcome) if outcome.success => Ok(()),
+            Ok(_) => Err(LIMIT_PERIOD_SECS),
+            Err(e) => {
+                worker::console_error!("rate limiting binding: {e}");
+                Ok(())
+            }
+        }
     }
 }
 

@@ -60,6 +60,25 @@ impl RateLimiter {
     }
 }
 
+/// What limits the API's callers: the in-process [`RateLimiter`] natively, a limiter shared by
+/// every isolate on Workers (Cloudflare's rate limiting binding). The API asks it once per
+/// authenticated request, after the role check.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Limiter: openinsure_core::ports::MaybeSendSync {
+    /// Takes one request of `user`'s allowance at `now`; when none is left, the whole seconds to
+    /// wait (the response's `Retry-After`).
+    async fn take(&self, user: UserId, now: DateTime<Utc>) -> Result<(), u64>;
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Limiter for RateLimiter {
+    async fn take(&self, user: UserId, now: DateTime<Utc>) -> Result<(), u64> {
+        self.check(user, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,7 +57,7 @@ use tracing::Instrument;
 
 pub use admission::Admission;
 pub use handlers::{bodies, views};
-pub use limit::{RateLimit, RateLimiter};
+pub use limit::{Limiter, RateLimit, RateLimiter};
 pub use openinsure_core::idempotency::{Begin, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use reply::PageInfo;
 pub use routes::{Op, ROUTES, Route, SchemaFn};
@@ -111,7 +111,7 @@ pub struct Api {
     keys: Arc<TokenKeys>,
     tokens: Arc<TokenCache>,
     idempotency: Arc<dyn IdempotencyStore>,
-    limiter: Option<Arc<RateLimiter>>,
+    limiter: Option<Arc<dyn Limiter>>,
     pub(crate) config: Arc<ApiConfig>,
     pub(crate) openapi: Bytes,
 }
@@ -156,10 +156,20 @@ impl Api {
         self
     }
 
-    /// Uses `config`.
+    /// Limits callers with `limiter` (one shared by every isolate on Workers) instead of the
+    /// in-process limiter [`ApiConfig::rate_limit`] asks for.
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: Arc<dyn Limiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Uses `config`; its `rate_limit`, when set, installs the in-process [`RateLimiter`].
     #[must_use]
     pub fn with_config(mut self, config: ApiConfig) -> Self {
-        self.limiter = config.rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
+        if let Some(limit) = config.rate_limit {
+            self.limiter = Some(Arc::new(RateLimiter::new(limit)));
+        }
         self.config = Arc::new(config);
         self
     }
@@ -290,7 +300,7 @@ impl Api {
             ));
         }
         if let Some(limiter) = &self.limiter
-            && let Err(secs) = limiter.check(caller.user_id, self.app.clock.now())
+            && let Err(secs) = limiter.take(caller.user_id, self.app.clock.now()).await
         {
             let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
             e.extra.retry_after_secs = Some(secs);
