@@ -318,6 +318,20 @@ pub trait Outbox: crate::ports::MaybeSendSync {
     /// oldest first, at most `limit`, each with its [`Delivery`](crate::events::Delivery).
     async fn pending_events(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<EventEnvelope>>;
 
+    /// Leases up to `limit` of the events [`Outbox::pending_events`] would list at `now`, oldest
+    /// first, skipping those another lease holds, to `lease` until `until`. A lease ends at
+    /// `until`, or when the event is marked delivered or a failure is recorded. Several
+    /// dispatchers on one store (several processes on one database) each take their own events,
+    /// so none is delivered twice while the leases hold; an event whose holder died is leased
+    /// again once its lease has run out. `lease` is a new id per call.
+    async fn lease_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: uuid::Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<EventEnvelope>>;
+
     /// Marks events delivered (unknown ids are ignored).
     async fn mark_delivered(&self, ids: &[EventId]) -> Result<()>;
 

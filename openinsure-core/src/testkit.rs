@@ -530,6 +530,102 @@ where
     assert_eq!(store.policy_for_quote(org, q.id).await.expect("policy").map(|p| p.id), Some(bound[0].id));
 }
 
+/// The [`Outbox::lease_events`] contract: a lease takes the oldest due events no other lease
+/// holds; delivery or a recorded failure ends it, and so does its time; leasers racing each other
+/// never take one event twice. Starts by marking every pending event delivered (run it with no
+/// other writer), and leaves none pending.
+pub async fn outbox_leases<S>(store: &S, run: u64)
+where
+    S: crate::store::ClaimStore + Outbox,
+{
+    use crate::claims::{Claim, NoticeOfLoss};
+    use crate::events::DeliveryFailure;
+    // an org of its own: the claim suite lists its org's claims
+    let org = OrgId::from_uuid(test_uuid(run, 61));
+    let t = |s: i64| Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).single().expect("a time") + chrono::Duration::seconds(s);
+    let drain = |at| async move {
+        let stale: Vec<EventId> =
+            store.pending_events(at, 100_000).await.expect("pending").iter().map(|e| e.id).collect();
+        store.mark_delivered(&stale).await.expect("ack");
+    };
+    drain(t(0)).await;
+    let quote =
+        sample_quote(QuoteId::from_uuid(test_uuid(run, 6900)), org, SubmissionId::from_uuid(test_uuid(run, 6901)));
+    let policy = sample_policy(PolicyId::from_uuid(test_uuid(run, 6902)), org, &quote, "GL-2027-000077");
+    let file = |n: u64| {
+        let policy = &policy;
+        async move {
+            let at = Utc.with_ymd_and_hms(2027, 3, 1, 12, 0, 0).single().expect("a time")
+                + chrono::Duration::seconds(n as i64);
+            let notice = NoticeOfLoss {
+                date_of_loss: chrono::NaiveDate::from_ymd_opt(2027, 2, 14),
+                loss_description: "lease suite".into(),
+                claimant_name: "Lease Suite".into(),
+                ..NoticeOfLoss::default()
+            };
+            let id = crate::ids::ClaimId::from_uuid(test_uuid(run, 7000 + n));
+            let claim = Claim::file(id, policy, notice, at).expect("file");
+            let event = EventEnvelope::new(
+                test_uuid(run, 7500 + n),
+                org,
+                at,
+                DomainEvent::ClaimFiled { claim_id: id, policy_id: policy.id },
+            );
+            store.insert_claim(org, &claim, std::slice::from_ref(&event)).await.expect("insert");
+            event.id
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(file(n).await);
+    }
+    let lease = |n: u64| Uuid::from_u64_pair(run, 8000 + n);
+    let taken = |events: &[EventEnvelope]| events.iter().map(|e| e.id).collect::<Vec<_>>();
+
+    let a = store.lease_events(t(0), 4, lease(1), t(60)).await.expect("lease");
+    assert_eq!(taken(&a), ids[..4], "the oldest due events");
+    assert!(a.iter().all(|e| e.delivery == crate::events::Delivery::default()));
+    let b = store.lease_events(t(0), 10, lease(2), t(60)).await.expect("lease");
+    assert_eq!(taken(&b), ids[4..], "another lease skips the held ones");
+    assert!(store.lease_events(t(30), 10, lease(3), t(90)).await.expect("lease").is_empty(), "all held");
+
+    // delivery ends a lease for good; a failure ends it until the retry is due
+    store.mark_delivered(&ids[..1]).await.expect("ack");
+    let retry = DeliveryFailure { reason: "down".into(), at: t(30), retry_at: Some(t(40)) };
+    store.record_failure(org, ids[1], &retry).await.expect("failure");
+    assert!(store.lease_events(t(39), 10, lease(4), t(100)).await.expect("lease").is_empty(), "waits its backoff");
+    let c = store.lease_events(t(45), 10, lease(5), t(100)).await.expect("lease");
+    assert_eq!(taken(&c), [ids[1]], "free again, with its attempt counted, inside the first lease's time");
+    assert_eq!(c[0].delivery.attempts, 1);
+    // a lease that ran out frees its events (the holder died)
+    let d = store.lease_events(t(60), 10, lease(6), t(200)).await.expect("lease");
+    assert_eq!(taken(&d), [ids[2], ids[3], ids[4], ids[5]], "the rest, once their leases ran out");
+    store.mark_delivered(&ids).await.expect("ack");
+    assert!(store.lease_events(t(1000), 10, lease(7), t(2000)).await.expect("lease").is_empty());
+
+    // leasers racing each other never take one event twice, and together take them all
+    let mut ids = Vec::new();
+    for n in 10..22 {
+        ids.push(file(n).await);
+    }
+    let racing =
+        futures_util::future::join_all((0..6).map(|n| store.lease_events(t(3000), 3, lease(100 + n), t(4000)))).await;
+    let mut seen: Vec<EventId> = Vec::new();
+    for r in racing {
+        for e in r.expect("lease") {
+            assert!(!seen.contains(&e.id), "event {} leased twice", e.id);
+            seen.push(e.id);
+        }
+    }
+    let rest = store.lease_events(t(3000), 100, lease(200), t(4000)).await.expect("lease");
+    seen.extend(taken(&rest));
+    seen.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(seen, all, "each event leased exactly once");
+    drain(t(100_000)).await;
+}
+
 /// The [`Outbox`] contract: pending events in order, acknowledged ones gone, others kept, the
 /// org's history whole; a failed event waits out its backoff, a dead one waits for a replay,
 /// which comes back as the next generation; another org's dead letters are unreachable. Run it
@@ -957,6 +1053,7 @@ where
     policy_store(store, run).await;
     context_reads(store, run).await;
     outbox(store, run).await;
+    outbox_leases(store, run).await;
     claim_store(store, store, run).await;
     money_id_store(store, run).await;
     money_id_races(store, run).await;

@@ -1,7 +1,9 @@
 //! Delivering domain events from the outbox to subscribers, at least once, never in a loop.
 //!
-//! [`Dispatcher::run_once`] reads the events due for an attempt, oldest first, and hands each to
-//! every subscriber. An event is marked delivered only when every subscriber accepted it;
+//! [`Dispatcher::run_once`] leases the events due for an attempt, oldest first
+//! ([`Outbox::lease_events`], for [`Dispatcher::with_lease`], a minute by default), and hands each
+//! to every subscriber: several dispatchers on one database (several `serve` processes) each
+//! deliver their own events, none twice while its lease holds. An event is marked delivered only when every subscriber accepted it;
 //! subscribers de-duplicate on [`EventEnvelope::id`]. A refused event is retried by the
 //! [`RetryPolicy`]: after an exponential backoff with jitter while the failures look transient (a
 //! backend down, a timeout), and moved to the dead-letter list with its reason once it has
@@ -14,7 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use openinsure_core::clock::Clock;
+use openinsure_core::clock::{Clock, IdGen};
 use openinsure_core::events::{DeliveryFailure, EventEnvelope};
 use openinsure_core::store::Outbox;
 
@@ -102,6 +104,8 @@ pub struct Dispatcher {
     batch: u32,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -110,23 +114,40 @@ impl std::fmt::Debug for Dispatcher {
             .field("subscribers", &self.subscribers.iter().map(|s| s.name().to_owned()).collect::<Vec<_>>())
             .field("batch", &self.batch)
             .field("retry", &self.retry)
+            .field("lease", &self.lease)
             .finish()
     }
 }
 
 impl Dispatcher {
-    /// A dispatcher over an outbox, reading up to 100 events a run, with the default
-    /// [`RetryPolicy`] and the system clock (native hosts; on `wasm32` the host gives the clock,
-    /// [`Dispatcher::with_host_clock`]).
+    /// A dispatcher over an outbox, leasing up to 100 events a run for a minute, with the default
+    /// [`RetryPolicy`], the system clock and UUIDv7 lease ids (native hosts; on `wasm32` the host
+    /// gives both, [`Dispatcher::with_host`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn new(outbox: Arc<dyn Outbox>) -> Self {
-        Dispatcher::with_host_clock(outbox, Arc::new(crate::system::SystemClock))
+        Dispatcher::with_host(outbox, Arc::new(crate::system::SystemClock), Arc::new(crate::system::UuidV7))
     }
 
-    /// A dispatcher over an outbox on the host's clock, reading up to 100 events a run, with the
-    /// default [`RetryPolicy`].
-    pub fn with_host_clock(outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>) -> Self {
-        Dispatcher { outbox, subscribers: Vec::new(), batch: 100, retry: RetryPolicy::default(), clock }
+    /// A dispatcher over an outbox on the host's clock and ids, leasing up to 100 events a run
+    /// for a minute, with the default [`RetryPolicy`].
+    pub fn with_host(outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>) -> Self {
+        Dispatcher {
+            outbox,
+            subscribers: Vec::new(),
+            batch: 100,
+            retry: RetryPolicy::default(),
+            clock,
+            ids,
+            lease: Duration::minutes(1),
+        }
+    }
+
+    /// Sets how long a run holds the events it leased: longer than a run takes (its subscribers'
+    /// timeouts included), or another dispatcher may deliver an event again meanwhile (subscribers
+    /// de-duplicate on the event id even so).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::seconds(1));
+        self
     }
 
     /// Adds a subscriber.
@@ -156,7 +177,8 @@ impl Dispatcher {
     /// Delivers one batch of the events due now.
     pub async fn run_once(&self) -> Result<DispatchReport> {
         let now = self.clock.now();
-        let pending = self.outbox.pending_events(now, self.batch).await?;
+        let lease = self.ids.next_uuid();
+        let pending = self.outbox.lease_events(now, self.batch, lease, now + self.lease).await?;
         let mut delivered = Vec::new();
         let mut report = DispatchReport::default();
         for event in &pending {

@@ -46,7 +46,8 @@ impl MemoryEdgeStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl EdgeStore for MemoryEdgeStore {
     async fn get(&self, key: &EdgeKey) -> Result<Option<Vec<u8>>> {
         let now = self.clock.now();

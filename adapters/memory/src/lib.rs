@@ -664,11 +664,38 @@ impl Outbox for MemoryStore {
             .collect())
     }
 
+    async fn lease_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        _lease: uuid::Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<EventEnvelope>> {
+        let mut t = self.write();
+        Ok(t.outbox
+            .iter_mut()
+            .filter(|(_, s)| {
+                !s.delivered
+                    && s.dead.is_none()
+                    && s.next_attempt_at.is_none_or(|at| at <= now)
+                    && s.leased_until.is_none_or(|at| at <= now)
+            })
+            .take(limit as usize)
+            .map(|(e, s)| {
+                s.leased_until = Some(until);
+                let mut e = e.clone();
+                e.delivery = Delivery { attempts: s.attempts, generation: s.generation };
+                e
+            })
+            .collect())
+    }
+
     async fn mark_delivered(&self, ids: &[EventId]) -> Result<()> {
         let mut t = self.write();
         for (e, slot) in t.outbox.iter_mut() {
             if ids.contains(&e.id) {
                 slot.delivered = true;
+                slot.leased_until = None;
             }
         }
         Ok(())
@@ -678,6 +705,7 @@ impl Outbox for MemoryStore {
         let mut t = self.write();
         if let Some((_, slot)) = t.outbox.iter_mut().find(|(e, s)| e.org_id == org && e.id == id && !s.delivered) {
             slot.attempts += 1;
+            slot.leased_until = None;
             slot.next_attempt_at = failure.retry_at;
             slot.last_error = failure.reason.clone();
             if failure.retry_at.is_none() {
@@ -718,6 +746,8 @@ struct Slot {
     last_error: String,
     /// When it was given up on.
     dead: Option<DateTime<Utc>>,
+    /// Until when a dispatcher holds it.
+    leased_until: Option<DateTime<Utc>>,
 }
 
 fn dead_letter(e: &EventEnvelope, s: &Slot) -> Option<DeadLetter> {

@@ -1,8 +1,8 @@
 //! The core store ports over SQL: one document per record beside the columns it is found by.
 //!
 //! Every statement names `org_id` in its `WHERE` (or its inserted values) and binds it once,
-//! except the outbox dispatcher's two, which serve every org by design: `pending_events` and
-//! `mark_delivered` (see the crate docs), and the clock's list of orgs (`orgs_with_policies`). Writes are one transaction each, retried a bounded,
+//! except the outbox dispatcher's, which serve every org by design: `pending_events`,
+//! `lease_events` and `mark_delivered` (see the crate docs), and the clock's list of orgs (`orgs_with_policies`). Writes are one transaction each, retried a bounded,
 //! jittered number of times on a deadlock, a lock wait timeout or a busy database.
 
 use async_trait::async_trait;
@@ -1176,6 +1176,54 @@ impl Outbox for SqlStore {
             .collect()
     }
 
+    async fn lease_events(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease: uuid::Uuid,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<EventEnvelope>> {
+        let envelope = |r: &Row, at: usize| -> Result<EventEnvelope> {
+            let mut e: EventEnvelope = r.doc(at)?;
+            e.delivery = Delivery { attempts: count(r, at + 1)?, generation: count(r, at + 2)? };
+            Ok(e)
+        };
+        let candidates = self
+            .pool
+            .fetch_all(
+                "SELECT id, body, attempts, generation FROM outbox WHERE delivered = 0 AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (leased_until IS NULL OR leased_until <= ?) ORDER BY occurred_at, id LIMIT ?",
+                &[time(now), time(now), Param::Int(i64::from(limit))],
+            )
+            .await
+            .map_err(backend)?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events: Vec<EventEnvelope> = candidates.iter().map(|r| envelope(r, 1)).collect::<Result<_>>()?;
+        // the same conditions again: a row another dispatcher leased (or a failure deferred) since
+        // the read is not taken; the database decides each row once
+        let marks = vec!["?"; events.len()].join(", ");
+        let sql = format!(
+            "UPDATE outbox SET lease_id = ?, leased_until = ? WHERE delivered = 0 AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (leased_until IS NULL OR leased_until <= ?) AND id IN ({marks})"
+        );
+        let mut params = vec![Param::from(lease), time(until), time(now), time(now)];
+        params.extend(events.iter().map(|e| p(e.id)));
+        let won = write_tx!(self, |tx| { Ok(tx.execute(&sql, &params).await?) })?;
+        if usize::try_from(won).is_ok_and(|w| w == events.len()) {
+            return Ok(events);
+        }
+        // some went to another dispatcher: read back what this lease holds
+        let rows = self
+            .pool
+            .fetch_all(
+                "SELECT body, attempts, generation FROM outbox WHERE lease_id = ? AND delivered = 0 ORDER BY occurred_at, id",
+                &[Param::from(lease)],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| envelope(r, 0)).collect()
+    }
+
     async fn record_failure(&self, org: OrgId, id: EventId, failure: &DeliveryFailure) -> Result<()> {
         let reason: String = failure.reason.chars().take(2000).collect();
         let (state, next, failed) = match failure.retry_at {
@@ -1185,7 +1233,7 @@ impl Outbox for SqlStore {
         let params = [Param::Int(state), next, failed, Param::Text(reason), p(org), p(id)];
         write_tx!(self, |tx| {
             tx.execute(
-                "UPDATE outbox SET delivered = ?, attempts = attempts + 1, next_attempt_at = ?, failed_at = ?, last_error = ? WHERE org_id = ? AND id = ? AND delivered = 0",
+                "UPDATE outbox SET delivered = ?, attempts = attempts + 1, next_attempt_at = ?, failed_at = ?, last_error = ?, lease_id = NULL, leased_until = NULL WHERE org_id = ? AND id = ? AND delivered = 0",
                 &params,
             )
             .await?;
@@ -1235,7 +1283,8 @@ impl Outbox for SqlStore {
     async fn mark_delivered(&self, ids: &[EventId]) -> Result<()> {
         for chunk in ids.chunks(DELIVERED_CHUNK) {
             let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("UPDATE outbox SET delivered = 1 WHERE id IN ({marks})");
+            let sql =
+                format!("UPDATE outbox SET delivered = 1, lease_id = NULL, leased_until = NULL WHERE id IN ({marks})");
             let params: Vec<Param> = chunk.iter().map(|id| p(*id)).collect();
             write_tx!(self, |tx| {
                 tx.execute(&sql, &params).await?;

@@ -132,7 +132,7 @@ impl Host {
             .with_sessions(Arc::new(crate::edge::KvEdge(kv)))
             .with_limiter(Arc::new(BindingLimiter(limiter)));
         let queue = env.queue("EVENTS").map_err(|e| format!("the queue binding `EVENTS`: {e}"))?;
-        let dispatcher = Dispatcher::with_host_clock(app.backend().clone(), Arc::new(JsClock))
+        let dispatcher = Dispatcher::with_host(app.backend().clone(), Arc::new(JsClock), Arc::new(JsIds))
             .subscribe(Arc::new(crate::events::ToQueue(queue)));
         let subscribers: Vec<Arc<dyn Subscriber>> = vec![Arc::new(LedgerSubscriber::new(ledger))];
         Ok(Host { api, dispatcher: Rc::new(dispatcher), subscribers })

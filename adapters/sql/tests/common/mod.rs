@@ -56,12 +56,16 @@ pub async fn drop_database(url: &str) {
     conn.close().await.unwrap();
 }
 
-/// The statements that serve every org by design (the outbox dispatcher's two, the audit
-/// retention's first read, the clock's list of orgs), as the crate docs list them.
-const CROSS_ORG: [&str; 4] = [
+/// The statements that serve every org by design (the outbox dispatcher's: its list, its lease
+/// and its acknowledgement; the audit retention's first read, the clock's list of orgs), as the
+/// crate docs list them.
+const CROSS_ORG: [&str; 7] = [
     "SELECT DISTINCT org_id FROM policies",
     "SELECT body, attempts, generation FROM outbox WHERE delivered = 0 ",
-    "UPDATE outbox SET delivered = 1 WHERE id IN (",
+    "SELECT id, body, attempts, generation FROM outbox WHERE delivered = 0 ",
+    "UPDATE outbox SET lease_id = ?, leased_until = ? WHERE delivered = 0 ",
+    "SELECT body, attempts, generation FROM outbox WHERE lease_id = ? ",
+    "UPDATE outbox SET delivered = 1, lease_id = NULL, leased_until = NULL WHERE id IN (",
     "SELECT DISTINCT org_id, month FROM audit_log WHERE month < ?",
 ];
 

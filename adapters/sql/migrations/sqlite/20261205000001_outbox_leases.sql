@@ -1,0 +1,6 @@
+-- Leases: several dispatchers on one database (several `serve` processes) each take their own
+-- pending events. A dispatcher sets `lease_id` (new per lease) and `leased_until`; delivery, a
+-- recorded failure or the time running out ends the lease.
+ALTER TABLE outbox ADD COLUMN lease_id BLOB;
+ALTER TABLE outbox ADD COLUMN leased_until TEXT;
+CREATE INDEX outbox_lease ON outbox (lease_id);
