@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: installs what the tests need (Zig for the TigerBeetle
 # client, libclang; the Node.js Yjs clients of tests/yjs from npm; MariaDB when none listens on
 # 127.0.0.1:3306), builds and starts a TigerBeetle server on loopback, runs every test of the
-# workspace with every feature against it and MariaDB, and stops the TigerBeetle server. Then the
+# workspace with every feature against it, MariaDB and NATS JetStream, and stops the TigerBeetle
+# server. Then the
 # Cloudflare Worker end to end under `wrangler dev` (scripts/workers.sh e2e: its tools installed
 # and cached under ~/.cache/openinsure the first time).
 #
@@ -32,6 +33,13 @@ echo "[test.sh] TigerBeetle at $TIGERBEETLE_ADDRESS"
 scripts/mariadb.sh ensure
 export OPENINSURE_MYSQL_URL="${OPENINSURE_MYSQL_URL:-$(scripts/mariadb.sh url)}"
 export OPENINSURE_REQUIRE_MYSQL=1
+
+# the event bus on NATS JetStream (the machine's, or one installed and started here); the tests
+# that start and stop servers of their own need `nats-server`
+scripts/nats.sh ensure
+export OPENINSURE_NATS_URL="${OPENINSURE_NATS_URL:-$(scripts/nats.sh url)}"
+export OPENINSURE_REQUIRE_NATS=1
+export NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo test --workspace --all-features "$@"

@@ -66,6 +66,10 @@ enum Command {
         /// Book on the TigerBeetle cluster at this address instead of the in-memory engine.
         #[arg(long, value_name = "ADDR")]
         tigerbeetle: Option<String>,
+        /// Publish every domain event to NATS JetStream at this URL (`nats://127.0.0.1:4222`),
+        /// stream `OPENINSURE_EVENTS`, subjects `openinsure.events.<org>.<type>`, once per event id.
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
         /// The signing key (hex); generated there when missing.
         #[arg(long, value_name = "FILE")]
         signing_key_file: Option<PathBuf>,
@@ -460,6 +464,7 @@ fn main() -> ExitCode {
         Command::Serve {
             addr,
             tigerbeetle,
+            nats,
             signing_key_file,
             rate_limit,
             max_body_bytes,
@@ -485,6 +490,7 @@ fn main() -> ExitCode {
                 migrate: !no_migrate,
                 tick_every: (tick_every_secs > 0).then(|| std::time::Duration::from_secs(tick_every_secs)),
                 tick_rules: openinsure_core::policy::tick::TickRules { grace_days, notice_days, renewal_offer_days },
+                nats,
             };
             serve::serve(options, ledger)
         }),

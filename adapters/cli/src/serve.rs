@@ -44,6 +44,8 @@ pub struct ServeOptions {
     pub tick_every: Option<Duration>,
     /// The clock's rules.
     pub tick_rules: openinsure_core::policy::tick::TickRules,
+    /// Publish events to NATS JetStream at this URL.
+    pub nats: Option<String>,
 }
 
 /// Where the system of record is.
@@ -284,7 +286,14 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     println!("listening on http://{local} (signing key {})", options.key_file.display());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(ledger)));
+    let mut dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(ledger)));
+    if let Some(url) = &options.nats {
+        let nats = openinsure_nats::JetStreamPublisher::connect(url, openinsure_nats::JetStreamOptions::default())
+            .await
+            .map_err(|e| Failure(format!("--nats {url}: {e}")))?;
+        dispatcher = dispatcher.subscribe(Arc::new(nats));
+        println!("publishing events to NATS JetStream at {url}");
+    }
     let mut stop = stop_rx.clone();
     let delivery = tokio::spawn(openinsure_axum::run_dispatcher(dispatcher, Duration::from_millis(100), async move {
         let _ = stop.wait_for(|s| *s).await;
