@@ -20,7 +20,7 @@ pub const EVENT_SCHEMA_VERSION: u32 = 1;
 pub type EventId = Uuid;
 
 /// A domain event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum DomainEvent {
@@ -289,8 +289,8 @@ impl DomainEvent {
     }
 }
 
-/// An event with its envelope.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An event with its envelope: what subscribers, the event bus and webhooks receive.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventEnvelope {
     /// Unique id; subscribers de-duplicate on it.

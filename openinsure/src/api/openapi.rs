@@ -142,6 +142,42 @@ fn operation(route: &Route, generator: &mut schemars::SchemaGenerator) -> Value 
     op
 }
 
+/// The events' contract: a schema per event type (`event.policy.bound`: the envelope's fields
+/// and that type's `data`) in the components, and an entry per type under `webhooks`, the
+/// payload the event bus and webhook endpoints receive. Built from `EventEnvelope`'s own schema,
+/// so a new event type is documented when it is declared.
+fn event_contract(schemas: &mut Map<String, Value>) -> Value {
+    let mut webhooks = Map::new();
+    let Some(envelope) = schemas.get("EventEnvelope").cloned() else { return Value::Object(webhooks) };
+    let base = json!({
+        "type": "object",
+        "properties": envelope["properties"],
+        "required": envelope["required"],
+    });
+    for variant in envelope["oneOf"].as_array().into_iter().flatten() {
+        let Some(name) = variant["properties"]["type"]["const"].as_str() else { continue };
+        let component = format!("event.{name}");
+        let summary = variant["description"].as_str().unwrap_or(name).to_owned();
+        let mut schema = json!({ "description": summary, "allOf": [base, variant] });
+        schema["allOf"][1].as_object_mut().map(|o| o.remove("description"));
+        schemas.insert(component.clone(), schema);
+        webhooks.insert(
+            name.to_owned(),
+            json!({ "post": {
+                "operationId": component,
+                "summary": summary,
+                "tags": ["events"],
+                "requestBody": {
+                    "required": true,
+                    "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{component}") } } }
+                },
+                "responses": { "2XX": { "description": "received" } }
+            }}),
+        );
+    }
+    Value::Object(webhooks)
+}
+
 /// The whole document.
 pub(crate) fn document(live_rooms: bool) -> Value {
     let mut generator =
@@ -153,7 +189,9 @@ pub(crate) fn document(live_rooms: bool) -> Value {
         entry[route.method.to_ascii_lowercase()] = op;
     }
     generator.subschema_for::<ErrorEnvelope>();
-    let schemas = generator.take_definitions(true);
+    generator.subschema_for::<openinsure_core::events::EventEnvelope>();
+    let mut schemas = generator.take_definitions(true);
+    let webhooks = event_contract(&mut schemas);
     json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -165,6 +203,7 @@ pub(crate) fn document(live_rooms: bool) -> Value {
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
         "paths": paths,
+        "webhooks": webhooks,
         "components": {
             "schemas": schemas,
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } }
