@@ -41,6 +41,11 @@ export OPENINSURE_NATS_URL="${OPENINSURE_NATS_URL:-$(scripts/nats.sh url)}"
 export OPENINSURE_REQUIRE_NATS=1
 export NATS_SERVER_BIN="${NATS_SERVER_BIN:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 
+# the Standard Webhooks reference library (PyPI), which the signature tests check ours with
+scripts/standardwebhooks.sh install
+export OPENINSURE_STANDARDWEBHOOKS="$(scripts/standardwebhooks.sh path)"
+export OPENINSURE_REQUIRE_STANDARDWEBHOOKS=1
+
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo test --workspace --all-features "$@"
 
