@@ -176,8 +176,9 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Delivers the outbox's events to the dispatcher's subscribers every `every` until `shutdown`
-/// completes, then delivers once more. Failures are logged and retried on the next round.
+/// Delivers the outbox's events to the dispatcher's subscribers every `every`, and again at once
+/// while a run found events (a backlog drains at the subscribers' pace), until `shutdown`
+/// completes; then delivers once more. Failures are logged and retried on the next round.
 pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: impl Future<Output = ()>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -187,8 +188,17 @@ pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: i
             _ = tick.tick() => {}
             () = &mut shutdown => break,
         }
-        if let Err(e) = dispatcher.run_once().await {
-            tracing::warn!(error = %e, "event delivery failed; retrying");
+        // a run that handled events runs again at once: a backlog drains at the subscribers'
+        // pace, not one batch per tick (failed events wait out their backoff, so this ends)
+        loop {
+            match dispatcher.run_once().await {
+                Ok(report) if report.delivered + report.failed > 0 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event delivery failed; retrying");
+                    break;
+                }
+            }
         }
     }
     if let Err(e) = dispatcher.run_once().await {
