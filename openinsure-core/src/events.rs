@@ -258,6 +258,22 @@ pub enum DomainEvent {
         /// The referral.
         referral_id: Uuid,
     },
+    /// A webhook endpoint was disabled: it answered `410 Gone`, or every delivery to it failed
+    /// for the whole retry schedule. Nothing more is sent to it until it is enabled again.
+    #[serde(rename = "webhook.endpoint_disabled", rename_all = "camelCase")]
+    WebhookEndpointDisabled {
+        /// The endpoint.
+        endpoint_id: crate::ids::WebhookEndpointId,
+        /// Why, for people.
+        reason: String,
+    },
+    /// A test message an org asked to send to one of its webhook endpoints (never appended to
+    /// the outbox, never sent to another endpoint).
+    #[serde(rename = "webhook.test", rename_all = "camelCase")]
+    WebhookTest {
+        /// The endpoint it is sent to.
+        endpoint_id: crate::ids::WebhookEndpointId,
+    },
 }
 
 impl DomainEvent {
@@ -285,8 +301,38 @@ impl DomainEvent {
             DomainEvent::ReferralApproved { .. } => "referral.approved",
             DomainEvent::ReferralDeclined { .. } => "referral.declined",
             DomainEvent::ReferralWithdrawn { .. } => "referral.withdrawn",
+            DomainEvent::WebhookEndpointDisabled { .. } => "webhook.endpoint_disabled",
+            DomainEvent::WebhookTest { .. } => "webhook.test",
         }
     }
+
+    /// Every event type's wire name, in declaration order (a webhook endpoint subscribes to
+    /// some of them).
+    pub const TYPES: [&'static str; 23] = [
+        "policy.bound",
+        "policy.issued",
+        "policy.activated",
+        "policy.endorsed",
+        "policy.cancelled",
+        "policy.reinstated",
+        "policy.cancellation_noticed",
+        "policy.cancellation_notice_withdrawn",
+        "policy.renewal_offered",
+        "policy.expired",
+        "policy.non_renewed",
+        "policy.renewed",
+        "payment.received",
+        "premium.refunded",
+        "claim.filed",
+        "claim.status_changed",
+        "claim.transaction",
+        "referral.created",
+        "referral.approved",
+        "referral.declined",
+        "referral.withdrawn",
+        "webhook.endpoint_disabled",
+        "webhook.test",
+    ];
 }
 
 /// An event with its envelope: what subscribers, the event bus and webhooks receive.
@@ -386,5 +432,17 @@ mod tests {
         assert_eq!(v["data"]["policyId"], "00000000-0000-0000-0000-000000000003");
         assert_eq!(serde_json::from_value::<EventEnvelope>(v).unwrap(), e);
         assert_eq!(e.event.name(), "policy.issued");
+    }
+
+    #[test]
+    fn types_lists_every_variant_of_the_schema_once() {
+        let schema = serde_json::to_value(schemars::schema_for!(DomainEvent)).unwrap();
+        let declared: Vec<&str> = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["properties"]["type"]["const"].as_str().unwrap())
+            .collect();
+        assert_eq!(declared, DomainEvent::TYPES.to_vec());
     }
 }

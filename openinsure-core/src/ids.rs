@@ -120,6 +120,14 @@ typed_id!(
     /// An annotation in a deal room.
     AnnotationId, "annotation"
 );
+typed_id!(
+    /// A webhook endpoint: a URL an org's events are sent to.
+    WebhookEndpointId, "webhook endpoint"
+);
+typed_id!(
+    /// One event (or test message) to deliver to one webhook endpoint, with its attempts.
+    WebhookDeliveryId, "webhook delivery"
+);
 
 #[cfg(test)]
 mod tests {

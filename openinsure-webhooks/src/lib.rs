@@ -1,5 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+pub mod model;
+pub mod store;
+pub mod target;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use model::{
+    AttemptDecision, AttemptRecord, DeliveryAttempt, DeliveryStatus, EndpointPatch, EndpointSecrets, LeasedDelivery,
+    NewEndpoint, Replay, RetrySchedule, SendOutcome, StoredEndpoint, WebhookDelivery, WebhookEndpoint, decide,
+};
+pub use store::{OutboundRequest, SendResult, WebhookSender, WebhookStore};
+pub use target::{Target, TargetRules, is_public};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -110,6 +123,19 @@ pub fn sign(secret: &WebhookSecret, id: &str, timestamp: i64, body: &[u8]) -> Si
     let timestamp = timestamp.to_string();
     let tag = secret.mac(id, &timestamp, body).finalize().into_bytes();
     SignedHeaders { id: id.to_owned(), timestamp, signature: format!("v1,{}", STANDARD.encode(tag)) }
+}
+
+/// The headers for a message signed with each of `secrets` (during a rotation, the new secret
+/// and the old one: the `webhook-signature` header lists both, space-separated, and a receiver
+/// holding either accepts it).
+pub fn sign_all(secrets: &[WebhookSecret], id: &str, timestamp: i64, body: &[u8]) -> SignedHeaders {
+    let ts = timestamp.to_string();
+    let signature = secrets
+        .iter()
+        .map(|s| format!("v1,{}", STANDARD.encode(s.mac(id, &ts, body).finalize().into_bytes())))
+        .collect::<Vec<_>>()
+        .join(" ");
+    SignedHeaders { id: id.to_owned(), timestamp: ts, signature }
 }
 
 /// Verifies a received message, as a receiver does: the timestamp within `tolerance_secs` of

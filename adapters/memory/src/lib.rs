@@ -6,6 +6,7 @@ pub mod dealroom;
 pub mod edge;
 pub mod idempotency;
 pub mod ledger;
+mod webhooks;
 
 pub use audit::MemoryAuditLog;
 pub use authorizer::MemoryAuthorizer;
@@ -65,6 +66,12 @@ struct Tables {
     outbox: Vec<(EventEnvelope, Slot)>,
     /// Money ids and what each stands for.
     money_ids: BTreeMap<(OrgId, uuid::Uuid), MoneyUse>,
+    /// Webhook endpoints, with their secrets.
+    webhook_endpoints: BTreeMap<(OrgId, openinsure_core::ids::WebhookEndpointId), openinsure_webhooks::StoredEndpoint>,
+    /// Webhook deliveries and their leases.
+    webhook_deliveries: BTreeMap<(OrgId, openinsure_core::ids::WebhookDeliveryId), webhooks::DeliverySlot>,
+    /// The delivery log.
+    webhook_attempts: Vec<(OrgId, openinsure_webhooks::DeliveryAttempt)>,
 }
 
 impl Tables {
