@@ -19,6 +19,10 @@ pub trait Clock: crate::ports::MaybeSendSync {
 pub trait IdGen: crate::ports::MaybeSendSync {
     /// A new UUID, never returned before by this generator.
     fn next_uuid(&self) -> Uuid;
+
+    /// 32 bytes for a secret (a webhook endpoint's signing key): from the operating system's
+    /// cryptographically secure generator in every host's implementation.
+    fn secret_bytes(&self) -> [u8; 32];
 }
 
 impl dyn IdGen + '_ {
@@ -74,6 +78,16 @@ impl IdGen for SequentialIds {
     fn next_uuid(&self) -> Uuid {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         Uuid::from_u64_pair(self.prefix, n)
+    }
+
+    /// Predictable, as everything of this generator (tests and demos only): the next id's
+    /// bytes twice.
+    fn secret_bytes(&self) -> [u8; 32] {
+        let id = *self.next_uuid().as_bytes();
+        let mut out = [0u8; 32];
+        out[..16].copy_from_slice(&id);
+        out[16..].copy_from_slice(&id);
+        out
     }
 }
 

@@ -75,11 +75,14 @@ pub enum Action {
     ManageDealRooms,
     /// Use a live room's service routes (state, messages, annotations) as a service.
     UseRoomService,
+    /// Create, change, delete and test the org's webhook endpoints, read their delivery log and
+    /// replay deliveries.
+    ManageWebhooks,
 }
 
 impl Action {
     /// Every action, in table order.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::SubmitBusiness,
         Action::RequestQuote,
         Action::ReadBusiness,
@@ -97,6 +100,7 @@ impl Action {
         Action::ReadDealRooms,
         Action::ManageDealRooms,
         Action::UseRoomService,
+        Action::ManageWebhooks,
     ];
 
     /// Its snake_case name.
@@ -119,6 +123,7 @@ impl Action {
             Action::ReadDealRooms => "read_deal_rooms",
             Action::ManageDealRooms => "manage_deal_rooms",
             Action::UseRoomService => "use_room_service",
+            Action::ManageWebhooks => "manage_webhooks",
         }
     }
 
@@ -142,6 +147,7 @@ impl Action {
             Action::ReadDealRooms => "read deal rooms",
             Action::ManageDealRooms => "manage deal rooms",
             Action::UseRoomService => "use a room's service routes",
+            Action::ManageWebhooks => "manage webhook endpoints",
         }
     }
 
@@ -234,6 +240,7 @@ pub fn allows(role: Role, action: Action) -> bool {
         ),
         Action::ManageDealRooms => matches!(role, R::Underwriter | R::OrgAdmin | R::Superadmin | R::Admin),
         Action::UseRoomService => matches!(role, R::System | R::Service),
+        Action::ManageWebhooks => matches!(role, R::Admin | R::OrgAdmin | R::Superadmin),
     }
 }
 

@@ -26,6 +26,7 @@ pub trait Backend:
     + ClaimStore
     + MoneyIdStore
     + Outbox
+    + openinsure_webhooks::WebhookStore
     + 'static
 {
 }
@@ -41,6 +42,7 @@ impl<T> Backend for T where
         + ClaimStore
         + MoneyIdStore
         + Outbox
+        + openinsure_webhooks::WebhookStore
         + 'static
 {
 }
@@ -50,7 +52,8 @@ impl<T> Backend for T where
 /// `openinsure-memory`; [`Ports`] has no `Default` so a host names each choice.
 #[derive(Clone)]
 pub struct Ports {
-    /// Submissions, quotes, agreements, authority, referrals, policies, claims, money ids, outbox.
+    /// Submissions, quotes, agreements, authority, referrals, policies, claims, money ids, outbox,
+    /// webhook endpoints and deliveries.
     pub store: Arc<dyn Backend>,
     /// Relationship checks (who may bind for which program).
     pub authorizer: Arc<dyn Authorizer>,
@@ -100,6 +103,8 @@ pub struct App {
     pub(crate) live_rooms: Option<Arc<dyn crate::dealrooms::RoomGateway>>,
     /// The edge copy of the rate book ([`App::with_edge_config`]), read on every rating.
     pub(crate) edge_rates: Option<crate::rates::EdgeRates>,
+    /// Which webhook URLs endpoints may have ([`App::with_webhook_rules`]).
+    pub(crate) webhook_rules: openinsure_webhooks::TargetRules,
 }
 
 impl std::fmt::Debug for App {
@@ -112,7 +117,33 @@ impl App {
     /// An application over its ports and a rate book.
     pub fn new(ports: Ports, rates: Arc<RateBook>) -> Self {
         let Ports { store, authorizer, ledger, audit, rooms, clock, ids } = ports;
-        App { store, authorizer, rates, clock, ids, ledger, audit, rooms, live_rooms: None, edge_rates: None }
+        App {
+            store,
+            authorizer,
+            rates,
+            clock,
+            ids,
+            ledger,
+            audit,
+            rooms,
+            live_rooms: None,
+            edge_rates: None,
+            webhook_rules: openinsure_webhooks::TargetRules::STRICT,
+        }
+    }
+
+    /// Sets which webhook URLs an org's endpoints may have: `https` to public addresses by
+    /// default ([`TargetRules::STRICT`](openinsure_webhooks::TargetRules::STRICT)); an operator
+    /// may allow `http` and private addresses (tests, endpoints inside a private network). The
+    /// host's sender applies the same rules to the addresses each name resolves to.
+    pub fn with_webhook_rules(mut self, rules: openinsure_webhooks::TargetRules) -> Self {
+        self.webhook_rules = rules;
+        self
+    }
+
+    /// The webhook target rules.
+    pub fn webhook_rules(&self) -> openinsure_webhooks::TargetRules {
+        self.webhook_rules
     }
 
     /// The rate book.

@@ -16,6 +16,7 @@ pub mod settlements;
 pub mod system;
 pub mod underwriting;
 pub mod usecases;
+pub mod webhooks;
 
 pub use app::{App, Backend, Ports};
 pub use error::{Error, Result};

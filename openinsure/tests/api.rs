@@ -471,6 +471,8 @@ struct Ids {
     claim: String,
     user: String,
     room: String,
+    webhook: String,
+    delivery: String,
 }
 
 async fn org_one_records(h: &Harness) -> Ids {
@@ -496,7 +498,13 @@ async fn org_one_records(h: &Harness) -> Ids {
     let claim = h.ok("POST", "/v1/claims", &o.producer, Some(notice(pid))).await;
     let room =
         h.ok("POST", "/v1/deal-rooms", &o.underwriter, Some(json!({ "submissionId": sid, "title": "Acme GL" }))).await;
+    let hook = json!({ "url": "https://hooks.example.com/in", "eventTypes": ["policy.bound"] });
+    let webhook = h.ok("POST", "/v1/webhooks", &o.admin, Some(hook)).await;
+    let wid = webhook["id"].as_str().unwrap().to_owned();
+    let delivery = h.ok("POST", &format!("/v1/webhooks/{wid}/test"), &o.admin, None).await;
     Ids {
+        webhook: wid,
+        delivery: delivery["id"].as_str().unwrap().to_owned(),
         room: room["id"].as_str().unwrap().to_owned(),
         submission: sid,
         quote: quote["id"].as_str().unwrap().to_owned(),
@@ -522,6 +530,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.referral
     } else if path.starts_with("/v1/deal-rooms/") {
         &ids.room
+    } else if path.starts_with("/v1/webhooks/") {
+        &ids.webhook
     } else {
         &ids.claim
     };
@@ -530,6 +540,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
         .replace(":profileId", &ids.profile)
         .replace(":annotationId", "0192f0c0-0000-7000-8000-0000000000a7")
         .replace(":month", "2026-11")
+        .replace(":deliveryId", &ids.delivery)
 }
 
 /// A body that passes parsing for each route, so that what is tested is the org scoping.
@@ -556,6 +567,8 @@ fn body_for(path: &str, ids: &Ids) -> Option<Value> {
         p if p.ends_with("/live/messages") => json!({ "content": "x" }),
         p if p.ends_with("/live/annotations") => json!({ "targetType": "field", "targetId": "x", "content": "y" }),
         p if p.ends_with("/live/annotations/:annotationId") => json!({ "status": "resolved" }),
+        "/v1/webhooks/:id" => json!({ "description": "x" }),
+        "/v1/webhooks/:id/replay" => json!({ "from": "2026-01-01T00:00:00Z", "to": "2028-01-01T00:00:00Z" }),
         _ => return None,
     })
 }
@@ -598,9 +611,17 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
             let a = h.call("GET", route.path, intruder, None).await;
             if a.status.is_success() {
                 let text = a.body.to_string();
-                for id in
-                    [&ids.submission, &ids.policy, &ids.claim, &ids.agreement, &ids.referral, &ids.profile, &ids.room]
-                {
+                for id in [
+                    &ids.submission,
+                    &ids.policy,
+                    &ids.claim,
+                    &ids.agreement,
+                    &ids.referral,
+                    &ids.profile,
+                    &ids.room,
+                    &ids.webhook,
+                    &ids.delivery,
+                ] {
                     assert!(!text.contains(id.as_str()), "{} leaks {id}", route.path);
                 }
             }
@@ -613,6 +634,10 @@ async fn another_orgs_records_are_unreachable_on_every_route() {
     let agreement = h.ok("GET", &format!("/v1/da-agreements/{}", ids.agreement), &o, None).await;
     assert_eq!(agreement["status"], "active");
     let room = h.ok("GET", &format!("/v1/deal-rooms/{}", ids.room), &o, None).await;
+    let hook = h.ok("GET", &format!("/v1/webhooks/{}", ids.webhook), &o, None).await;
+    assert_eq!((hook["enabled"].as_bool(), hook["description"].as_str()), (Some(true), Some("")));
+    let log = h.ok("GET", &format!("/v1/webhooks/{}/deliveries", ids.webhook), &o, None).await;
+    assert_eq!(log.as_array().unwrap().len(), 1, "no delivery replayed, none added");
     assert_eq!((room["status"].as_str(), room["participants"].as_array().unwrap().len()), (Some("active"), 1));
 }
 

@@ -53,6 +53,13 @@ impl IdGen for JsIds {
         getrandom::fill(&mut random).expect("crypto.getRandomValues");
         uuid::Builder::from_unix_timestamp_millis(worker::Date::now().as_millis(), &random).into_uuid()
     }
+
+    fn secret_bytes(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        #[allow(clippy::expect_used, reason = "no secret is better than a guessable one")]
+        getrandom::fill(&mut out).expect("crypto.getRandomValues");
+        out
+    }
 }
 
 /// What one isolate keeps between requests: the API (its ports hold no socket across requests:

@@ -407,6 +407,36 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             list(&app.dead_letters(caller, page).await?, page)
         }
         Op::ReplayEvent => Reply::ok(&app.replay_event(caller, cx.id::<uuid::Uuid>(0, "id")?).await?),
+        Op::CreateWebhook => Reply::created(&app.create_webhook(caller, &cx.json()?).await?),
+        Op::ListWebhooks => {
+            let page = cx.page()?;
+            list(&app.webhooks(caller, page).await?, page)
+        }
+        Op::GetWebhook => Reply::ok(&app.webhook(caller, cx.id(0, "id")?).await?),
+        Op::UpdateWebhook => {
+            let id = cx.id(0, "id")?;
+            Reply::ok(&app.update_webhook(caller, id, &cx.json()?).await?)
+        }
+        Op::DeleteWebhook => {
+            app.delete_webhook(caller, cx.id(0, "id")?).await?;
+            Reply::ok(&views::Removed { removed: true })
+        }
+        Op::RotateWebhookSecret => Reply::ok(&app.rotate_webhook_secret(caller, cx.id(0, "id")?).await?),
+        Op::TestWebhook => Reply::accepted(&app.test_webhook(caller, cx.id(0, "id")?).await?),
+        Op::ListWebhookDeliveries => {
+            let page = cx.page()?;
+            list(&app.webhook_deliveries(caller, cx.id(0, "id")?, page).await?, page)
+        }
+        Op::GetWebhookDelivery => {
+            Reply::ok(&app.webhook_delivery(caller, cx.id(0, "id")?, cx.id(1, "deliveryId")?).await?)
+        }
+        Op::ReplayWebhookDelivery => {
+            Reply::accepted(&app.replay_webhook_delivery(caller, cx.id(0, "id")?, cx.id(1, "deliveryId")?).await?)
+        }
+        Op::ReplayWebhooks => {
+            let id = cx.id(0, "id")?;
+            Reply::accepted(&app.replay_webhook_range(caller, id, cx.json()?).await?)
+        }
         Op::ListPolicies => {
             let page = cx.page()?;
             list(&app.policies(caller, page).await?, page)

@@ -74,6 +74,11 @@ impl Reply {
     pub fn created<T: Serialize + ?Sized>(value: &T) -> Result<Reply, ApiError> {
         Reply::data(StatusCode::CREATED, value)
     }
+
+    /// `202 Accepted` with the data (work queued: a webhook message to send).
+    pub fn accepted<T: Serialize + ?Sized>(value: &T) -> Result<Reply, ApiError> {
+        Reply::data(StatusCode::ACCEPTED, value)
+    }
 }
 
 /// An error answer: status, stable code, message, and the details that go with it.

@@ -93,6 +93,17 @@ pub enum Op {
     LiveRoomAnnotations,
     CreateLiveRoomAnnotation,
     UpdateLiveRoomAnnotation,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    UpdateWebhook,
+    DeleteWebhook,
+    RotateWebhookSecret,
+    TestWebhook,
+    ListWebhookDeliveries,
+    GetWebhookDelivery,
+    ReplayWebhookDelivery,
+    ReplayWebhooks,
 }
 
 impl Op {
@@ -285,6 +296,18 @@ pub static ROUTES: &[Route] = &[
     // events
     list(r("GET", "/v1/events/dead-letters", Op::DeadLetters, Some(Action::ReadLedger), "deadLetters", "events", "Events the dispatcher gave up on, with why", 200, None, s::<Vec<openinsure_core::events::DeadLetter>>), &[]),
     r("POST", "/v1/events/:id/replay", Op::ReplayEvent, Some(Action::MoveMoney), "replayEvent", "events", "Deliver a dead event again, as a new attempt (booked once on the ledger)", 200, None, s::<openinsure_core::events::DeadLetter>),
+    // webhooks
+    r("POST", "/v1/webhooks", Op::CreateWebhook, Some(Action::ManageWebhooks), "createWebhook", "webhooks", "Create a webhook endpoint: an `https` URL on a public host and the event types it receives; the answer holds its signing secret, shown this once", 201, Some(s::<openinsure_webhooks::NewEndpoint>), s::<crate::webhooks::EndpointWithSecret>),
+    list(r("GET", "/v1/webhooks", Op::ListWebhooks, Some(Action::ManageWebhooks), "listWebhooks", "webhooks", "The org's webhook endpoints, oldest first", 200, None, s::<Vec<openinsure_webhooks::WebhookEndpoint>>), &[]),
+    r("GET", "/v1/webhooks/:id", Op::GetWebhook, Some(Action::ManageWebhooks), "getWebhook", "webhooks", "Read a webhook endpoint", 200, None, s::<openinsure_webhooks::WebhookEndpoint>),
+    r("PATCH", "/v1/webhooks/:id", Op::UpdateWebhook, Some(Action::ManageWebhooks), "updateWebhook", "webhooks", "Change an endpoint's URL, description or event types, or enable or disable it (disabling fails its pending deliveries)", 200, Some(s::<openinsure_webhooks::EndpointPatch>), s::<openinsure_webhooks::WebhookEndpoint>),
+    r("DELETE", "/v1/webhooks/:id", Op::DeleteWebhook, Some(Action::ManageWebhooks), "deleteWebhook", "webhooks", "Delete an endpoint with its deliveries and their log", 200, None, s::<v::Removed>),
+    r("POST", "/v1/webhooks/:id/rotate-secret", Op::RotateWebhookSecret, Some(Action::ManageWebhooks), "rotateWebhookSecret", "webhooks", "Give an endpoint a new signing secret (shown this once); the old one keeps signing beside it for 24 hours", 200, None, s::<crate::webhooks::EndpointWithSecret>),
+    r("POST", "/v1/webhooks/:id/test", Op::TestWebhook, Some(Action::ManageWebhooks), "testWebhook", "webhooks", "Send a `webhook.test` message to the endpoint", 202, None, s::<openinsure_webhooks::WebhookDelivery>),
+    list(r("GET", "/v1/webhooks/:id/deliveries", Op::ListWebhookDeliveries, Some(Action::ManageWebhooks), "listWebhookDeliveries", "webhooks", "The endpoint's delivery log, newest first: status, attempts, last status code and error", 200, None, s::<Vec<openinsure_webhooks::WebhookDelivery>>), &[]),
+    r("GET", "/v1/webhooks/:id/deliveries/:deliveryId", Op::GetWebhookDelivery, Some(Action::ManageWebhooks), "getWebhookDelivery", "webhooks", "One delivery with its attempts: when, latency, status code or failure", 200, None, s::<crate::webhooks::DeliveryDetails>),
+    r("POST", "/v1/webhooks/:id/deliveries/:deliveryId/replay", Op::ReplayWebhookDelivery, Some(Action::ManageWebhooks), "replayWebhookDelivery", "webhooks", "Send a delivered or failed delivery again, with the same `webhook-id`", 202, None, s::<openinsure_webhooks::WebhookDelivery>),
+    r("POST", "/v1/webhooks/:id/replay", Op::ReplayWebhooks, Some(Action::ManageWebhooks), "replayWebhooks", "webhooks", "Send again every failed delivery of the endpoint made in `[from, to)`", 202, Some(s::<crate::webhooks::ReplayRange>), s::<Vec<openinsure_webhooks::WebhookDelivery>>),
     // deal rooms
     r("POST", "/v1/deal-rooms", Op::CreateRoom, Some(Action::ManageDealRooms), "createDealRoom", "deal-rooms", "Create a deal room on a submission (one per submission); the creator joins as lead underwriter", 201, Some(s::<NewRoom>), s::<DealRoom>),
     list(r("GET", "/v1/deal-rooms", Op::ListRooms, Some(Action::ReadDealRooms), "listDealRooms", "deal-rooms", "The org's rooms of a status (`active` by default), most recent activity first", 200, None, s::<Vec<RoomListItem>>), &["status"]),
@@ -375,7 +398,8 @@ mod tests {
                 assert_ne!(a.operation_id, b.operation_id);
             }
             let concrete = a.path.replace(":id", "x").replace(":userId", "u").replace(":profileId", "p");
-            let concrete = concrete.replace(":account", "LOSS_FUND").replace(":annotationId", "a");
+            let concrete =
+                concrete.replace(":account", "LOSS_FUND").replace(":annotationId", "a").replace(":deliveryId", "d");
             match find(a.method, &concrete, true) {
                 Lookup::Route(found, _) => assert_eq!(found.op, a.op, "{concrete}"),
                 _ => panic!("{} {concrete} not found", a.method),
