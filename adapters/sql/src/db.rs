@@ -152,6 +152,36 @@ impl Row {
         }
     }
 
+    /// Text at `i`, `None` for `NULL`.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(|e| backend(e.into())),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(|e| backend(e.into())),
+            #[cfg(feature = "wire")]
+            Row::Wire(values) => match values.get(i) {
+                Some(None) => Ok(None),
+                _ => self.text(i).map(Some),
+            },
+        }
+    }
+
+    /// An integer at `i`, `None` for `NULL`.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Row::Sqlite(r) => r.try_get(i).map_err(|e| backend(e.into())),
+            #[cfg(feature = "mysql")]
+            Row::MySql(r) => r.try_get(i).map_err(|e| backend(e.into())),
+            #[cfg(feature = "wire")]
+            Row::Wire(values) => match values.get(i) {
+                Some(None) => Ok(None),
+                _ => self.int(i).map(Some),
+            },
+        }
+    }
+
     /// The value at `i` of a wire row; `NULL` is an error (the store reads `NULL` nowhere it
     /// does not expect it, as the drivers' typed reads do).
     #[cfg(feature = "wire")]

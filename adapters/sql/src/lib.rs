@@ -3,6 +3,7 @@
 pub mod db;
 mod more;
 mod store;
+mod webhooks;
 #[cfg(feature = "wire")]
 pub mod wire;
 
@@ -60,7 +61,8 @@ impl Default for SqlOptions {
 pub const MYSQL8_SQL_MODE: &str =
     "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO";
 
-/// The system of record: every core store port over one SQL database. Cheap to clone.
+/// The system of record: every core store port (and the deal rooms', the PHI audit log's and the
+/// webhooks' ports) over one SQL database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) pool: Pool,
@@ -221,6 +223,9 @@ pub const TABLES: &[&str] = &[
     "rules",
     "sequences",
     "submissions",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ];
 
 /// The MySQL grants of the application's database `user` on `database`: reads and writes on every

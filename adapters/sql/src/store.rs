@@ -2,8 +2,10 @@
 //!
 //! Every statement names `org_id` in its `WHERE` (or its inserted values) and binds it once,
 //! except the outbox dispatcher's, which serve every org by design: `pending_events`,
-//! `lease_events` and `mark_delivered` (see the crate docs), and the clock's list of orgs (`orgs_with_policies`). Writes are one transaction each, retried a bounded,
-//! jittered number of times on a deadlock, a lock wait timeout or a busy database.
+//! `lease_events` and `mark_delivered` (see the crate docs), and the clock's list of orgs
+//! (`orgs_with_policies`); the webhook deliverer's lease is in `webhooks`. Writes are one
+//! transaction each, retried a bounded, jittered number of times on a deadlock, a lock wait
+//! timeout or a busy database.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -139,7 +141,9 @@ ids!(
     PolicyId,
     ClaimId,
     openinsure_core::ids::ProgramId,
-    openinsure_core::ids::ReferralRuleId
+    openinsure_core::ids::ReferralRuleId,
+    openinsure_core::ids::WebhookEndpointId,
+    openinsure_core::ids::WebhookDeliveryId
 );
 
 pub(crate) fn p(id: impl Id) -> Param {
@@ -152,7 +156,7 @@ pub(crate) fn doc<T: Serialize>(value: &T) -> Result<Param> {
         .map_err(|e| Error::Backend(format!("a record does not serialize: {e}")))
 }
 
-fn int(n: u64) -> Result<Param> {
+pub(crate) fn int(n: u64) -> Result<Param> {
     i64::try_from(n).map(Param::Int).map_err(|_| Error::Backend(format!("{n} does not fit a BIGINT")))
 }
 
@@ -164,11 +168,11 @@ pub(crate) fn limit(page: Page) -> [Param; 2] {
     [Param::Int(i64::from(page.limit.min(MAX_PAGE_LIMIT))), Param::Int(i64::from(page.offset))]
 }
 
-fn same_org(org: OrgId, record_org: OrgId, entity: &str) -> Result<()> {
+pub(crate) fn same_org(org: OrgId, record_org: OrgId, entity: &str) -> Result<()> {
     if org == record_org { Ok(()) } else { Err(Error::Forbidden(format!("{entity} belongs to another org"))) }
 }
 
-fn check_events(org: OrgId, events: &[EventEnvelope]) -> Result<()> {
+pub(crate) fn check_events(org: OrgId, events: &[EventEnvelope]) -> Result<()> {
     events.iter().try_for_each(|e| same_org(org, e.org_id, "event"))
 }
 
@@ -181,7 +185,12 @@ fn revision_of(row: &Row) -> Result<u64> {
 }
 
 /// Inserts a record; a duplicate key is [`Error::Conflict`] with `what`.
-async fn insert(tx: &mut Tx, sql: &str, params: &[Param], what: impl FnOnce() -> String) -> Result<(), Fail> {
+pub(crate) async fn insert(
+    tx: &mut Tx,
+    sql: &str,
+    params: &[Param],
+    what: impl FnOnce() -> String,
+) -> Result<(), Fail> {
     match tx.execute(sql, params).await {
         Ok(_) => Ok(()),
         Err(e) if is_duplicate(&e) => Err(Fail::Domain(Error::Conflict(what()))),
@@ -189,7 +198,8 @@ async fn insert(tx: &mut Tx, sql: &str, params: &[Param], what: impl FnOnce() ->
     }
 }
 
-async fn append_events(tx: &mut Tx, org: OrgId, events: &[EventEnvelope]) -> Result<(), Fail> {
+/// Appends `events` to the outbox in the transaction `tx` (a taken id is a conflict).
+pub(crate) async fn append_events(tx: &mut Tx, org: OrgId, events: &[EventEnvelope]) -> Result<(), Fail> {
     for e in events {
         let params = [p(org), p(e.id), time(e.occurred_at), doc(e)?];
         insert(
@@ -218,7 +228,7 @@ async fn append_activity(tx: &mut Tx, org: OrgId, activity: &ReferralActivity) -
 
 /// The stored revision of a row, locked for the rest of the transaction; `None` when it is not
 /// there.
-async fn locked_revision(
+pub(crate) async fn locked_revision(
     tx: &mut Tx,
     dialect: Dialect,
     table: &str,
@@ -259,14 +269,14 @@ async fn update_revised(
 }
 
 impl SqlStore {
-    async fn one<T: serde::de::DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<Option<T>> {
+    pub(crate) async fn one<T: serde::de::DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<Option<T>> {
         match self.pool.fetch_optional(sql, params).await.map_err(backend)? {
             Some(row) => Ok(Some(row.doc(0)?)),
             None => Ok(None),
         }
     }
 
-    async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<Vec<T>> {
+    pub(crate) async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<Vec<T>> {
         docs(&self.pool.fetch_all(sql, params).await.map_err(backend)?)
     }
 
@@ -1133,7 +1143,7 @@ impl PolicyStore for SqlStore {
 }
 
 /// A non-negative count column.
-fn count(row: &Row, i: usize) -> Result<u32> {
+pub(crate) fn count(row: &Row, i: usize) -> Result<u32> {
     u32::try_from(row.int(i)?).map_err(|_| Error::Backend("a stored count is out of range".into()))
 }
 

@@ -5,13 +5,15 @@ use openinsure_core::testkit;
 use openinsure_sql::SqlStore;
 use sqlx::Connection as _;
 
-/// The idempotency keys, the authorizer, the PHI audit log (with appends from 100 tasks at once)
-/// and the deal rooms.
+/// The idempotency keys, the authorizer, the PHI audit log (with appends from 100 tasks at once),
+/// the deal rooms and the webhooks.
 pub async fn every_other_suite(store: &SqlStore, run: u64) {
     testkit::idempotency_store(store, run).await;
     testkit::authorizer(store, run).await;
     openinsure_hipaa::testkit::all(store, run).await;
     openinsure_dealroom::testkit::all(store, run).await;
+    openinsure_webhooks::testkit::webhook_store(store, run).await;
+    webhook_lease_race(store, run).await;
     let org = openinsure_core::ids::OrgId::from_uuid(openinsure_hipaa::testkit::test_uuid(run, 77));
     let at = openinsure_hipaa::testkit::sample_time();
     let appends: Vec<_> = (0..100u64)
@@ -28,6 +30,108 @@ pub async fn every_other_suite(store: &SqlStore, run: u64) {
     }
     use openinsure_hipaa::PhiAuditLogExt as _;
     assert_eq!(store.verify_chain(org).await.unwrap(), 100, "100 parallel appends make one chain");
+}
+
+/// Six deliverers at once lease 120 deliveries of one endpoint, seven at a time, recording each
+/// attempt, until none is left: each delivery is leased, attempted and logged exactly once. A
+/// delivery enqueued to a disabled endpoint is never leased.
+pub async fn webhook_lease_race(store: &SqlStore, run: u64) {
+    use chrono::{Duration, TimeZone, Utc};
+    use openinsure_core::events::{DomainEvent, EventEnvelope};
+    use openinsure_core::ids::{OrgId, PolicyId, WebhookEndpointId};
+    use openinsure_webhooks::{
+        AttemptDecision, AttemptRecord, DeliveryAttempt, DeliveryStatus, NewEndpoint, SendOutcome, TargetRules,
+        WebhookDelivery, WebhookSecret, WebhookStore,
+    };
+    const DELIVERIES: u64 = 120;
+    let org = OrgId::from_uuid(testkit::test_uuid(run, 8800));
+    let now = Utc.with_ymd_and_hms(2102, 1, 1, 0, 0, 0).unwrap();
+    let endpoint = |n: u64| {
+        let input = NewEndpoint {
+            url: format!("https://hooks.example.com/race/{n}"),
+            description: String::new(),
+            event_types: vec!["policy.issued".into()],
+        };
+        let secret = WebhookSecret::from_bytes(&[n as u8; 32]).unwrap();
+        let id = WebhookEndpointId::from_uuid(testkit::test_uuid(run, 8800 + n));
+        input.build(&TargetRules::STRICT, id, org, &secret, now).unwrap()
+    };
+    let event = |n: u64| {
+        let policy_id = PolicyId::from_uuid(testkit::test_uuid(run, 8900 + n));
+        EventEnvelope::new(testkit::test_uuid(run, 9900 + n), org, now, DomainEvent::PolicyIssued { policy_id })
+    };
+    let on = endpoint(1);
+    let mut off = endpoint(2);
+    off.endpoint.enabled = false;
+    store.insert_endpoint(org, &on).await.unwrap();
+    store.insert_endpoint(org, &off).await.unwrap();
+    let deliveries: Vec<WebhookDelivery> = (0..DELIVERIES)
+        .map(|n| {
+            let made = now + Duration::milliseconds(n as i64);
+            WebhookDelivery::of_event(&on.endpoint, &event(n), made).unwrap()
+        })
+        .collect();
+    assert_eq!(store.enqueue_deliveries(org, &deliveries).await.unwrap(), DELIVERIES as usize);
+    let parked = WebhookDelivery::of_event(&off.endpoint, &event(DELIVERIES), now).unwrap();
+    assert_eq!(store.enqueue_deliveries(org, std::slice::from_ref(&parked)).await.unwrap(), 1);
+
+    let later = now + Duration::hours(1);
+    let deliverers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let lease = uuid::Uuid::new_v4();
+                    let leased = store.lease_deliveries(later, 7, lease, later + Duration::hours(1)).await.unwrap();
+                    let leased: Vec<_> = leased.into_iter().filter(|l| l.delivery.org_id == org).collect();
+                    if leased.is_empty() {
+                        break;
+                    }
+                    for l in leased {
+                        let outcome = SendOutcome::Response { status: 204 };
+                        let record = AttemptRecord {
+                            lease,
+                            attempt: DeliveryAttempt {
+                                id: uuid::Uuid::new_v4(),
+                                delivery_id: l.delivery.id,
+                                endpoint_id: l.delivery.endpoint_id,
+                                at: later,
+                                latency_ms: 1,
+                                success: outcome.is_success(),
+                                outcome,
+                            },
+                            decision: AttemptDecision {
+                                status: DeliveryStatus::Delivered,
+                                next_attempt_at: None,
+                                disable_endpoint: None,
+                            },
+                            events: vec![],
+                        };
+                        assert!(store.record_attempt(org, &record).await.unwrap(), "the lease holds what it leased");
+                        mine.push(l.delivery.id);
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for d in deliverers {
+        all.extend(d.await.unwrap());
+    }
+    let distinct: std::collections::BTreeSet<_> = all.iter().copied().collect();
+    assert_eq!(all.len(), DELIVERIES as usize, "every delivery was leased once");
+    assert_eq!(distinct.len(), DELIVERIES as usize, "and none twice");
+    for d in &deliveries {
+        let got = store.get_delivery(org, d.id).await.unwrap();
+        assert_eq!((got.status, got.attempts), (DeliveryStatus::Delivered, 1));
+        assert_eq!(store.delivery_attempts(org, d.id).await.unwrap().len(), 1);
+    }
+    let got = store.get_delivery(org, parked.id).await.unwrap();
+    assert_eq!((got.status, got.attempts), (DeliveryStatus::Pending, 0), "a disabled endpoint's is not leased");
+    store.delete_endpoint(org, on.endpoint.id).await.unwrap();
+    store.delete_endpoint(org, off.endpoint.id).await.unwrap();
 }
 
 /// A fresh, empty database on the server, and its URL; `None` when no server is configured.
@@ -57,9 +161,9 @@ pub async fn drop_database(url: &str) {
 }
 
 /// The statements that serve every org by design (the outbox dispatcher's: its list, its lease
-/// and its acknowledgement; the audit retention's first read, the clock's list of orgs), as the
-/// crate docs list them.
-const CROSS_ORG: [&str; 7] = [
+/// and its acknowledgement; the webhook deliverer's read of the due deliveries; the audit
+/// retention's first read, the clock's list of orgs), as the crate docs list them.
+const CROSS_ORG: [&str; 8] = [
     "SELECT DISTINCT org_id FROM policies",
     "SELECT body, attempts, generation FROM outbox WHERE delivered = 0 ",
     "SELECT id, body, attempts, generation FROM outbox WHERE delivered = 0 ",
@@ -67,6 +171,7 @@ const CROSS_ORG: [&str; 7] = [
     "SELECT body, attempts, generation FROM outbox WHERE lease_id = ? ",
     "UPDATE outbox SET delivered = 1, lease_id = NULL, leased_until = NULL WHERE id IN (",
     "SELECT DISTINCT org_id, month FROM audit_log WHERE month < ?",
+    "SELECT d.org_id, d.status, d.attempts, ",
 ];
 
 /// Every statement the suites sent parses as MySQL and names `org_id` once, bound: in its `WHERE`
