@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CRATES=(openinsure-core openinsure-rating openinsure-ledger openinsure-hipaa openinsure-dealroom openinsure-auth openinsure openinsure-memory)
+CRATES=(openinsure-core openinsure-rating openinsure-ledger openinsure-hipaa openinsure-dealroom openinsure-auth openinsure-webhooks openinsure openinsure-memory)
 
 case "${1:-}" in
   check)

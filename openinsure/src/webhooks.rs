@@ -361,7 +361,8 @@ impl WebhookDeliverer {
         let lease = self.ids.next_uuid();
         let leased = self.store.lease_deliveries(now, self.batch, lease, now + self.lease).await?;
         let mut report = DeliveryReport { attempted: leased.len(), ..DeliveryReport::default() };
-        let mut results = futures_util::stream::iter(leased.iter().map(|l| self.attempt(l, lease)))
+        // owned items: a closure over borrowed ones is not `Send` enough for a spawned task
+        let mut results = futures_util::stream::iter(leased.into_iter().map(move |l| self.attempt(l, lease)))
             .buffer_unordered(self.concurrency);
         let mut first_error = None;
         while let Some(result) = results.next().await {
@@ -388,7 +389,8 @@ impl WebhookDeliverer {
         }
     }
 
-    async fn attempt(&self, leased: &LeasedDelivery, lease: uuid::Uuid) -> Result<Option<AttemptRecord>> {
+    async fn attempt(&self, leased: LeasedDelivery, lease: uuid::Uuid) -> Result<Option<AttemptRecord>> {
+        let leased = &leased;
         let d = &leased.delivery;
         let endpoint = &leased.endpoint.endpoint;
         let started = self.clock.now();

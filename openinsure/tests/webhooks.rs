@@ -15,7 +15,7 @@ use openinsure::dispatch::Dispatcher;
 use openinsure::webhooks::{ReplayRange, WebhookDeliverer, WebhookFanout};
 use openinsure_core::clock::Clock;
 use openinsure_core::events::DomainEvent;
-use openinsure_core::store::{Outbox, Page};
+use openinsure_core::store::Page;
 use openinsure_core::tenancy::Role;
 use openinsure_webhooks::{
     DeliveryStatus, EndpointPatch, NewEndpoint, OutboundRequest, RetrySchedule, SendOutcome, SendResult, WebhookSecret,

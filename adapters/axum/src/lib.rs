@@ -206,6 +206,35 @@ pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: i
     }
 }
 
+/// Sends due webhook deliveries ([`WebhookDeliverer::run_once`](openinsure::webhooks::WebhookDeliverer::run_once))
+/// every `every` until `shutdown` completes; a run that attempted deliveries runs again at once,
+/// so a backlog drains at the endpoints' pace. Failures are logged; the next round tries again.
+pub async fn run_webhooks(
+    deliverer: openinsure::webhooks::WebhookDeliverer,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => break,
+        }
+        loop {
+            match deliverer.run_once().await {
+                Ok(report) if report.attempted > 0 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery failed; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Runs the clock's transitions ([`App::tick`](openinsure::App::tick)) every `every` until
 /// `shutdown` completes. Failures are logged; the next round tries again (ticking is idempotent).
 pub async fn run_clock(

@@ -70,6 +70,11 @@ enum Command {
         /// stream `OPENINSURE_EVENTS`, subjects `openinsure.events.<org>.<type>`, once per event id.
         #[arg(long, value_name = "URL")]
         nats: Option<String>,
+        /// Let webhook endpoints use plain `http` and private addresses (loopback, private
+        /// networks): for endpoints inside a private network and for tests. Without it, only
+        /// `https` URLs on public addresses are accepted and connected to.
+        #[arg(long, env = "OPENINSURE_WEBHOOKS_ALLOW_PRIVATE")]
+        webhooks_allow_private: bool,
         /// The signing key (hex); generated there when missing.
         #[arg(long, value_name = "FILE")]
         signing_key_file: Option<PathBuf>,
@@ -465,6 +470,7 @@ fn main() -> ExitCode {
             addr,
             tigerbeetle,
             nats,
+            webhooks_allow_private,
             signing_key_file,
             rate_limit,
             max_body_bytes,
@@ -491,6 +497,11 @@ fn main() -> ExitCode {
                 tick_every: (tick_every_secs > 0).then(|| std::time::Duration::from_secs(tick_every_secs)),
                 tick_rules: openinsure_core::policy::tick::TickRules { grace_days, notice_days, renewal_offer_days },
                 nats,
+                webhook_rules: if webhooks_allow_private {
+                    openinsure_webhooks::TargetRules::permissive()
+                } else {
+                    openinsure_webhooks::TargetRules::STRICT
+                },
             };
             serve::serve(options, ledger)
         }),

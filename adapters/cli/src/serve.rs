@@ -11,6 +11,7 @@ use openinsure::api::{Api, ApiConfig, RateLimit};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
 use openinsure::system::{SystemClock, UuidV7};
+use openinsure::webhooks::{WebhookDeliverer, WebhookFanout};
 use openinsure::{App, Ports};
 use openinsure_auth::TokenKeys;
 use openinsure_core::ids::{OrgId, UserId};
@@ -46,6 +47,8 @@ pub struct ServeOptions {
     pub tick_rules: openinsure_core::policy::tick::TickRules,
     /// Publish events to NATS JetStream at this URL.
     pub nats: Option<String>,
+    /// Which webhook targets are allowed (endpoints and every attempt).
+    pub webhook_rules: openinsure_webhooks::TargetRules,
 }
 
 /// Where the system of record is.
@@ -244,7 +247,9 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
         Arc::new(SystemClock),
         openinsure_axum::RoomHostConfig::default(),
     );
-    let app = App::new(ports, Arc::new(demo::rate_book()?)).with_room_gateway(Arc::new(rooms.clone()));
+    let app = App::new(ports, Arc::new(demo::rate_book()?))
+        .with_room_gateway(Arc::new(rooms.clone()))
+        .with_webhook_rules(options.webhook_rules);
     let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
     let admin = Caller::new(user(0xa4), org, Role::Admin);
     // the example org once: a restart on the same data finds it there
@@ -286,7 +291,10 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     println!("listening on http://{local} (signing key {})", options.key_file.display());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut dispatcher = Dispatcher::new(app.backend().clone()).subscribe(Arc::new(LedgerSubscriber::new(ledger)));
+    let webhooks: Arc<dyn openinsure_webhooks::WebhookStore> = app.backend().clone();
+    let mut dispatcher = Dispatcher::new(app.backend().clone())
+        .subscribe(Arc::new(LedgerSubscriber::new(ledger)))
+        .subscribe(Arc::new(WebhookFanout::new(webhooks.clone(), app.clock().clone())));
     if let Some(url) = &options.nats {
         let nats = openinsure_nats::JetStreamPublisher::connect(url, openinsure_nats::JetStreamOptions::default())
             .await
@@ -298,6 +306,17 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let delivery = tokio::spawn(openinsure_axum::run_dispatcher(dispatcher, Duration::from_millis(100), async move {
         let _ = stop.wait_for(|s| *s).await;
     }));
+    let sender = openinsure_webhook_http::HttpSender::new(openinsure_webhook_http::SenderConfig {
+        rules: options.webhook_rules,
+        ..openinsure_webhook_http::SenderConfig::default()
+    })
+    .map_err(|e| Failure(e.to_string()))?;
+    let deliverer = WebhookDeliverer::new(webhooks, Arc::new(sender), app.clock().clone(), app.ids().clone());
+    let mut stop = stop_rx.clone();
+    let webhook_delivery =
+        tokio::spawn(openinsure_axum::run_webhooks(deliverer, Duration::from_millis(250), async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
     let clock = options.tick_every.map(|every| {
         let mut stop = stop_rx.clone();
         tokio::spawn(openinsure_axum::run_clock(app.clone(), options.tick_rules, every, async move {
@@ -307,6 +326,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let served = openinsure_axum::serve(listener, router, openinsure_axum::shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = delivery.await;
+    let _ = webhook_delivery.await;
     if let Some(clock) = clock {
         let _ = clock.await;
     }
