@@ -128,6 +128,10 @@ typed_id!(
     /// One event (or test message) to deliver to one webhook endpoint, with its attempts.
     WebhookDeliveryId, "webhook delivery"
 );
+typed_id!(
+    /// A notification in a user's queue.
+    NotificationId, "notification"
+);
 
 #[cfg(test)]
 mod tests {

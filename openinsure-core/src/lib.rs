@@ -14,6 +14,7 @@ pub mod ids;
 pub mod json;
 pub mod money;
 pub mod money_id;
+pub mod notifications;
 pub mod permission;
 pub mod phi;
 pub mod policy;

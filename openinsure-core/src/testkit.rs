@@ -1162,3 +1162,93 @@ where
     assert!(ctx.policies.is_empty());
     assert_eq!(ctx.underwriting.referrals, vec![referral]);
 }
+
+/// The [`NotificationStore`](crate::notifications::NotificationStore) suite: queues per user,
+/// read state, settings, and the email leases.
+pub async fn notification_store(store: &dyn crate::notifications::NotificationStore, run: u64) {
+    use crate::notifications::{
+        Content, EmailOutcome, EmailStatus, Notification, NotificationKind, NotificationSettings,
+    };
+    let org = OrgId::from_uuid(test_uuid(run, 9600));
+    let other = OrgId::from_uuid(test_uuid(run, 9601));
+    let ann = UserId::from_uuid(test_uuid(run, 9602));
+    let bob = UserId::from_uuid(test_uuid(run, 9603));
+    let t = |s: i64| Utc.with_ymd_and_hms(2102, 1, 1, 0, 0, 0).single().expect("a time") + chrono::Duration::seconds(s);
+    let content = |n: u64| Content {
+        kind: NotificationKind::PolicyBound,
+        title: format!("Policy {n} bound"),
+        body: "body".into(),
+        link: format!("/v1/policies/{n}"),
+    };
+
+    // settings
+    assert_eq!(store.settings(org, ann).await.expect("settings"), None);
+    let settings = NotificationSettings { user_id: ann, email: Some("ann@example.com".into()), updated_at: t(0) };
+    store.put_settings(org, &settings).await.expect("put");
+    assert_eq!(store.settings(org, ann).await.expect("settings"), Some(settings.clone()));
+    assert_eq!(store.settings(other, ann).await.expect("settings"), None, "settings are the org's");
+
+    // queues: idempotent, per user, newest first
+    let n1 = Notification::new(org, ann, test_uuid(run, 9610), content(1), t(1), true);
+    let n2 = Notification::new(org, ann, test_uuid(run, 9611), content(2), t(2), true);
+    let n3 = Notification::new(org, bob, test_uuid(run, 9611), content(2), t(2), false);
+    assert_eq!(store.insert_notifications(org, &[n1.clone(), n2.clone(), n3.clone()]).await.expect("insert"), 3);
+    assert_eq!(store.insert_notifications(org, std::slice::from_ref(&n1)).await.expect("again"), 0, "made once");
+    let theirs = Notification::new(other, ann, test_uuid(run, 9612), content(3), t(3), false);
+    assert!(store.insert_notifications(org, &[theirs.clone()]).await.is_err(), "another org's is refused");
+    let ids = |v: Vec<Notification>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.notifications(org, ann, false, Page::first()).await.expect("list")), vec![n2.id, n1.id]);
+    assert_eq!(ids(store.notifications(org, bob, false, Page::first()).await.expect("list")), vec![n3.id]);
+    assert!(store.notifications(other, ann, false, Page::first()).await.expect("list").is_empty());
+
+    // read state: the user's own only
+    assert!(matches!(store.mark_read(org, bob, n1.id, t(5)).await, Err(Error::NotFound { .. })), "another user's");
+    assert!(matches!(store.mark_read(other, ann, n1.id, t(5)).await, Err(Error::NotFound { .. })), "another org's");
+    let read = store.mark_read(org, ann, n1.id, t(5)).await.expect("read");
+    assert_eq!(read.read_at, Some(t(5)));
+    assert_eq!(store.mark_read(org, ann, n1.id, t(9)).await.expect("read").read_at, Some(t(5)), "kept at first");
+    assert_eq!(ids(store.notifications(org, ann, true, Page::first()).await.expect("unread")), vec![n2.id]);
+    assert_eq!(store.mark_all_read(org, ann, t(6)).await.expect("all"), 1);
+    assert!(store.notifications(org, ann, true, Page::first()).await.expect("unread").is_empty());
+    assert_eq!(ids(store.notifications(org, bob, true, Page::first()).await.expect("unread")), vec![n3.id], "bob's");
+
+    // email leases: due, pending, with the address the user has now
+    let mine = |v: Vec<crate::notifications::PendingEmail>| {
+        v.into_iter().filter(|p| p.notification.org_id == org).collect::<Vec<_>>()
+    };
+    let lease = test_uuid(run, 9620);
+    assert!(mine(store.lease_emails(t(0), 100, lease, t(60)).await.expect("lease")).is_empty(), "not yet due");
+    let leased = mine(store.lease_emails(t(3), 100, lease, t(60)).await.expect("lease"));
+    assert_eq!(leased.iter().map(|p| p.notification.id).collect::<Vec<_>>(), vec![n1.id, n2.id], "oldest first");
+    assert_eq!(leased[0].to, "ann@example.com");
+    assert!(mine(store.lease_emails(t(4), 100, test_uuid(run, 9621), t(60)).await.expect("l")).is_empty(), "held");
+    let retry = EmailOutcome {
+        status: EmailStatus::Pending,
+        at: t(4),
+        next_attempt_at: Some(t(100)),
+        error: Some("451 try later".into()),
+    };
+    assert!(!store.record_email(org, n1.id, test_uuid(run, 9699), &retry).await.expect("record"), "another lease");
+    assert!(store.record_email(org, n1.id, lease, &retry).await.expect("record"));
+    let sent = EmailOutcome { status: EmailStatus::Sent, at: t(4), next_attempt_at: None, error: None };
+    assert!(store.record_email(org, n2.id, lease, &sent).await.expect("record"));
+    assert!(!store.record_email(org, n2.id, lease, &sent).await.expect("record"), "the lease ended");
+    let all = store.notifications(org, ann, false, Page::first()).await.expect("list");
+    let e1 = &all.iter().find(|n| n.id == n1.id).expect("n1").email;
+    assert_eq!((e1.status, e1.attempts, e1.next_attempt_at), (EmailStatus::Pending, 1, Some(t(100))));
+    assert_eq!(e1.last_error.as_deref(), Some("451 try later"));
+    let e2 = &all.iter().find(|n| n.id == n2.id).expect("n2").email;
+    assert_eq!((e2.status, e2.attempts, e2.sent_at), (EmailStatus::Sent, 1, Some(t(4))));
+    assert!(mine(store.lease_emails(t(99), 100, test_uuid(run, 9622), t(160)).await.expect("l")).is_empty());
+    // the user removed the address: nothing to lease
+    let none = NotificationSettings { user_id: ann, email: None, updated_at: t(50) };
+    store.put_settings(org, &none).await.expect("put");
+    assert!(mine(store.lease_emails(t(100), 100, test_uuid(run, 9623), t(160)).await.expect("l")).is_empty());
+    store.put_settings(org, &settings).await.expect("put");
+    let again = mine(store.lease_emails(t(100), 100, test_uuid(run, 9624), t(160)).await.expect("l"));
+    assert_eq!(again.len(), 1, "due again with an address");
+    let failed =
+        EmailOutcome { status: EmailStatus::Failed, at: t(101), next_attempt_at: None, error: Some("550".into()) };
+    assert!(store.record_email(org, n1.id, test_uuid(run, 9624), &failed).await.expect("record"));
+    assert!(mine(store.lease_emails(t(10_000), 100, test_uuid(run, 9625), t(10_060)).await.expect("l")).is_empty());
+}

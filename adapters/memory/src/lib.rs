@@ -6,6 +6,7 @@ pub mod dealroom;
 pub mod edge;
 pub mod idempotency;
 pub mod ledger;
+mod notifications;
 mod webhooks;
 
 pub use audit::MemoryAuditLog;
@@ -72,6 +73,10 @@ struct Tables {
     webhook_deliveries: BTreeMap<(OrgId, openinsure_core::ids::WebhookDeliveryId), webhooks::DeliverySlot>,
     /// The delivery log.
     webhook_attempts: Vec<(OrgId, openinsure_webhooks::DeliveryAttempt)>,
+    /// Notifications and their email leases.
+    notifications: BTreeMap<(OrgId, openinsure_core::ids::NotificationId), notifications::NotificationSlot>,
+    /// Where each user's notifications are emailed.
+    notification_settings: BTreeMap<(OrgId, UserId), openinsure_core::notifications::NotificationSettings>,
 }
 
 impl Tables {
