@@ -78,11 +78,13 @@ pub enum Action {
     /// Create, change, delete and test the org's webhook endpoints, read their delivery log and
     /// replay deliveries.
     ManageWebhooks,
+    /// Read one's own notifications, mark them read, set where they are emailed.
+    UseNotifications,
 }
 
 impl Action {
     /// Every action, in table order.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::SubmitBusiness,
         Action::RequestQuote,
         Action::ReadBusiness,
@@ -101,6 +103,7 @@ impl Action {
         Action::ManageDealRooms,
         Action::UseRoomService,
         Action::ManageWebhooks,
+        Action::UseNotifications,
     ];
 
     /// Its snake_case name.
@@ -124,6 +127,7 @@ impl Action {
             Action::ManageDealRooms => "manage_deal_rooms",
             Action::UseRoomService => "use_room_service",
             Action::ManageWebhooks => "manage_webhooks",
+            Action::UseNotifications => "use_notifications",
         }
     }
 
@@ -148,6 +152,7 @@ impl Action {
             Action::ManageDealRooms => "manage deal rooms",
             Action::UseRoomService => "use a room's service routes",
             Action::ManageWebhooks => "manage webhook endpoints",
+            Action::UseNotifications => "use notifications",
         }
     }
 
@@ -241,6 +246,8 @@ pub fn allows(role: Role, action: Action) -> bool {
         Action::ManageDealRooms => matches!(role, R::Underwriter | R::OrgAdmin | R::Superadmin | R::Admin),
         Action::UseRoomService => matches!(role, R::System | R::Service),
         Action::ManageWebhooks => matches!(role, R::Admin | R::OrgAdmin | R::Superadmin),
+        // a person's own queue: every role but the machines'
+        Action::UseNotifications => !matches!(role, R::System | R::Service),
     }
 }
 

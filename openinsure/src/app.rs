@@ -27,6 +27,7 @@ pub trait Backend:
     + MoneyIdStore
     + Outbox
     + openinsure_webhooks::WebhookStore
+    + openinsure_core::notifications::NotificationStore
     + 'static
 {
 }
@@ -43,6 +44,7 @@ impl<T> Backend for T where
         + MoneyIdStore
         + Outbox
         + openinsure_webhooks::WebhookStore
+        + openinsure_core::notifications::NotificationStore
         + 'static
 {
 }
@@ -53,7 +55,7 @@ impl<T> Backend for T where
 #[derive(Clone)]
 pub struct Ports {
     /// Submissions, quotes, agreements, authority, referrals, policies, claims, money ids, outbox,
-    /// webhook endpoints and deliveries.
+    /// webhook endpoints and deliveries, notifications.
     pub store: Arc<dyn Backend>,
     /// Relationship checks (who may bind for which program).
     pub authorizer: Arc<dyn Authorizer>,

@@ -145,6 +145,8 @@ struct Inner {
     pending: AtomicUsize,
     next_conn: AtomicU64,
     config: RoomHostConfig,
+    /// Notifies the participants a stored message mentions ([`RoomHost::notify_mentions`]).
+    mentions: std::sync::OnceLock<openinsure::notifications::MentionNotifier>,
 }
 
 /// The live rooms of this process. Cheap to clone. Implements [`RoomGateway`] for the API's
@@ -182,9 +184,16 @@ impl RoomHost {
             pending: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             config,
+            mentions: std::sync::OnceLock::new(),
         });
         tokio::spawn(persister(inner.clone(), rx));
         RoomHost { inner }
+    }
+
+    /// Notifies the participants each stored chat message mentions, through `notifier` (set
+    /// once; the app that serves the rooms is made after the host).
+    pub fn notify_mentions(&self, notifier: openinsure::notifications::MentionNotifier) {
+        let _ = self.inner.mentions.set(notifier);
     }
 
     /// Rooms loaded now.
@@ -584,7 +593,14 @@ async fn persister(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Persist>) 
                 Persist::Seen(org, room, user, at) => store.touch_participant(*org, *room, *user, *at).await,
             };
             match outcome {
-                Ok(()) => break,
+                Ok(()) => {
+                    if let (Persist::Message(org, m), Some(notifier)) = (&job, inner.mentions.get())
+                        && let Err(e) = notifier.message_stored(*org, m).await
+                    {
+                        tracing::warn!(error = %e, message_id = %m.id, "mention notifications failed");
+                    }
+                    break;
+                }
                 Err(e) if openinsure_dealroom::store::worth_retrying(&e) => {
                     tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "deal room write failed; retrying");
                     tokio::time::sleep(backoff).await;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use openinsure::api::{Api, ApiConfig, RateLimit};
 use openinsure::dispatch::Dispatcher;
 use openinsure::ledger::LedgerSubscriber;
+use openinsure::notifications::{Mailer, MentionNotifier, Notifier};
 use openinsure::system::{SystemClock, UuidV7};
 use openinsure::webhooks::{WebhookDeliverer, WebhookFanout};
 use openinsure::{App, Ports};
@@ -250,6 +251,7 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let app = App::new(ports, Arc::new(demo::rate_book()?))
         .with_room_gateway(Arc::new(rooms.clone()))
         .with_webhook_rules(options.webhook_rules);
+    rooms.notify_mentions(MentionNotifier::new(app.backend().clone(), deal_rooms.clone(), app.clock().clone()));
     let org = OrgId::from_uuid(uuid::Uuid::from_u128(EXAMPLE_ORG));
     let admin = Caller::new(user(0xa4), org, Role::Admin);
     // the example org once: a restart on the same data finds it there
@@ -294,7 +296,8 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let webhooks: Arc<dyn openinsure_webhooks::WebhookStore> = app.backend().clone();
     let mut dispatcher = Dispatcher::new(app.backend().clone())
         .subscribe(Arc::new(LedgerSubscriber::new(ledger)))
-        .subscribe(Arc::new(WebhookFanout::new(webhooks.clone(), app.clock().clone())));
+        .subscribe(Arc::new(WebhookFanout::new(webhooks.clone(), app.clock().clone())))
+        .subscribe(Arc::new(Notifier::new(app.backend().clone(), app.clock().clone())));
     if let Some(url) = &options.nats {
         let nats = openinsure_nats::JetStreamPublisher::connect(url, openinsure_nats::JetStreamOptions::default())
             .await

@@ -544,6 +544,21 @@ pub enum ReferralError {
 }
 
 impl Referral {
+    /// The profile of `profiles` (a user's) that may decide this referral: one that approves
+    /// referrals, at the routed level or above, covering the risk (the highest such).
+    pub fn approving_profile<'a>(&self, profiles: &'a [AuthorityProfile]) -> Option<&'a AuthorityProfile> {
+        profiles
+            .iter()
+            .filter(|p| p.can_approve_referrals && p.level >= self.routed_to_level && p.covers(&self.risk))
+            .max_by_key(|p| p.level)
+    }
+
+    /// Whether `user`, with `profiles`, may decide this referral: not its requester, and with an
+    /// [approving profile](Referral::approving_profile).
+    pub fn may_be_decided_by(&self, user: UserId, profiles: &[AuthorityProfile]) -> bool {
+        user != self.requested_by && self.approving_profile(profiles).is_some()
+    }
+
     /// A new pending referral and its `created` activity.
     #[allow(clippy::too_many_arguments, reason = "a referral is made of exactly these facts")]
     pub fn raise(
@@ -610,16 +625,12 @@ impl Referral {
         if rationale.trim().is_empty() {
             return Err(ReferralError::Invalid { field: "rationale", reason: "a written rationale is required" });
         }
-        let profile = decider_profiles
-            .iter()
-            .filter(|p| p.can_approve_referrals && p.level >= self.routed_to_level && p.covers(&self.risk))
-            .max_by_key(|p| p.level)
-            .ok_or_else(|| {
-                ReferralError::InsufficientAuthority(format!(
-                    "deciding needs an approving profile of level {} or above covering the risk",
-                    self.routed_to_level
-                ))
-            })?;
+        let profile = self.approving_profile(decider_profiles).ok_or_else(|| {
+            ReferralError::InsufficientAuthority(format!(
+                "deciding needs an approving profile of level {} or above covering the risk",
+                self.routed_to_level
+            ))
+        })?;
         let (status, action) = if approve {
             (ReferralStatus::Approved, ReferralAction::Approved)
         } else {

@@ -232,6 +232,14 @@ pub mod views {
         pub removed: bool,
     }
 
+    /// How many records a bulk change touched.
+    #[derive(Serialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Marked {
+        /// How many.
+        pub count: usize,
+    }
+
     /// A completed loss fund funding.
     #[derive(Serialize, JsonSchema)]
     #[serde(rename_all = "camelCase")]
@@ -407,6 +415,21 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             list(&app.dead_letters(caller, page).await?, page)
         }
         Op::ReplayEvent => Reply::ok(&app.replay_event(caller, cx.id::<uuid::Uuid>(0, "id")?).await?),
+        Op::ListNotifications => {
+            let page = cx.page()?;
+            let unread = match cx.query.get("unread") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(ApiError::field("query.unread", format!("`{other}` is not `true` or `false`")));
+                }
+            };
+            list(&app.notifications(caller, unread, page).await?, page)
+        }
+        Op::ReadNotification => Reply::ok(&app.mark_notification_read(caller, cx.id(0, "id")?).await?),
+        Op::ReadAllNotifications => Reply::ok(&views::Marked { count: app.mark_all_notifications_read(caller).await? }),
+        Op::GetNotificationSettings => Reply::ok(&app.notification_settings(caller).await?),
+        Op::PutNotificationSettings => Reply::ok(&app.put_notification_settings(caller, &cx.json()?).await?),
         Op::CreateWebhook => Reply::created(&app.create_webhook(caller, &cx.json()?).await?),
         Op::ListWebhooks => {
             let page = cx.page()?;

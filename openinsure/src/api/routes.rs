@@ -104,6 +104,11 @@ pub enum Op {
     GetWebhookDelivery,
     ReplayWebhookDelivery,
     ReplayWebhooks,
+    ListNotifications,
+    ReadNotification,
+    ReadAllNotifications,
+    GetNotificationSettings,
+    PutNotificationSettings,
 }
 
 impl Op {
@@ -308,6 +313,12 @@ pub static ROUTES: &[Route] = &[
     r("GET", "/v1/webhooks/:id/deliveries/:deliveryId", Op::GetWebhookDelivery, Some(Action::ManageWebhooks), "getWebhookDelivery", "webhooks", "One delivery with its attempts: when, latency, status code or failure", 200, None, s::<crate::webhooks::DeliveryDetails>),
     r("POST", "/v1/webhooks/:id/deliveries/:deliveryId/replay", Op::ReplayWebhookDelivery, Some(Action::ManageWebhooks), "replayWebhookDelivery", "webhooks", "Send a delivered or failed delivery again, with the same `webhook-id`", 202, None, s::<openinsure_webhooks::WebhookDelivery>),
     r("POST", "/v1/webhooks/:id/replay", Op::ReplayWebhooks, Some(Action::ManageWebhooks), "replayWebhooks", "webhooks", "Send again every failed delivery of the endpoint made in `[from, to)`", 202, Some(s::<crate::webhooks::ReplayRange>), s::<Vec<openinsure_webhooks::WebhookDelivery>>),
+    // notifications
+    list(r("GET", "/v1/notifications", Op::ListNotifications, Some(Action::UseNotifications), "listNotifications", "notifications", "The caller's notifications, newest first (`unread=true`: only the unread ones), each with its email's delivery", 200, None, s::<Vec<openinsure_core::notifications::Notification>>), &["unread"]),
+    r("POST", "/v1/notifications/:id/read", Op::ReadNotification, Some(Action::UseNotifications), "readNotification", "notifications", "Mark one of the caller's notifications read", 200, None, s::<openinsure_core::notifications::Notification>),
+    r("POST", "/v1/notifications/read-all", Op::ReadAllNotifications, Some(Action::UseNotifications), "readAllNotifications", "notifications", "Mark all the caller's notifications read", 200, None, s::<v::Marked>),
+    r("GET", "/v1/notification-settings", Op::GetNotificationSettings, Some(Action::UseNotifications), "getNotificationSettings", "notifications", "Where the caller's notifications are emailed", 200, None, s::<openinsure_core::notifications::NotificationSettings>),
+    r("PUT", "/v1/notification-settings", Op::PutNotificationSettings, Some(Action::UseNotifications), "putNotificationSettings", "notifications", "Set (or clear, with `null`) the address the caller's notifications are emailed to", 200, Some(s::<crate::notifications::SettingsInput>), s::<openinsure_core::notifications::NotificationSettings>),
     // deal rooms
     r("POST", "/v1/deal-rooms", Op::CreateRoom, Some(Action::ManageDealRooms), "createDealRoom", "deal-rooms", "Create a deal room on a submission (one per submission); the creator joins as lead underwriter", 201, Some(s::<NewRoom>), s::<DealRoom>),
     list(r("GET", "/v1/deal-rooms", Op::ListRooms, Some(Action::ReadDealRooms), "listDealRooms", "deal-rooms", "The org's rooms of a status (`active` by default), most recent activity first", 200, None, s::<Vec<RoomListItem>>), &["status"]),
