@@ -46,6 +46,11 @@ scripts/standardwebhooks.sh install
 export OPENINSURE_STANDARDWEBHOOKS="$(scripts/standardwebhooks.sh path)"
 export OPENINSURE_REQUIRE_STANDARDWEBHOOKS=1
 
+# a real SMTP server (aiosmtpd from PyPI, run by scripts/smtp_sink.py) for the SMTP adapter's tests
+scripts/aiosmtpd.sh install
+export OPENINSURE_AIOSMTPD="$(scripts/aiosmtpd.sh path)"
+export OPENINSURE_REQUIRE_AIOSMTPD=1
+
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo test --workspace --all-features "$@"
 
