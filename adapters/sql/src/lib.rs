@@ -2,6 +2,7 @@
 
 pub mod db;
 mod more;
+mod notifications;
 mod store;
 mod webhooks;
 #[cfg(feature = "wire")]
@@ -61,8 +62,8 @@ impl Default for SqlOptions {
 pub const MYSQL8_SQL_MODE: &str =
     "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO";
 
-/// The system of record: every core store port (and the deal rooms', the PHI audit log's and the
-/// webhooks' ports) over one SQL database. Cheap to clone.
+/// The system of record: every core store port, the notification queues (and the deal rooms', the
+/// PHI audit log's and the webhooks' ports) over one SQL database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     pub(crate) pool: Pool,
@@ -211,6 +212,8 @@ pub const TABLES: &[&str] = &[
     "deal_rooms",
     "idempotency_keys",
     "money_ids",
+    "notification_settings",
+    "notifications",
     "outbox",
     "policies",
     "policy_quotes",

@@ -3,9 +3,9 @@
 //! Every statement names `org_id` in its `WHERE` (or its inserted values) and binds it once,
 //! except the outbox dispatcher's, which serve every org by design: `pending_events`,
 //! `lease_events` and `mark_delivered` (see the crate docs), and the clock's list of orgs
-//! (`orgs_with_policies`); the webhook deliverer's lease is in `webhooks`. Writes are one
-//! transaction each, retried a bounded, jittered number of times on a deadlock, a lock wait
-//! timeout or a busy database.
+//! (`orgs_with_policies`); the webhook deliverer's lease is in `webhooks`, the mailer's in
+//! `notifications`. Writes are one transaction each, retried a bounded, jittered number of times
+//! on a deadlock, a lock wait timeout or a busy database.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -143,7 +143,8 @@ ids!(
     openinsure_core::ids::ProgramId,
     openinsure_core::ids::ReferralRuleId,
     openinsure_core::ids::WebhookEndpointId,
-    openinsure_core::ids::WebhookDeliveryId
+    openinsure_core::ids::WebhookDeliveryId,
+    openinsure_core::ids::NotificationId
 );
 
 pub(crate) fn p(id: impl Id) -> Param {

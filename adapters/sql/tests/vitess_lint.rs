@@ -82,17 +82,19 @@ fn column_problems(table: &str, col: &sqlparser::ast::ColumnDef) -> Vec<String> 
 }
 
 /// Whether an index not led by `org_id` is one of those that serve every org by design: the
-/// outbox dispatcher's, and the webhook deliverer's `webhook_deliveries_due (status,
-/// next_attempt_at)`, which finds the due deliveries of every org for its lease (one per shard
-/// under Vitess, read by a scatter query). Any other index of `webhook_deliveries` is led by
-/// `org_id`.
+/// outbox dispatcher's, the webhook deliverer's `webhook_deliveries_due (status,
+/// next_attempt_at)`, which finds the due deliveries of every org for its lease, and the mailer's
+/// `notifications_email_due (email_status, email_next_attempt_at)`, which finds the due emails
+/// of every org for its lease (each one per shard under Vitess, read by a scatter query). Any
+/// other index of `webhook_deliveries` or `notifications` is led by `org_id`.
 fn serves_every_org(table: &str, index: &sqlparser::ast::CreateIndex) -> bool {
     let name = index.name.as_ref().map(ToString::to_string);
     let columns: Vec<String> = index.columns.iter().map(column_name).collect();
+    let is =
+        |t: &str, n: &str, c: [&str; 2]| table.eq_ignore_ascii_case(t) && name.as_deref() == Some(n) && columns == c;
     table.eq_ignore_ascii_case("outbox")
-        || (table.eq_ignore_ascii_case("webhook_deliveries")
-            && name.as_deref() == Some("webhook_deliveries_due")
-            && columns == ["status", "next_attempt_at"])
+        || is("webhook_deliveries", "webhook_deliveries_due", ["status", "next_attempt_at"])
+        || is("notifications", "notifications_email_due", ["email_status", "email_next_attempt_at"])
 }
 
 /// The problems of one statement, each naming the table and column.
@@ -145,7 +147,7 @@ fn problems(statement: &Statement) -> Vec<String> {
             }
             if i.columns.first().map(column_name).as_deref() != Some("org_id") && !serves_every_org(&table, i) {
                 out.push(format!(
-                    "{table}: an index not led by org_id (only the outbox's and the webhook deliverer's may be)"
+                    "{table}: an index not led by org_id (only the outbox's, the webhook deliverer's and the mailer's may be)"
                 ));
             }
         }
@@ -196,6 +198,13 @@ fn the_lint_catches_each_violation() {
         ("CREATE INDEX d ON webhook_deliveries (endpoint_id)", "not led by org_id"),
         ("CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint_id, status)", "not led by org_id"),
         ("CREATE INDEX q ON quotes (submission_id)", "not led by org_id"),
+        ("CREATE INDEX n ON notifications (user_id, created_at)", "not led by org_id"),
+        ("CREATE INDEX notifications_email_due ON notifications (email_status, user_id)", "not led by org_id"),
+        (
+            "CREATE INDEX notifications_email_due ON notification_settings (email_status, email_next_attempt_at)",
+            "not led by org_id",
+        ),
+        ("CREATE INDEX webhook_deliveries_due ON notifications (status, next_attempt_at)", "not led by org_id"),
     ];
     for (sql, expected) in bad {
         let statements = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
