@@ -1195,7 +1195,7 @@ pub async fn notification_store(store: &dyn crate::notifications::NotificationSt
     assert_eq!(store.insert_notifications(org, &[n1.clone(), n2.clone(), n3.clone()]).await.expect("insert"), 3);
     assert_eq!(store.insert_notifications(org, std::slice::from_ref(&n1)).await.expect("again"), 0, "made once");
     let theirs = Notification::new(other, ann, test_uuid(run, 9612), content(3), t(3), false);
-    assert!(store.insert_notifications(org, &[theirs.clone()]).await.is_err(), "another org's is refused");
+    assert!(store.insert_notifications(org, std::slice::from_ref(&theirs)).await.is_err(), "another org's is refused");
     let ids = |v: Vec<Notification>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
     assert_eq!(ids(store.notifications(org, ann, false, Page::first()).await.expect("list")), vec![n2.id, n1.id]);
     assert_eq!(ids(store.notifications(org, bob, false, Page::first()).await.expect("list")), vec![n3.id]);

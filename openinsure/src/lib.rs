@@ -9,6 +9,7 @@ pub mod dealrooms;
 pub mod dispatch;
 pub mod error;
 pub mod ledger;
+pub mod live;
 pub mod notifications;
 pub mod policies;
 pub mod rates;

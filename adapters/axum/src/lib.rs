@@ -14,7 +14,10 @@ use openinsure::api::Api;
 use openinsure::dispatch::Dispatcher;
 use tokio::net::TcpListener;
 
+pub mod live;
 pub mod rooms;
+
+pub use live::LiveHub;
 
 /// The ledger's HTTP proxy ([`openinsure_ledger::remote`]) as a router: `POST /ledger/v1/call`
 /// answered by `backend` for callers presenting `key`, plus `GET /healthz`. For service
@@ -62,6 +65,7 @@ struct Host {
     api: Api,
     config: HostConfig,
     rooms: Option<RoomHost>,
+    live: Option<LiveHub>,
 }
 
 /// The API as an [`axum::Router`] with the default [`HostConfig`]: every route of
@@ -73,7 +77,12 @@ pub fn router(api: Api) -> Router {
 
 /// The API as an [`axum::Router`] with `config`.
 pub fn router_with(api: Api, config: HostConfig) -> Router {
-    Router::new().route("/healthz", get(healthz)).fallback(handle).with_state(Host { api, config, rooms: None })
+    Router::new().route("/healthz", get(healthz)).fallback(handle).with_state(Host {
+        api,
+        config,
+        rooms: None,
+        live: None,
+    })
 }
 
 /// The API with deal rooms: `GET /v1/deal-rooms/{id}/connect` upgrades to the room's WebSocket.
@@ -84,7 +93,20 @@ pub fn router_with_rooms(api: Api, config: HostConfig, rooms: RoomHost) -> Route
         .route("/healthz", get(healthz))
         .route("/v1/deal-rooms/{id}/connect", get(connect))
         .fallback(handle)
-        .with_state(Host { api, config, rooms: Some(rooms) })
+        .with_state(Host { api, config, rooms: Some(rooms), live: None })
+}
+
+/// The API with deal rooms and live updates: `GET /v1/policies/{id}/live` and
+/// `/v1/claims/{id}/live` with `Accept: text/event-stream` stream Server-Sent Events from `live`
+/// (subscribe it to the dispatcher, and call [`LiveHub::close`] at shutdown).
+pub fn router_with_live(api: Api, config: HostConfig, rooms: RoomHost, live: LiveHub) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/deal-rooms/{id}/connect", get(connect))
+        .route("/v1/policies/{id}/live", get(live::follow))
+        .route("/v1/claims/{id}/live", get(live::follow))
+        .fallback(handle)
+        .with_state(Host { api, config, rooms: Some(rooms), live: Some(live) })
 }
 
 async fn connect(
@@ -228,6 +250,34 @@ pub async fn run_webhooks(
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook delivery failed; retrying");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Emails pending notifications ([`Mailer::run_once`](openinsure::notifications::Mailer::run_once))
+/// every `every` until `shutdown` completes; a run that found emails runs again at once.
+pub async fn run_mailer(
+    mailer: openinsure::notifications::Mailer,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut shutdown => break,
+        }
+        loop {
+            match mailer.run_once().await {
+                Ok(report) if report.attempted > 0 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification email failed; retrying");
                     break;
                 }
             }

@@ -33,6 +33,7 @@ struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     http: reqwest::Client,
+    live: openinsure_axum::LiveHub,
 }
 
 async fn start(config: ApiConfig) -> Server {
@@ -45,6 +46,7 @@ async fn start(config: ApiConfig) -> Server {
     let mut ports = Ports::in_memory(clock.clone(), Arc::new(SequentialIds::new(7)));
     ports.ledger = Arc::new(ledger.clone());
     ports.audit = Arc::new(audit.clone());
+    let room_store = ports.rooms.clone();
     let app = App::new(ports, Arc::new(book));
     let keys = TokenKeys::new("tcp", SECRET).unwrap();
     let api = Api::new(app.clone(), keys.clone(), std::sync::Arc::new(openinsure_memory::MemoryIdempotency::default()))
@@ -52,8 +54,18 @@ async fn start(config: ApiConfig) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(openinsure_axum::serve(listener, openinsure_axum::router(api), async move {
+    let live = openinsure_axum::LiveHub::default();
+    let rooms = openinsure_axum::RoomHost::new(
+        room_store,
+        Arc::new(SequentialIds::new(8)),
+        clock.clone(),
+        openinsure_axum::RoomHostConfig::default(),
+    );
+    let router = openinsure_axum::router_with_live(api, openinsure_axum::HostConfig::default(), rooms, live.clone());
+    let hub = live.clone();
+    let task = tokio::spawn(openinsure_axum::serve(listener, router, async move {
         let _ = rx.await;
+        hub.close();
     }));
     Server {
         base: format!("http://{addr}"),
@@ -65,6 +77,7 @@ async fn start(config: ApiConfig) -> Server {
         stop: Some(tx),
         task,
         http: reqwest::Client::new(),
+        live,
     }
 }
 
@@ -98,6 +111,7 @@ impl Server {
     async fn deliver(&self) {
         Dispatcher::new(self.app.backend().clone())
             .subscribe(Arc::new(LedgerSubscriber::new(Arc::new(self.ledger.clone()))))
+            .subscribe(Arc::new(self.live.clone()))
             .run_once()
             .await
             .unwrap();
@@ -305,4 +319,137 @@ async fn shutdown_is_graceful() {
     assert!(matches!(served, Ok(Ok(Ok(())))), "serve returns once shut down");
     let refused = reqwest::Client::new().get(format!("{}/healthz", s.base)).send().await;
     assert!(refused.is_err(), "no new connections after shutdown");
+}
+
+/// Reads Server-Sent Events until `n` have come (or 10 s pass): (event, data) pairs.
+async fn sse(response: reqwest::Response, n: usize) -> Vec<(String, Value)> {
+    use futures_util::StreamExt as _;
+    let mut body = response.bytes_stream();
+    let mut text = String::new();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while out.len() < n {
+        let chunk = match tokio::time::timeout_at(deadline, body.next()).await {
+            Ok(Some(Ok(c))) => c,
+            _ => break,
+        };
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if !event.is_empty() {
+                out.push((event, serde_json::from_str(&data).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_and_claims_are_followed_live_with_claims_redacted_by_role() {
+    let mut s = start(ApiConfig::default()).await;
+    let (admin, producer, underwriter) =
+        (who(1, 1, Role::Admin), who(1, 2, Role::Producer), who(1, 3, Role::Underwriter));
+    let adjuster = who(1, 4, Role::Adjuster);
+    let finance = who(1, 6, Role::FinanceAnalyst);
+    set_up_org(&s, &admin, &underwriter).await;
+    let sub = s.ok("POST", "/v1/submissions", &producer, Some(acme())).await;
+    let sid = sub["id"].as_str().unwrap().to_owned();
+    s.ok("POST", &format!("/v1/submissions/{sid}/quote"), &producer, None).await;
+    let policy = s.ok("POST", &format!("/v1/submissions/{sid}/bind"), &underwriter, None).await;
+    let pid = policy["id"].as_str().unwrap().to_owned();
+    s.deliver().await;
+    s.clock.set(chrono::Utc.with_ymd_and_hms(2027, 3, 1, 10, 0, 0).unwrap());
+    let claim = s
+        .ok(
+            "POST",
+            "/v1/claims",
+            &producer,
+            Some(json!({
+                "policyId": pid, "dateOfLoss": "2027-02-14", "lossDescription": "fall from a dock",
+                "claimantName": "Jane Roe", "claimantSsn": "123-45-6789"
+            })),
+        )
+        .await;
+    let cid = claim["id"].as_str().unwrap().to_owned();
+    let supervisor = who(1, 5, Role::ClaimsSupervisor);
+    s.ok("POST", &format!("/v1/claims/{cid}/assign"), &supervisor, Some(json!({ "adjusterId": adjuster.user_id })))
+        .await;
+    s.deliver().await;
+
+    let follow = |path: String, c: &Caller| {
+        let token = s.keys.issue(c, s.clock.now()).unwrap();
+        s.http.get(format!("{}{path}", s.base)).bearer_auth(token).header("accept", "text/event-stream").send()
+    };
+    // refusals come before any stream: no token, another org's record
+    let anonymous = s.http.get(format!("{}/v1/claims/{cid}/live", s.base)).header("accept", "text/event-stream");
+    assert_eq!(anonymous.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let intruder = who(2, 1, Role::Admin).with_mfa(true);
+    assert_eq!(follow(format!("/v1/claims/{cid}/live"), &intruder).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(follow(format!("/v1/policies/{pid}/live"), &intruder).await.unwrap().status(), StatusCode::NOT_FOUND);
+    // without the event-stream type, the snapshot as JSON
+    let (status, snap) = s.send(reqwest::Method::GET, &format!("/v1/policies/{pid}/live"), &producer, None).await;
+    assert_eq!((status, snap["data"]["type"].as_str()), (StatusCode::OK, Some("snapshot")));
+
+    let by_adjuster = follow(format!("/v1/claims/{cid}/live"), &adjuster).await.unwrap();
+    let by_producer = follow(format!("/v1/claims/{cid}/live"), &producer).await.unwrap();
+    let on_policy = follow(format!("/v1/policies/{pid}/live"), &producer).await.unwrap();
+    for r in [&by_adjuster, &by_producer, &on_policy] {
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    }
+    // the subscriptions are open before anything changes
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while s.live.subscribers() < 3 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    s.ok("POST", &format!("/v1/claims/{cid}/status"), &adjuster, Some(json!({ "status": "open" }))).await;
+    s.ok(
+        "POST",
+        &format!("/v1/claims/{cid}/reserve"),
+        &adjuster,
+        Some(json!({ "reserveCents": 800_000, "reason": "estimate" })),
+    )
+    .await;
+    s.ok("POST", &format!("/v1/policies/{pid}/issue"), &admin, None).await;
+    s.ok(
+        "POST",
+        &format!("/v1/policies/{pid}/payments"),
+        &finance,
+        Some(json!({ "installment": 1, "paymentId": "0192f0c0-0000-7000-8000-00000000d0d9" })),
+    )
+    .await;
+    s.deliver().await;
+
+    let adjuster_saw = sse(by_adjuster, 3).await;
+    let producer_saw = sse(by_producer, 3).await;
+    let policy_saw = sse(on_policy, 3).await;
+    let kinds = |v: &[(String, Value)]| v.iter().map(|(e, _)| e.clone()).collect::<Vec<_>>();
+    assert_eq!(kinds(&adjuster_saw), ["snapshot", "claim.status_changed", "claim.transaction"]);
+    assert_eq!(kinds(&producer_saw), kinds(&adjuster_saw));
+    assert_eq!(kinds(&policy_saw), ["snapshot", "policy.issued", "payment.received"]);
+    // each message carries the record as that role reads it over REST
+    assert_eq!(adjuster_saw[2].1["claim"]["claimantName"], "Jane Roe");
+    assert_eq!(producer_saw[2].1["claim"]["claimantName"], openinsure_hipaa::REDACTED);
+    assert_eq!(adjuster_saw[2].1["claim"]["status"], "open");
+    assert_eq!(adjuster_saw[2].1["event"]["type"], "claim.transaction");
+    let rest = s.ok("GET", &format!("/v1/claims/{cid}"), &producer, None).await;
+    assert_eq!(producer_saw[2].1["claim"], rest, "the same view as the REST read");
+    assert_eq!(policy_saw[1].1["policy"]["status"], "issued");
+    // no PHI reaches the producer by this road
+    let text = serde_json::to_string(&producer_saw.iter().map(|(_, d)| d).collect::<Vec<_>>()).unwrap();
+    assert!(!text.contains("Jane Roe") && !text.contains("123-45-6789"), "{text}");
+
+    // shutdown ends the streams: the server stops
+    s.stop.take().unwrap().send(()).unwrap();
+    let served = tokio::time::timeout(std::time::Duration::from_secs(10), &mut s.task).await;
+    assert!(matches!(served, Ok(Ok(Ok(())))), "serve returns with subscriptions open");
 }

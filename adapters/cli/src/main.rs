@@ -75,6 +75,13 @@ enum Command {
         /// `https` URLs on public addresses are accepted and connected to.
         #[arg(long, env = "OPENINSURE_WEBHOOKS_ALLOW_PRIVATE")]
         webhooks_allow_private: bool,
+        /// Email notifications through this SMTP server: `smtp://user:password@host:587`
+        /// (STARTTLS), `smtps://host:465`, or `smtp://host:port?tls=none` (a local relay).
+        #[arg(long, value_name = "URL", env = "OPENINSURE_SMTP_URL", requires = "smtp_from")]
+        smtp: Option<String>,
+        /// The `From` of notification emails (`OpenInsure <notices@example.com>`).
+        #[arg(long, value_name = "ADDRESS", env = "OPENINSURE_SMTP_FROM")]
+        smtp_from: Option<String>,
         /// The signing key (hex); generated there when missing.
         #[arg(long, value_name = "FILE")]
         signing_key_file: Option<PathBuf>,
@@ -471,6 +478,8 @@ fn main() -> ExitCode {
             tigerbeetle,
             nats,
             webhooks_allow_private,
+            smtp,
+            smtp_from,
             signing_key_file,
             rate_limit,
             max_body_bytes,
@@ -502,6 +511,11 @@ fn main() -> ExitCode {
                 } else {
                     openinsure_webhooks::TargetRules::STRICT
                 },
+                smtp: smtp.map(|url| openinsure_smtp::SmtpConfig {
+                    url,
+                    from: smtp_from.unwrap_or_default(),
+                    timeout: openinsure_smtp::DEFAULT_TIMEOUT,
+                }),
             };
             serve::serve(options, ledger)
         }),

@@ -50,6 +50,8 @@ pub struct ServeOptions {
     pub nats: Option<String>,
     /// Which webhook targets are allowed (endpoints and every attempt).
     pub webhook_rules: openinsure_webhooks::TargetRules,
+    /// Email notifications through this SMTP server (none: notifications stay in the queue).
+    pub smtp: Option<openinsure_smtp::SmtpConfig>,
 }
 
 /// Where the system of record is.
@@ -289,7 +291,8 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     };
     let api = Api::new(app.clone(), keys, idempotency).with_config(config);
     let host = openinsure_axum::HostConfig { request_timeout: options.request_timeout };
-    let router = openinsure_axum::router_with_rooms(api, host, rooms.clone());
+    let live = openinsure_axum::LiveHub::default();
+    let router = openinsure_axum::router_with_live(api, host, rooms.clone(), live.clone());
     println!("listening on http://{local} (signing key {})", options.key_file.display());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -297,7 +300,8 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
     let mut dispatcher = Dispatcher::new(app.backend().clone())
         .subscribe(Arc::new(LedgerSubscriber::new(ledger)))
         .subscribe(Arc::new(WebhookFanout::new(webhooks.clone(), app.clock().clone())))
-        .subscribe(Arc::new(Notifier::new(app.backend().clone(), app.clock().clone())));
+        .subscribe(Arc::new(Notifier::new(app.backend().clone(), app.clock().clone())))
+        .subscribe(Arc::new(live.clone()));
     if let Some(url) = &options.nats {
         let nats = openinsure_nats::JetStreamPublisher::connect(url, openinsure_nats::JetStreamOptions::default())
             .await
@@ -320,16 +324,38 @@ async fn run(options: ServeOptions, ledger: Arc<dyn LedgerBackend>) -> Result<()
         tokio::spawn(openinsure_axum::run_webhooks(deliverer, Duration::from_millis(250), async move {
             let _ = stop.wait_for(|s| *s).await;
         }));
+    let mail = match &options.smtp {
+        Some(config) => {
+            let sender =
+                openinsure_smtp::SmtpSender::new(config.clone()).map_err(|e| Failure(format!("--smtp: {e}")))?;
+            let mailer = Mailer::new(app.backend().clone(), Arc::new(sender), app.clock().clone(), app.ids().clone());
+            println!("emailing notifications through {}", openinsure_sql::redact_url(&config.url));
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(openinsure_axum::run_mailer(mailer, Duration::from_secs(1), async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        None => None,
+    };
     let clock = options.tick_every.map(|every| {
         let mut stop = stop_rx.clone();
         tokio::spawn(openinsure_axum::run_clock(app.clone(), options.tick_rules, every, async move {
             let _ = stop.wait_for(|s| *s).await;
         }))
     });
-    let served = openinsure_axum::serve(listener, router, openinsure_axum::shutdown_signal()).await;
+    let hub = live.clone();
+    let signal = async move {
+        openinsure_axum::shutdown_signal().await;
+        // open live subscriptions end, or the server would wait for them
+        hub.close();
+    };
+    let served = openinsure_axum::serve(listener, router, signal).await;
     let _ = stop_tx.send(true);
     let _ = delivery.await;
     let _ = webhook_delivery.await;
+    if let Some(mail) = mail {
+        let _ = mail.await;
+    }
     if let Some(clock) = clock {
         let _ = clock.await;
     }

@@ -351,9 +351,12 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
     let app = &cx.api.app;
     let caller = &cx.caller;
     match route.op {
-        Op::OpenApi => {
-            Ok(Reply { status: StatusCode::OK, body: cx.api.openapi.clone(), content_type: "application/json" })
-        }
+        Op::OpenApi => Ok(Reply {
+            status: StatusCode::OK,
+            body: cx.api.openapi.clone(),
+            content_type: "application/json",
+            live: None,
+        }),
         Op::Submit => {
             let input = openinsure_core::submission::SubmissionInput::read(&cx.value()?, app.clock().now())
                 .map_err(crate::Error::from)?;
@@ -415,6 +418,17 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             list(&app.dead_letters(caller, page).await?, page)
         }
         Op::ReplayEvent => Reply::ok(&app.replay_event(caller, cx.id::<uuid::Uuid>(0, "id")?).await?),
+        Op::PolicyLive | Op::ClaimLive => {
+            let subject = if route.op == Op::PolicyLive {
+                crate::live::LiveSubject::Policy(cx.id(0, "id")?)
+            } else {
+                crate::live::LiveSubject::Claim(cx.id(0, "id")?)
+            };
+            let view = app.live_view(caller, subject, None, &cx.meta).await?;
+            let mut reply = Reply::ok(&view)?;
+            reply.live = Some(crate::live::LiveTicket { caller: caller.clone(), subject, meta: cx.meta.clone() });
+            Ok(reply)
+        }
         Op::ListNotifications => {
             let page = cx.page()?;
             let unread = match cx.query.get("unread") {

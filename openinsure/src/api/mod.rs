@@ -532,6 +532,9 @@ fn reply_response(reply: Reply) -> Response<Bytes> {
     if let Ok(v) = HeaderValue::from_str(reply.content_type) {
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
+    if let Some(ticket) = reply.live {
+        response.extensions_mut().insert(ticket);
+    }
     response
 }
 

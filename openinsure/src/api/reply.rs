@@ -17,6 +17,8 @@ pub(crate) struct Reply {
     pub body: Bytes,
     /// `application/json` but for a file.
     pub content_type: &'static str,
+    /// A live subscription the host may keep serving (`/live` routes).
+    pub live: Option<crate::live::LiveTicket>,
 }
 
 #[derive(Serialize)]
@@ -49,7 +51,7 @@ impl Reply {
     pub fn data<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Result<Reply, ApiError> {
         let mut body = Vec::with_capacity(4096);
         serde_json::to_writer(&mut body, &Data { data: value }).map_err(ApiError::serialize)?;
-        Ok(Reply { status, body: Bytes::from(body), content_type: JSON })
+        Ok(Reply { status, body: Bytes::from(body), content_type: JSON, live: None })
     }
 
     /// `{"data": [...], "page": {...}}`.
@@ -57,7 +59,7 @@ impl Reply {
         let page = PageInfo { limit, offset, count: items.len() };
         let mut body = Vec::with_capacity(4096);
         serde_json::to_writer(&mut body, &ListData { data: items, page }).map_err(ApiError::serialize)?;
-        Ok(Reply { status: StatusCode::OK, body: Bytes::from(body), content_type: JSON })
+        Ok(Reply { status: StatusCode::OK, body: Bytes::from(body), content_type: JSON, live: None })
     }
 
     /// `200 OK` with the data.
@@ -67,7 +69,12 @@ impl Reply {
 
     /// `200 OK` with a CSV file.
     pub fn csv(text: String) -> Result<Reply, ApiError> {
-        Ok(Reply { status: StatusCode::OK, body: Bytes::from(text), content_type: "text/csv; charset=utf-8" })
+        Ok(Reply {
+            status: StatusCode::OK,
+            body: Bytes::from(text),
+            content_type: "text/csv; charset=utf-8",
+            live: None,
+        })
     }
 
     /// `201 Created` with the data.
