@@ -426,7 +426,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
             };
             let view = app.live_view(caller, subject, None, &cx.meta).await?;
             let mut reply = Reply::ok(&view)?;
-            reply.live = Some(crate::live::LiveTicket { caller: caller.clone(), subject, meta: cx.meta.clone() });
+            reply.live = Some(crate::live::LiveTicket { caller: *caller, subject, meta: cx.meta.clone() });
             Ok(reply)
         }
         Op::ListNotifications => {
