@@ -198,10 +198,15 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Delivers the outbox's events to the dispatcher's subscribers every `every`, and again at once
-/// while a run found events (a backlog drains at the subscribers' pace), until `shutdown`
-/// completes; then delivers once more. Failures are logged and retried on the next round.
-pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: impl Future<Output = ()>) {
+/// Runs `step` every `every`, and again at once while a run found work (a backlog drains at its
+/// own pace, not one batch per tick; failed work waits out its backoff, so this ends), until
+/// `shutdown` completes. `step` answers whether it found work; a failure is logged as `what`
+/// and retried on the next round.
+async fn drain_every<F, Fut>(every: Duration, shutdown: impl Future<Output = ()>, what: &str, mut step: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = openinsure::Result<bool>>,
+{
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
@@ -210,19 +215,27 @@ pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: i
             _ = tick.tick() => {}
             () = &mut shutdown => break,
         }
-        // a run that handled events runs again at once: a backlog drains at the subscribers'
-        // pace, not one batch per tick (failed events wait out their backoff, so this ends)
         loop {
-            match dispatcher.run_once().await {
-                Ok(report) if report.delivered + report.failed > 0 => continue,
-                Ok(_) => break,
+            match step().await {
+                Ok(true) => continue,
+                Ok(false) => break,
                 Err(e) => {
-                    tracing::warn!(error = %e, "event delivery failed; retrying");
+                    tracing::warn!(error = %e, "{what} failed; retrying");
                     break;
                 }
             }
         }
     }
+}
+
+/// Delivers the outbox's events to the dispatcher's subscribers every `every`, and again at once
+/// while a run found events (a backlog drains at the subscribers' pace), until `shutdown`
+/// completes; then delivers once more. Failures are logged and retried on the next round.
+pub async fn run_dispatcher(dispatcher: Dispatcher, every: Duration, shutdown: impl Future<Output = ()>) {
+    drain_every(every, shutdown, "event delivery", || async {
+        dispatcher.run_once().await.map(|r| r.delivered + r.failed > 0)
+    })
+    .await;
     if let Err(e) = dispatcher.run_once().await {
         tracing::warn!(error = %e, "final event delivery failed");
     }
@@ -236,25 +249,8 @@ pub async fn run_webhooks(
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = &mut shutdown => break,
-        }
-        loop {
-            match deliverer.run_once().await {
-                Ok(report) if report.attempted > 0 => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery failed; retrying");
-                    break;
-                }
-            }
-        }
-    }
+    drain_every(every, shutdown, "webhook delivery", || async { deliverer.run_once().await.map(|r| r.attempted > 0) })
+        .await;
 }
 
 /// Emails pending notifications ([`Mailer::run_once`](openinsure::notifications::Mailer::run_once))
@@ -264,25 +260,8 @@ pub async fn run_mailer(
     every: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = &mut shutdown => break,
-        }
-        loop {
-            match mailer.run_once().await {
-                Ok(report) if report.attempted > 0 => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "notification email failed; retrying");
-                    break;
-                }
-            }
-        }
-    }
+    drain_every(every, shutdown, "notification email", || async { mailer.run_once().await.map(|r| r.attempted > 0) })
+        .await;
 }
 
 /// Runs the clock's transitions ([`App::tick`](openinsure::App::tick)) every `every` until
