@@ -1076,3 +1076,20 @@ async fn bordereaux_come_as_json_and_as_csv() {
     let op = &doc["paths"]["/v1/da-agreements/{id}/bordereaux/{month}/risk.csv"]["get"];
     assert!(op["responses"]["200"]["content"]["text/csv"].is_object(), "{op}");
 }
+
+#[tokio::test]
+async fn notification_routes_name_their_bad_input() {
+    let h = harness();
+    let me = caller(1, 2, Role::Producer);
+    let a = h.call("GET", "/v1/notifications?unread=maybe", &me, None).await;
+    assert_eq!((a.status, a.body["error"]["fields"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("unread")));
+    let a = h.call("PUT", "/v1/notification-settings", &me, Some(json!({ "email": "two@@at.example" }))).await;
+    assert_eq!((a.status, a.body["error"]["fields"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("email")));
+    let a = h.call("PUT", "/v1/notification-settings", &me, Some(json!({ "address": "a@b.example" }))).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "an unknown field: {}", a.body);
+    assert_eq!(h.ok("GET", "/v1/notification-settings", &me, None).await["email"], Value::Null, "nothing was set");
+    let set = h.ok("PUT", "/v1/notification-settings", &me, Some(json!({ "email": "me@example.com" }))).await;
+    assert_eq!(set["email"], "me@example.com");
+    let a = h.call("GET", "/v1/notifications", &caller(1, 3, Role::System), None).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "a machine has no queue");
+}

@@ -435,7 +435,7 @@ pub(crate) async fn dispatch(route: &Route, cx: Ctx<'_>) -> Result<Reply, ApiErr
                 None | Some("false") => false,
                 Some("true") => true,
                 Some(other) => {
-                    return Err(ApiError::field("query.unread", format!("`{other}` is not `true` or `false`")));
+                    return Err(ApiError::field("unread", format!("`{other}` is not `true` or `false`")));
                 }
             };
             list(&app.notifications(caller, unread, page).await?, page)
